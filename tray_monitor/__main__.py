@@ -1,0 +1,3 @@
+from tray_monitor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""The outside world as one injectable object (environment variables, home, paths, stdio, clock).
+
+Tests build an `Environment` with temporary directories instead of patching globals; the
+composition root builds the real one with `Environment.from_os()`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, TextIO
+
+from tray_monitor.clock import SystemClock
+
+APP_NAME = "claude-tray"
+
+
+@dataclass(frozen=True)
+class Environment:
+    environ: Mapping[str, str]
+    home: Path
+    platform: str  # sys.platform: "linux", "darwin", "win32"
+    config_dir: Path  # settings.toml
+    data_dir: Path  # alert memory (SQLite)
+    log_dir: Path  # rotating log
+    runtime_dir: Path  # single-instance lock and control socket
+    stdout: TextIO = field(default=sys.stdout, repr=False)
+    stderr: TextIO = field(default=sys.stderr, repr=False)
+    clock: object = field(default_factory=SystemClock, repr=False)
+
+    @classmethod
+    def from_os(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Environment":
+        """Paths from platformdirs (which honours XDG_* on Linux), read at call time, not import."""
+        import platformdirs
+
+        environ = dict(os.environ if environ is None else environ)
+        dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
+        values = dict(
+            environ=environ,
+            home=Path(environ.get("HOME") or Path.home()),
+            platform=sys.platform,
+            config_dir=Path(dirs.user_config_dir),
+            data_dir=Path(dirs.user_data_dir),
+            log_dir=Path(dirs.user_log_dir),
+            runtime_dir=Path(dirs.user_runtime_dir if sys.platform == "linux" else dirs.user_cache_dir),
+        )
+        values.update(overrides)
+        return cls(**values)

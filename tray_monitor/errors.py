@@ -1,0 +1,61 @@
+"""The typed outcomes of reading credentials and calling the usage endpoint.
+
+Every message is one sentence a user can act on. Messages name files and URLs, never a token.
+`status` is the machine-readable key used by `status --json` and the tray state.
+"""
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    status = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CredentialsNotFound(MonitorError):
+    """No Claude Code login: not installed, no file, mcpOAuth only, or an empty token."""
+
+    status = "signed_out"
+
+
+class CredentialsUnreadable(MonitorError):
+    """The store exists but cannot be read or parsed (corrupt, half-written, permission denied)."""
+
+    status = "error"
+
+
+class AuthExpired(MonitorError):
+    """expiresAt has passed (minus 5 min), or the endpoint answered 401 after a re-read."""
+
+    status = "expired"
+
+
+class ScopeMissing(MonitorError):
+    """The token lacks user:profile (a `claude setup-token` token); it cannot read usage."""
+
+    status = "no_scope"
+
+
+class RateLimited(MonitorError):
+    status = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, only when the server sent a value > 0
+
+
+class Transient(MonitorError):
+    """5xx, timeout, DNS or connection failure: back off and try again."""
+
+
+class BadResponse(MonitorError):
+    """A body that is not JSON, not an object, or holds nothing usable."""
+
+
+class ConfigError(MonitorError):
+    """A bad setting or API URL that the user must fix."""

@@ -1,0 +1,83 @@
+"""Plain values that every part of claude-tray passes around (pure: no I/O, no threads).
+
+A `Reading` is one successful answer of the usage endpoint, already parsed and de-duplicated.
+`Credentials` is what was read from Claude Code's login store (never written back).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+#: Severity levels, in increasing order. The server may send its own; otherwise they follow the
+#: percent (warning from 75 %, critical from 90 %).
+SEVERITIES = ("normal", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    """One usage limit: the 5-hour session, the weekly limit, a per-model weekly cap, ..."""
+
+    id: str  # "five_hour", "seven_day", "seven_day_opus", "seven_day_fable", "nimbus_quill"
+    label: str  # human: "Session (5h)", "Weekly", "Weekly · Fable", "Nimbus quill"
+    percent: float  # raw 0..100, may exceed 100 while in overage; never a fraction
+    resets_at: datetime | None  # timezone-aware; None = window not started yet
+    severity: str | None = None  # as the server said ("normal"|"warning"|"critical"), else None
+    active: bool = False  # the limit that binds now (limits[].is_active)
+    locked_reason: str | None = None  # non-null when the server has locked this window
+    kind: str = "other"  # "session" | "weekly" | "weekly_scoped" | "other"
+
+
+@dataclass(frozen=True)
+class ExtraUsage:
+    """Pay-as-you-go credit on top of the subscription, in major currency units."""
+
+    enabled: bool
+    used: float | None
+    limit: float | None  # None = no monthly limit set
+    currency: str | None  # ISO code ("USD", "EUR") or None when the server did not say
+    percent: float | None
+
+
+@dataclass(frozen=True)
+class Reading:
+    windows: tuple[UsageWindow, ...]
+    extra_usage: ExtraUsage | None
+    fetched_at: datetime  # wall clock, timezone-aware
+
+    def window(self, window_id: str) -> UsageWindow | None:
+        return next((w for w in self.windows if w.id == window_id), None)
+
+
+#: Treat a token as expired this long before its expiresAt (usage-api: refresh happens early).
+EXPIRY_MARGIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_token: str = field(repr=False)  # never printed, logged or written by us
+    source: str  # "environment", "keychain", or the file path it came from
+    expires_at: datetime | None = None  # None = unknown (environment token)
+    scopes: tuple[str, ...] | None = None  # None = unknown
+    subscription_type: str | None = None  # "pro" | "max" | "team" | "enterprise"
+    rate_limit_tier: str | None = None  # "default_claude_max_5x", ...
+
+    def __str__(self) -> str:  # never the token
+        return f"Credentials(source={self.source})"
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at - EXPIRY_MARGIN
+
+    @property
+    def has_usage_scope(self) -> bool:
+        """False only when the scopes are known and lack user:profile (a setup-token login)."""
+        return self.scopes is None or "user:profile" in self.scopes
+
+
+@dataclass(frozen=True)
+class IconSpec:
+    """Everything the tray icon shows; `icon.render_icon(spec, size)` draws it."""
+
+    state: str  # "loading" | "ok" | "stale" | "signed_out" | "no_scope" | "error"
+    percent: float | None = None  # the binding window's raw percent (may exceed 100)
+    weekly_percent: float | None = None  # thin bar for the weekly window, None = no bar
+    severity: str = "normal"  # "normal" | "warning" | "critical"
