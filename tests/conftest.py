@@ -1,0 +1,45 @@
+"""Test isolation for every test: no test may see the real ~/.claude, the user's settings, or a
+real display/bus it did not start. Fixture modules of other files are imported at the bottom."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Variables that would point a test at the real user's world.
+_REAL_WORLD = (
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_SECURESTORAGE_CONFIG_DIR",
+    "CLAUDE_TRAY_API_URL",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """A fresh HOME and XDG tree for each test; the real one is never reachable."""
+    home = tmp_path_factory.mktemp("home")
+    for name in _REAL_WORLD:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    runtime = home / ".run"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("PYSTRAY_BACKEND", os.environ.get("TEST_PYSTRAY_BACKEND", "dummy"))
+    monkeypatch.setenv("NO_AT_BRIDGE", "1")
+    return home
+
+
+# Fixture modules (one line each; owned by the files they name):
