@@ -1,0 +1,385 @@
+"""view(state, now): every text the tray and the terminal show, for every state.
+
+Local time is Europe/Berlin (UTC+2 in September) so the tests see that clock times are local.
+`now` is 2026-09-10 15:49 UTC = 17:49 local.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tray_monitor.errors import (
+    AuthExpired,
+    BadResponse,
+    ConfigError,
+    CredentialsNotFound,
+    CredentialsUnreadable,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
+from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
+from tray_monitor.parse import parse_usage
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorState:  # stand-in with the contract's field names until state.py lands
+    reading: object = None
+    problem: object = None
+    plan: object = None
+    last_attempt_at: object = None
+    next_poll_at: object = None
+    interval: float = 120
+    pinned_window: object = None
+    notifications_enabled: bool = True
+
+
+from tray_monitor.view import age_text, binding_window, derive_status, extra_usage_text, view
+
+UTC = timezone.utc
+NOW = datetime(2026, 9, 10, 15, 49, tzinfo=UTC)
+FIXTURES = Path(__file__).parent / "fixtures" / "usage"
+
+
+@pytest.fixture(autouse=True)
+def berlin(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def session(percent=78.0, resets_at=NOW + timedelta(hours=2, minutes=11), **kw):
+    return UsageWindow("five_hour", "Session (5h)", percent, resets_at, kind="session", **kw)
+
+
+def weekly(percent=29.0, resets_at=datetime(2026, 9, 14, 9, 0, tzinfo=UTC), **kw):
+    return UsageWindow("seven_day", "Weekly", percent, resets_at, kind="weekly", **kw)
+
+
+def fable(percent=32.0, **kw):
+    return UsageWindow(
+        "seven_day_fable", "Weekly · Fable", percent, datetime(2026, 9, 14, 9, 0, tzinfo=UTC), kind="weekly_scoped", **kw
+    )
+
+
+def reading(*windows, age=timedelta(minutes=2), extra=None):
+    return Reading(windows=windows or (session(), weekly()), extra_usage=extra, fetched_at=NOW - age)
+
+
+def state(**kw):
+    return MonitorState(**kw)
+
+
+NINE_MIN = timedelta(minutes=9)
+RETRY = NOW + timedelta(minutes=5)  # 17:54 local
+
+
+# ----------------------------------------------------------------------------- each state
+
+
+def test_loading_before_the_first_poll():
+    v = view(state(), NOW)
+    assert v.status == "loading"
+    assert v.icon == IconSpec(state="loading")
+    assert v.tooltip == "Claude: loading usage…"
+    assert v.updated_text == "Waiting for the first reading"
+    assert v.message is None
+    assert v.windows == ()
+    assert v.extra_usage_text is None
+    assert v.updated_at is None
+
+
+def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu():
+    r = reading(extra=ExtraUsage(True, 12.34, 50.0, "USD", 24.68))
+    v = view(state(reading=r, plan="Max 5x", interval=120), NOW)
+    assert v.status == "ok"
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m"
+    assert [row.menu_text for row in v.windows] == [
+        "Session (5h): 78% · resets in 2h 11m (20:00)",
+        "Weekly: 29% · resets in 3d 17h (Mon 11:00)",
+    ]
+    assert v.windows[0].reset_text == "resets in 2h 11m (20:00)"
+    assert v.windows[0].percent_text == "78%"
+    assert v.windows[0].severity == "warning"
+    assert v.extra_usage_text == "Extra usage: $12.34 of $50.00 (25%)"
+    assert v.updated_text == "Updated 17:47"
+    assert v.updated_at == NOW - timedelta(minutes=2)
+    assert v.message is None
+    assert v.plan == "Max 5x"
+    assert v.icon == IconSpec(state="ok", percent=78.0, weekly_percent=29.0, severity="warning")
+
+
+def test_a_reading_older_than_two_intervals_is_stale_without_a_failure():
+    v = view(state(reading=reading(age=NINE_MIN), interval=120), NOW)
+    assert v.status == "stale"
+    assert v.icon.state == "stale" and v.icon.percent == 78.0
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m · last reading 9 min ago"
+    assert v.updated_text == "Last reading 9 min ago"
+    assert v.message is None
+
+
+def test_a_reading_exactly_two_intervals_old_is_still_ok():
+    assert derive_status(state(reading=reading(age=timedelta(seconds=240)), interval=120), NOW) == "ok"
+    assert derive_status(state(reading=reading(age=timedelta(seconds=241)), interval=120), NOW) == "stale"
+
+
+def test_offline_with_a_kept_reading_is_stale_with_the_retry_time():
+    s = state(reading=reading(age=NINE_MIN), problem=Transient("Could not reach api.anthropic.com."), next_poll_at=RETRY)
+    v = view(s, NOW)
+    assert v.status == "stale"
+    assert v.icon.state == "stale" and v.icon.percent == 78.0
+    assert v.message == "Offline — retrying at 17:54"
+    assert v.updated_text == "Last reading 9 min ago · offline, retrying at 17:54"
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m · offline, last reading 9 min ago"
+    assert len(v.windows) == 2  # the last reading stays on screen
+
+
+def test_offline_without_a_reading_is_an_error():
+    v = view(state(problem=Transient("Could not reach api.anthropic.com."), next_poll_at=RETRY), NOW)
+    assert v.status == "error"
+    assert v.icon == IconSpec(state="error")
+    assert v.message == "Offline — retrying at 17:54"
+    assert v.tooltip == "Claude: Offline — retrying at 17:54"
+    assert v.updated_text == "No reading yet"
+
+
+def test_rate_limited_with_a_reading_keeps_it_and_the_icon_is_stale():
+    retry = NOW + timedelta(minutes=31)  # 18:20 local
+    s = state(reading=reading(age=NINE_MIN), problem=RateLimited("429", retry_after=None), next_poll_at=retry)
+    v = view(s, NOW)
+    assert v.status == "rate_limited"
+    assert v.icon == IconSpec(state="stale", percent=78.0, weekly_percent=29.0, severity="warning")
+    assert v.message == "Rate limited by the usage endpoint — retrying at 18:20"
+    assert v.updated_text == "Last reading 9 min ago · rate limited, retrying at 18:20"
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m · rate limited, last reading 9 min ago"
+
+
+def test_rate_limited_without_a_reading():
+    v = view(state(problem=RateLimited("429"), next_poll_at=NOW + timedelta(minutes=31)), NOW)
+    assert v.status == "rate_limited"
+    assert v.icon == IconSpec(state="error")
+    assert v.tooltip == "Claude: Rate limited by the usage endpoint — retrying at 18:20"
+    assert v.updated_text == "No reading yet"
+    assert v.windows == ()
+
+
+def test_signed_out_says_to_install_and_run_claude():
+    v = view(state(problem=CredentialsNotFound("No file at ~/.claude/.credentials.json.")), NOW)
+    assert v.status == "signed_out"
+    assert v.icon == IconSpec(state="signed_out")
+    assert v.message == "No Claude Code login — install Claude Code and run `claude`"
+    assert v.tooltip == "Claude: No Claude Code login — install Claude Code and run `claude`"
+    assert v.updated_text == "No reading yet"
+
+
+def test_expired_keeps_the_last_reading_and_says_to_run_claude():
+    v = view(state(reading=reading(age=NINE_MIN), problem=AuthExpired("expired"), next_poll_at=RETRY), NOW)
+    assert v.status == "expired"
+    assert v.icon == IconSpec(state="signed_out")  # the icon has one "log in" look for both
+    assert v.message == "Login expired — run `claude`"
+    assert v.tooltip == "Claude: Login expired — run `claude`"
+    assert v.updated_text == "Last reading 9 min ago · login expired"
+    assert [row.id for row in v.windows] == ["five_hour", "seven_day"]
+
+
+def test_no_scope_says_the_setup_token_cannot_read_usage():
+    v = view(state(problem=ScopeMissing("403")), NOW)
+    assert v.status == "no_scope"
+    assert v.icon == IconSpec(state="no_scope")
+    assert v.message == "This login cannot read usage (setup token) — log in with `claude`"
+    assert v.tooltip == "Claude: This login cannot read usage (setup token) — log in with `claude`"
+
+
+def test_bad_response_with_a_reading_is_stale():
+    v = view(state(reading=reading(age=NINE_MIN), problem=BadResponse("HTML"), next_poll_at=RETRY), NOW)
+    assert v.status == "stale"
+    assert v.message == "Unexpected answer from the usage endpoint — retrying at 17:54"
+    assert v.updated_text == "Last reading 9 min ago · update failed, retrying at 17:54"
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m · update failed, last reading 9 min ago"
+
+
+def test_unreadable_credentials_show_the_errors_own_sentence():
+    problem = CredentialsUnreadable("~/.claude/.credentials.json is not valid JSON; run `claude` to log in again.")
+    v = view(state(problem=problem, next_poll_at=RETRY), NOW)
+    assert v.status == "error"
+    assert v.icon == IconSpec(state="error")
+    assert v.message == problem.message
+    assert v.tooltip == f"Claude: {problem.message}"
+
+
+def test_config_error_shows_its_own_sentence():
+    problem = ConfigError("CLAUDE_TRAY_API_URL must be https, or http on 127.0.0.1.")
+    assert view(state(problem=problem), NOW).message == problem.message
+
+
+def test_unknown_retry_time_says_retrying_soon():
+    v = view(state(reading=reading(age=NINE_MIN), problem=Transient("x"), next_poll_at=None), NOW)
+    assert v.message == "Offline — retrying soon"
+    assert v.updated_text == "Last reading 9 min ago · offline, retrying soon"
+
+
+def test_retry_on_another_day_names_the_weekday():
+    v = view(state(problem=RateLimited("429"), next_poll_at=NOW + timedelta(days=1)), NOW)
+    assert v.message == "Rate limited by the usage endpoint — retrying at Fri 17:49"
+
+
+def test_plain_fields_pass_through():
+    v = view(state(reading=reading(), plan="Pro", next_poll_at=RETRY, notifications_enabled=False), NOW)
+    assert (v.plan, v.next_poll_at, v.notifications_enabled) == ("Pro", RETRY, False)
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+def test_a_window_not_started_says_so():
+    r = reading(session(percent=0.0, resets_at=None), weekly(percent=12.0))
+    v = view(state(reading=r), NOW)
+    assert v.windows[0].reset_text == "not started"
+    assert v.windows[0].menu_text == "Session (5h): 0% · not started"
+    assert v.tooltip == "Claude: weekly 12% · resets 3d 17h"  # the fullest window binds
+
+
+def test_the_binding_window_not_started_says_so_in_the_tooltip():
+    r = reading(session(percent=0.0, resets_at=None))
+    assert view(state(reading=r), NOW).tooltip == "Claude: session 0% · not started"
+
+
+def test_a_reset_time_that_has_passed_reads_resets_now():
+    r = reading(session(resets_at=NOW - timedelta(seconds=5)))
+    v = view(state(reading=r), NOW)
+    assert v.windows[0].reset_text == "resets now (17:48)"
+    assert v.tooltip == "Claude: session 78% · resets now"
+
+
+def test_a_scoped_cap_is_named_by_its_model_in_the_tooltip():
+    r = reading(session(percent=2.0), weekly(percent=59.0), fable(percent=100.0, active=True, severity="critical"))
+    v = view(state(reading=r), NOW)
+    assert v.tooltip == "Claude: Fable weekly 100% · resets 3d 17h"
+    assert v.icon == IconSpec(state="ok", percent=100.0, weekly_percent=59.0, severity="critical")
+
+
+def test_a_locked_window_says_locked_in_the_menu():
+    r = reading(session(percent=100.0, locked_reason="usage_limit"))
+    row = view(state(reading=r), NOW).windows[0]
+    assert row.menu_text == "Session (5h): 100% · resets in 2h 11m (20:00) · locked"
+    assert row.locked_reason == "usage_limit"
+
+
+def test_overage_percent_is_shown_as_sent():
+    row = view(state(reading=reading(session(percent=104.0))), NOW).windows[0]
+    assert (row.percent, row.percent_text, row.severity) == (104.0, "104%", "critical")
+
+
+@pytest.mark.parametrize("percent, severity", [(74.9, "normal"), (75, "warning"), (89.9, "warning"), (90, "critical")])
+def test_severity_from_the_percent_when_the_server_sent_none(percent, severity):
+    assert view(state(reading=reading(session(percent=percent))), NOW).windows[0].severity == severity
+
+
+def test_the_servers_severity_wins_over_the_percent():
+    row = view(state(reading=reading(session(percent=95.0, severity="normal"))), NOW).windows[0]
+    assert row.severity == "normal"
+
+
+def test_weekly_bar_is_left_out_when_the_weekly_window_binds():
+    r = reading(session(percent=10.0), weekly(percent=80.0))
+    assert view(state(reading=r), NOW).icon == IconSpec(state="ok", percent=80.0, weekly_percent=None, severity="warning")
+
+
+def test_a_reading_without_windows_shows_no_usage_data():
+    r = Reading(windows=(), extra_usage=None, fetched_at=NOW)
+    v = view(state(reading=r), NOW)
+    assert v.tooltip == "Claude: no usage data"
+    assert v.icon == IconSpec(state="ok")
+
+
+# ----------------------------------------------------------------------------- binding window
+
+
+def test_binding_window_prefers_the_pinned_one():
+    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=90.0, active=True))
+    assert binding_window(r, "five_hour").id == "five_hour"
+
+
+def test_binding_window_falls_back_to_the_active_one_when_the_pinned_is_absent():
+    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=30.0, active=True))
+    assert binding_window(r, "seven_day_opus").id == "seven_day_fable"
+
+
+def test_binding_window_without_active_is_the_fullest():
+    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=30.0))
+    assert binding_window(r, None).id == "seven_day"
+
+
+def test_binding_window_of_nothing_is_none():
+    assert binding_window(None, None) is None
+    assert binding_window(Reading((), None, NOW), "five_hour") is None
+
+
+def test_pinned_window_decides_the_tooltip_and_icon():
+    r = reading(session(percent=10.0), weekly(percent=50.0))
+    v = view(state(reading=r, pinned_window="five_hour"), NOW)
+    assert v.tooltip.startswith("Claude: session 10%")
+    assert v.icon.percent == 10.0
+
+
+# ----------------------------------------------------------------------------- extra usage
+
+
+@pytest.mark.parametrize(
+    "extra, text",
+    [
+        (None, None),
+        (ExtraUsage(False, 0.0, 40.0, "EUR", 0.0), "Extra usage: off"),
+        (ExtraUsage(True, 12.34, 50.0, "USD", 24.68), "Extra usage: $12.34 of $50.00 (25%)"),
+        (ExtraUsage(True, 10.0, 40.0, "EUR", None), "Extra usage: €10.00 of €40.00 (25%)"),
+        (ExtraUsage(True, 0.0, 10.0, None, 0.0), "Extra usage: 0.00 of 10.00 (0%)"),
+        (ExtraUsage(True, 3.5, None, "USD", None), "Extra usage: $3.50 (no monthly limit)"),
+        (ExtraUsage(True, 3.5, 0.0, "USD", None), "Extra usage: $3.50 of $0.00"),
+        (ExtraUsage(True, None, None, None, None), "Extra usage: on"),
+    ],
+)
+def test_extra_usage_text(extra, text):
+    assert extra_usage_text(extra) == text
+
+
+# ----------------------------------------------------------------------------- ages and fixtures
+
+
+@pytest.mark.parametrize(
+    "age, text",
+    [
+        (timedelta(seconds=59), "less than a minute ago"),
+        (timedelta(minutes=9, seconds=30), "9 min ago"),
+        (timedelta(hours=2), "2 h ago"),
+        (timedelta(hours=2, minutes=5), "2 h 5 min ago"),
+        (timedelta(days=1, hours=3), "1 day ago"),
+        (timedelta(days=3), "3 days ago"),
+    ],
+)
+def test_age_text(age, text):
+    assert age_text(age) == text
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.json")))
+def test_every_recorded_body_gives_a_row_per_window_and_a_one_line_tooltip(fixture):
+    body = json.loads((FIXTURES / fixture).read_text())
+    r = parse_usage(body, fetched_at=NOW)
+    v = view(state(reading=r), NOW)
+    assert v.status == "ok"
+    assert [row.id for row in v.windows] == [w.id for w in r.windows]
+    assert v.tooltip.startswith("Claude: ") and "\n" not in v.tooltip
+    for row in v.windows:
+        assert row.menu_text.startswith(f"{row.label}: {row.percent_text} · ")
+
+
+def test_view_is_a_frozen_value():
+    v = view(state(), NOW)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        v.status = "ok"  # type: ignore[misc]

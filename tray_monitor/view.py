@@ -1,0 +1,337 @@
+"""What every front end shows, built from the monitor state (pure: plain values in and out).
+
+`view(state, now)` is the only place that turns state into text: the tray's tooltip and menu,
+the icon spec, and the terminal's rows all come from here, so they never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from tray_monitor.errors import (
+    AuthExpired,
+    BadResponse,
+    CredentialsNotFound,
+    MonitorError,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
+from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
+from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
+
+if TYPE_CHECKING:  # state.py imports alerts; the view needs only its field names
+    from tray_monitor.state import MonitorState
+
+#: Percent thresholds for the severity when the server did not send one.
+WARNING_PERCENT = 75
+CRITICAL_PERCENT = 90
+
+#: A reading older than this many poll intervals is shown as stale even without a failure
+#: (the poller is stuck, or the machine slept and has not polled yet).
+STALE_AFTER_INTERVALS = 2
+
+STATUSES = ("loading", "ok", "stale", "signed_out", "expired", "no_scope", "rate_limited", "error")
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    id: str
+    label: str
+    percent: float
+    percent_text: str  # "78%"
+    severity: str  # "normal" | "warning" | "critical"
+    active: bool
+    resets_at: datetime | None
+    reset_text: str  # "resets in 2h 11m (14:00)" | "not started"
+    menu_text: str  # "Session (5h): 78% · resets in 2h 11m (14:00)"
+    locked_reason: str | None
+
+
+@dataclass(frozen=True)
+class View:
+    status: str  # one of STATUSES
+    icon: IconSpec
+    tooltip: str  # one line, unicode (the tray adapter makes it latin-1-safe)
+    plan: str | None
+    windows: tuple[WindowRow, ...]
+    extra_usage_text: str | None  # None = the server said nothing about extra usage
+    updated_text: str  # "Updated 14:02" | "Last reading 9 min ago · rate limited, retrying at 14:20"
+    message: str | None  # what to do about the current problem, None when all is well
+    updated_at: datetime | None
+    next_poll_at: datetime | None
+    notifications_enabled: bool
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+def severity_of(window: UsageWindow) -> str:
+    """The server's severity when it sent one (limits[] carries it), else from the percent."""
+    if window.severity in ("normal", "warning", "critical"):
+        return window.severity
+    if window.percent >= CRITICAL_PERCENT:
+        return "critical"
+    if window.percent >= WARNING_PERCENT:
+        return "warning"
+    return "normal"
+
+
+def reset_text(window: UsageWindow, now: datetime, seconds: bool = False) -> str:
+    """ "resets in 2h 11m (14:00)"; "not started" while the server sends resets_at null."""
+    if window.resets_at is None:
+        return "not started"
+    clock = format_clock(window.resets_at, now)
+    left = window.resets_at - now
+    if left <= timedelta(0):
+        # The window has reset; the next poll (scheduled just after resets_at) brings new numbers.
+        return f"resets now ({clock})"
+    return f"resets in {format_countdown(left, seconds=seconds)} ({clock})"
+
+
+def window_row(window: UsageWindow, now: datetime) -> WindowRow:
+    percent_text = format_percent(window.percent)
+    resets = reset_text(window, now)
+    menu = f"{window.label}: {percent_text} · {resets}"
+    if window.locked_reason:
+        menu += " · locked"
+    return WindowRow(
+        id=window.id,
+        label=window.label,
+        percent=window.percent,
+        percent_text=percent_text,
+        severity=severity_of(window),
+        active=window.active,
+        resets_at=window.resets_at,
+        reset_text=resets,
+        menu_text=menu,
+        locked_reason=window.locked_reason,
+    )
+
+
+def window_rows(reading: Reading | None, now: datetime) -> tuple[WindowRow, ...]:
+    if reading is None:
+        return ()
+    return tuple(window_row(w, now) for w in reading.windows)
+
+
+def binding_window(reading: Reading | None, pinned: str | None) -> UsageWindow | None:
+    """The window the icon shows: the pinned one, else the one the server marks active, else the
+    fullest (first on ties)."""
+    if reading is None or not reading.windows:
+        return None
+    if pinned:
+        chosen = reading.window(pinned)
+        if chosen is not None:
+            return chosen
+    active = next((w for w in reading.windows if w.active), None)
+    if active is not None:
+        return active
+    return max(reading.windows, key=lambda w: w.percent)
+
+
+def short_name(window: UsageWindow) -> str:
+    """The tooltip's name for a window: "session", "weekly", "Fable weekly", "Nimbus quill"."""
+    if window.kind == "session" or window.id == "five_hour":
+        return "session"
+    if window.kind == "weekly" or window.id == "seven_day":
+        return "weekly"
+    prefix = "Weekly · "
+    if window.label.startswith(prefix) and len(window.label) > len(prefix):
+        return f"{window.label[len(prefix):]} weekly"
+    return window.label
+
+
+def extra_usage_text(extra: ExtraUsage | None) -> str | None:
+    """ "Extra usage: $12.34 of $50.00 (25%)", "Extra usage: off"; None when the server said nothing."""
+    if extra is None:
+        return None
+    if not extra.enabled:
+        return "Extra usage: off"
+    if extra.used is None:
+        return "Extra usage: on"
+    used = format_money(extra.used, extra.currency)
+    if extra.limit is None:
+        return f"Extra usage: {used} (no monthly limit)"
+    percent = extra.percent
+    if percent is None and extra.limit > 0:
+        percent = extra.used / extra.limit * 100
+    text = f"Extra usage: {used} of {format_money(extra.limit, extra.currency)}"
+    if percent is not None:
+        text += f" ({format_percent(percent)})"
+    return text
+
+
+# ----------------------------------------------------------------------------- status and texts
+
+
+def _is_stale_by_age(reading: Reading, interval: float, now: datetime) -> bool:
+    return (now - reading.fetched_at).total_seconds() > STALE_AFTER_INTERVALS * max(interval, 1.0)
+
+
+def derive_status(state: MonitorState, now: datetime) -> str:
+    """One of STATUSES. Login problems win over a kept reading (the user must act); a failed
+    fetch with a reading kept is "stale" (429 is "rate_limited"); without one it is "error"."""
+    problem = state.problem
+    reading = state.reading
+    if problem is not None:
+        status = problem.status
+        if status in ("signed_out", "expired", "no_scope", "rate_limited"):
+            return status
+        return "stale" if reading is not None else "error"
+    if reading is None:
+        return "loading"
+    if _is_stale_by_age(reading, state.interval, now):
+        return "stale"
+    return "ok"
+
+
+def _retry_clause(next_poll_at: datetime | None, now: datetime) -> str:
+    if next_poll_at is None:
+        return "retrying soon"
+    return f"retrying at {format_clock(next_poll_at, now)}"
+
+
+def problem_message(
+    problem: MonitorError, next_poll_at: datetime | None, now: datetime, polling: bool = True
+) -> str:
+    """What to do about a failed poll, one sentence. `polling` False is a one-shot `status`: nothing
+    retries by itself, so a passing failure is told with the error's own sentence instead."""
+    if isinstance(problem, AuthExpired):
+        return "Login expired — run `claude`"
+    if isinstance(problem, CredentialsNotFound):
+        return "No Claude Code login — install Claude Code and run `claude`"
+    if isinstance(problem, ScopeMissing):
+        return "This login cannot read usage (setup token) — log in with `claude`"
+    if isinstance(problem, RateLimited):
+        if not polling:
+            return "Rate limited by the usage endpoint — try again in a few minutes"
+        return f"Rate limited by the usage endpoint — {_retry_clause(next_poll_at, now)}"
+    if polling:
+        if isinstance(problem, Transient):
+            return f"Offline — {_retry_clause(next_poll_at, now)}"
+        if isinstance(problem, BadResponse):
+            return f"Unexpected answer from the usage endpoint — {_retry_clause(next_poll_at, now)}"
+    return problem.message
+
+
+def age_text(age: timedelta) -> str:
+    """ "less than a minute ago", "9 min ago", "2 h 5 min ago", "3 days ago"."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min ago" if minutes else f"{hours} h ago"
+    days = hours // 24
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+# Why the kept reading is old, as a short clause for the updated line and the tooltip.
+_STALE_REASONS = {
+    "expired": "login expired",
+    "signed_out": "signed out",
+    "no_scope": "login cannot read usage",
+}
+
+
+def _stale_reason(problem: MonitorError | None, next_poll_at: datetime | None, now: datetime) -> str | None:
+    if problem is None:
+        return None
+    if problem.status in _STALE_REASONS:
+        return _STALE_REASONS[problem.status]
+    if isinstance(problem, RateLimited):
+        return f"rate limited, {_retry_clause(next_poll_at, now)}"
+    if isinstance(problem, Transient):
+        return f"offline, {_retry_clause(next_poll_at, now)}"
+    return f"update failed, {_retry_clause(next_poll_at, now)}"
+
+
+def _updated_text(status: str, state: MonitorState, now: datetime) -> str:
+    reading = state.reading
+    if reading is None:
+        return "Waiting for the first reading" if status == "loading" else "No reading yet"
+    if status == "ok":
+        return f"Updated {format_clock(reading.fetched_at, now)}"
+    text = f"Last reading {age_text(now - reading.fetched_at)}"
+    reason = _stale_reason(state.problem, state.next_poll_at, now)
+    return f"{text} · {reason}" if reason else text
+
+
+def _summary(window: UsageWindow, now: datetime) -> str:
+    """ "session 78% · resets 2h 11m" (the tooltip's core)."""
+    text = f"{short_name(window)} {format_percent(window.percent)}"
+    if window.resets_at is None:
+        return f"{text} · not started"
+    return f"{text} · resets {format_countdown(window.resets_at - now)}"
+
+
+def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None, now: datetime) -> str:
+    if status == "loading":
+        return "Claude: loading usage…"
+    if status in ("signed_out", "expired", "no_scope") or binding is None:
+        # The user must act (or there is nothing to show): the instruction is the whole tooltip.
+        return f"Claude: {message}" if message else "Claude: no usage data"
+    summary = f"Claude: {_summary(binding, now)}"
+    if status == "ok":
+        return summary
+    age = age_text(now - state.reading.fetched_at)
+    if status == "rate_limited":
+        return f"{summary} · rate limited, last reading {age}"
+    if isinstance(state.problem, Transient):
+        return f"{summary} · offline, last reading {age}"
+    if state.problem is not None:
+        return f"{summary} · update failed, last reading {age}"
+    return f"{summary} · last reading {age}"
+
+
+_ICON_STATES = {
+    "loading": "loading",
+    "ok": "ok",
+    "stale": "stale",
+    "signed_out": "signed_out",
+    "expired": "signed_out",
+    "no_scope": "no_scope",
+    "error": "error",
+}
+
+
+def _icon(status: str, reading: Reading | None, binding: UsageWindow | None) -> IconSpec:
+    if status == "rate_limited":
+        # A 429 is a pause, not a fault: with numbers kept the icon shows them as stale.
+        icon_state = "stale" if binding is not None else "error"
+    else:
+        icon_state = _ICON_STATES[status]
+    if icon_state not in ("ok", "stale") or binding is None:
+        return IconSpec(state=icon_state)
+    weekly = reading.window("seven_day") if reading is not None else None
+    weekly_percent = weekly.percent if weekly is not None and weekly.id != binding.id else None
+    return IconSpec(
+        state=icon_state,
+        percent=binding.percent,
+        weekly_percent=weekly_percent,
+        severity=severity_of(binding),
+    )
+
+
+def view(state: MonitorState, now: datetime) -> View:
+    status = derive_status(state, now)
+    reading = state.reading
+    binding = binding_window(reading, state.pinned_window)
+    message = problem_message(state.problem, state.next_poll_at, now) if state.problem is not None else None
+    return View(
+        status=status,
+        icon=_icon(status, reading, binding),
+        tooltip=_tooltip(status, state, binding, message, now),
+        plan=state.plan,
+        windows=window_rows(reading, now),
+        extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
+        updated_text=_updated_text(status, state, now),
+        message=message,
+        updated_at=reading.fetched_at if reading is not None else None,
+        next_poll_at=state.next_poll_at,
+        notifications_enabled=state.notifications_enabled,
+    )
