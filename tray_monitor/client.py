@@ -1,0 +1,230 @@
+"""The HTTP client of the usage endpoint: `GET {base}/api/oauth/usage` -> Reading, or a typed error.
+
+Requests go only to the Anthropic API, or to a loopback URL that tests (and `--demo`-like setups)
+put in CLAUDE_TRAY_API_URL. TLS is always verified. No message, log line or exception chain of
+this module carries the token: every error that could hold request details is raised `from None`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+import shutil
+import subprocess
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Callable
+from urllib.parse import urlsplit
+
+import requests
+
+from tray_monitor.credentials import (
+    ENV_TOKEN,
+    SOURCE_ENVIRONMENT,
+    describe_source,
+    not_signed_in,
+    scope_missing_message,
+)
+from tray_monitor.errors import (
+    AuthExpired,
+    BadResponse,
+    ConfigError,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
+from tray_monitor.model import Credentials, Reading
+from tray_monitor.parse import parse_usage
+
+log = logging.getLogger("tray_monitor.client")
+
+DEFAULT_API_URL = "https://api.anthropic.com"
+API_URL_VARIABLE = "CLAUDE_TRAY_API_URL"
+USAGE_PATH = "/api/oauth/usage"
+ANTHROPIC_HOST = "api.anthropic.com"
+# The endpoint answers other User-Agents with 429 at once; a recent Claude Code version when
+# `claude` is not on PATH.
+FALLBACK_CLAUDE_VERSION = "2.1.90"
+OAUTH_BETA = "oauth-2025-04-20"  # required by the OAuth endpoints
+VERSION_TIMEOUT = 5.0  # seconds for `claude --version` (a Node start-up)
+MAX_BODY = 2 * 1024 * 1024  # bytes; real bodies are ~2 KB
+
+
+def api_base_url(env) -> str:
+    """The API origin: https://api.anthropic.com, or CLAUDE_TRAY_API_URL when it is allowed.
+
+    Plain http only to this computer (127.0.0.0/8, ::1, localhost); https only to
+    api.anthropic.com or loopback, so the token never goes anywhere else.
+    """
+    raw = (env.environ.get(API_URL_VARIABLE) or "").strip()
+    if not raw:
+        return DEFAULT_API_URL
+    refuse = ConfigError(
+        f"{API_URL_VARIABLE}={raw[:100]!r} is not allowed: use https://{ANTHROPIC_HOST} or an "
+        "http://127.0.0.1:PORT address on this computer, or unset it."
+    )
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise refuse from None
+    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password \
+            or parts.query or parts.fragment:
+        raise refuse
+    if not (_is_loopback(host) or (parts.scheme == "https" and host == ANTHROPIC_HOST)):
+        raise refuse
+    return raw.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def claude_code_version(environ, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+    """The installed Claude Code's version (`claude --version` -> "2.1.90 (Claude Code)"), or a
+    recent constant when it is not on PATH or does not answer in time."""
+    executable = shutil.which("claude", path=environ.get("PATH"))
+    if not executable:
+        return FALLBACK_CLAUDE_VERSION
+    try:
+        result = run([executable, "--version"], capture_output=True, text=True,
+                     timeout=VERSION_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        log.debug("`claude --version` failed; using %s", FALLBACK_CLAUDE_VERSION)
+        return FALLBACK_CLAUDE_VERSION
+    match = re.search(r"\b(\d+\.\d+\.\d+)\b", result.stdout or "")
+    if result.returncode != 0 or not match:
+        log.debug("`claude --version` gave no version; using %s", FALLBACK_CLAUDE_VERSION)
+        return FALLBACK_CLAUDE_VERSION
+    return match.group(1)
+
+
+class UsageClient:
+    def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
+                 *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run):
+        self._env = env
+        self._session = session or requests.Session()
+        self._timeout = timeout
+        self._run = run
+        self._version: str | None = None  # cached for the process: one `claude --version`
+        # A refused CLAUDE_TRAY_API_URL surfaces on fetch (the tray shows the sentence) instead of
+        # crashing construction; callers that want it early call api_base_url(env) themselves.
+        try:
+            self.url: str | None = api_base_url(env) + USAGE_PATH
+        except ConfigError as error:
+            self.url, self._config_error = None, error
+        self._host = urlsplit(self.url).hostname if self.url else None
+
+    def user_agent(self) -> str:
+        if self._version is None:
+            self._version = claude_code_version(self._env.environ, self._run)
+        return f"claude-code/{self._version}"
+
+    def _verify(self) -> bool | str:
+        # Always verified. A CA bundle from the injected environment as requests would take it from
+        # os.environ (a proxy that inspects HTTPS, trustme in tests); empty values are ignored.
+        environ = self._env.environ
+        return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+
+    def fetch(self, creds: Credentials) -> Reading:
+        if self.url is None:
+            raise ConfigError(str(self._config_error))
+        token = creds.access_token.strip() if isinstance(creds.access_token, str) else ""
+        if not token:
+            # An empty bearer is answered 429 (not 401) and starts a long cooldown: never send it.
+            raise not_signed_in(describe_source(creds.source))
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "anthropic-beta": OAUTH_BETA,
+            "User-Agent": self.user_agent(),
+            "Accept": "application/json",
+        }
+        try:
+            response = self._session.get(self.url, headers=headers, timeout=self._timeout,
+                                         verify=self._verify(), allow_redirects=False, stream=True)
+        except requests.exceptions.SSLError:
+            raise Transient(
+                f"TLS verification failed for {self._host}: if a proxy inspects HTTPS, set "
+                "REQUESTS_CA_BUNDLE to its certificate; otherwise check the network (captive portal?)."
+            ) from None
+        except requests.exceptions.Timeout:
+            raise Transient(f"{self._host} did not answer in time: trying again later.") from None
+        except requests.exceptions.RequestException:
+            # DNS failure, connection refused or reset, proxy errors.
+            raise Transient(f"Cannot reach {self._host}: check the network connection; trying again later.") from None
+        with response:
+            status = response.status_code
+            if status == 200:
+                body = self._read_body(response)
+                return parse_usage(self._decode(body), self._env.clock.now())
+            self._raise_for_status(response, creds)
+            raise BadResponse(f"{self._host} answered HTTP {status} for the usage request: trying again later.")
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise BadResponse(f"{self._host} answered with an oversized body: trying again later.")
+                chunks.append(chunk)
+        except requests.exceptions.ContentDecodingError:
+            raise BadResponse(f"{self._host} answered with a body that cannot be decoded: trying again later.") from None
+        except requests.exceptions.RequestException:
+            # Fewer bytes than Content-Length, a reset or a read timeout mid-body: the network,
+            # not the server's data, so it is retried like any connection failure.
+            raise Transient(f"The connection to {self._host} broke off mid-answer: trying again later.") from None
+        return b"".join(chunks)
+
+    def _decode(self, body: bytes) -> object:
+        try:
+            return json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # HTML from a gateway, or JSON cut short.
+            raise BadResponse(f"{self._host} answered with something that is not JSON: trying again later.") from None
+
+    def _raise_for_status(self, response: requests.Response, creds: Credentials) -> None:
+        status = response.status_code
+        if status == 401:
+            if creds.source == SOURCE_ENVIRONMENT:
+                raise AuthExpired(f"The token in {ENV_TOKEN} was rejected: set a new one or unset it and run `claude`.")
+            raise AuthExpired("Claude Code login expired: run `claude` to refresh it.")
+        if status == 403:
+            # permission_error "scope requirement user:profile": a setup-token (inference only).
+            raise ScopeMissing(scope_missing_message(creds))
+        if status == 429:
+            # The endpoint's own per-token limiter, never an auth failure.
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._env.clock.now())
+            raise RateLimited(f"{self._host} is rate-limiting usage requests: waiting before asking again.",
+                              retry_after=retry_after)
+        if status >= 500:
+            raise Transient(f"{self._host} answered HTTP {status} (a server problem): trying again later.")
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait, only when the header gives a positive value (delta-seconds or an HTTP
+    date); the endpoint often sends `Retry-After: 0`, which means nothing useful."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = (when - now).total_seconds()
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return seconds

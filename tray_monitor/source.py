@@ -1,0 +1,44 @@
+"""Where readings come from: credentials, then one request (shell; no thread of its own).
+
+`UsageSource.read()` is what the poller calls. The demo source (`demo.DemoSource`) has the same
+two methods, `read()` and `store_fingerprint()`.
+"""
+from __future__ import annotations
+
+import logging
+
+from tray_monitor.credentials import check_usable
+from tray_monitor.errors import AuthExpired
+from tray_monitor.model import Credentials, Reading
+
+log = logging.getLogger("tray_monitor.source")
+
+
+class UsageSource:
+    def __init__(self, store, client, clock):
+        self._store = store
+        self._client = client
+        self._clock = clock
+
+    def read(self) -> tuple[Reading, Credentials]:
+        """One reading with the credentials that got it; raises a MonitorError otherwise.
+
+        The store is re-read first every time (cheap when unchanged). On a 401 it is read once
+        more: Claude Code may have rotated the token since, and only a changed token is worth a
+        second request. Never more than two requests, never a loop.
+        """
+        creds = self._store.load()
+        check_usable(creds, self._clock.now())
+        try:
+            return self._client.fetch(creds), creds
+        except AuthExpired:
+            fresh = self._store.load()
+            if fresh.access_token == creds.access_token:
+                raise
+            log.info("the usage endpoint refused the login; Claude Code has a new token, retrying once")
+        check_usable(fresh, self._clock.now())
+        return self._client.fetch(fresh), fresh
+
+    def store_fingerprint(self) -> object:
+        """Changes when Claude Code's store changes (the poller waits for it after "expired")."""
+        return self._store.fingerprint()
