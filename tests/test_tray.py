@@ -1,0 +1,527 @@
+"""The tray adapter against pystray's real Menu/MenuItem/Icon base class with a recording platform
+layer (what each backend would be asked to do), plus the dummy backend and the no-display path.
+Real X and SNI hosts are in test_tray_desktop.py."""
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tray_monitor import tray as tray_module
+from tray_monitor.environment import Environment
+from tray_monitor.errors import ConfigError
+from tray_monitor.model import IconSpec
+from tray_monitor.tray import (
+    NoGraphicalSession,
+    TrayActions,
+    TrayAdapter,
+    latin1_safe,
+    load_backend,
+    menu_entries,
+)
+from tray_monitor.view import View, WindowRow
+
+NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def make_view(percent: float = 78, tooltip: str = "Claude: 78% · resets in 2h 11m", **changes) -> View:
+    row = WindowRow(
+        id="five_hour", label="Session (5h)", percent=percent, percent_text=f"{percent:.0f}%",
+        severity="warning", active=True, resets_at=None, reset_text="resets in 2h 11m (14:00)",
+        menu_text=f"Session (5h): {percent:.0f}% · resets in 2h 11m (14:00)", locked_reason=None,
+    )
+    weekly = replace(row, id="seven_day", label="Weekly", percent=40, active=False,
+                     menu_text="Weekly: 40% · resets in 3d 4h (Fri 09:00)")
+    values = dict(
+        status="ok", icon=IconSpec(state="ok", percent=percent, weekly_percent=40, severity="warning"),
+        tooltip=tooltip, plan="Max 5x", windows=(row, weekly), extra_usage_text="Extra usage: $4.20 of $50.00",
+        updated_text="Updated 12:00", message=None, updated_at=NOW, next_poll_at=None,
+        notifications_enabled=True,
+    )
+    values.update(changes)
+    return View(**values)
+
+
+def fake_render(spec: IconSpec, size: int = 64, template: bool = False, opaque: bool = False) -> Image.Image:
+    """Pixels depend on the rounded percent only, like a real icon that shows a whole number."""
+    level = int(round(spec.percent or 0))
+    return Image.new("RGB" if opaque else "RGBA", (size, size), (level, 0, 255 if template else 0))
+
+
+class Recorder:
+    def __init__(self, autostart: bool = False):
+        self.calls: list[tuple] = []
+        self.autostart = autostart
+
+    def actions(self, fail: str | None = None) -> TrayActions:
+        def record(name):
+            def action(*args):
+                self.calls.append((name, *args))
+                if name == fail:
+                    raise RuntimeError(f"{name} broke")
+            return action
+
+        def autostart_enabled():
+            if fail == "autostart_enabled":
+                raise OSError("cannot stat the autostart entry")
+            return self.autostart
+
+        def toggle_autostart(enabled):
+            record("toggle_autostart")(enabled)
+            self.autostart = enabled
+
+        return TrayActions(
+            refresh=record("refresh"), show_status=record("show_status"),
+            open_usage_page=record("open_usage_page"), quit=record("quit"),
+            toggle_notifications=record("toggle_notifications"),
+            send_test_notification=record("send_test_notification"),
+            toggle_autostart=toggle_autostart, autostart_enabled=autostart_enabled,
+        )
+
+
+def recording_backend(module_name: str = "fake._recording"):
+    """A pystray backend whose platform layer records what it was asked to do."""
+    from pystray import _base
+
+    class RecordingIcon(_base.Icon):
+        def __init__(self, *args, **kwargs):
+            self.platform_calls: list[tuple] = []
+            super().__init__(*args, **kwargs)
+            self._window = FakeXWindow()
+            self._display = FakeXDisplay()
+
+        def _show(self):
+            self.platform_calls.append(("show",))
+
+        def _hide(self):
+            self.platform_calls.append(("hide",))
+
+        def _update_icon(self):
+            self.platform_calls.append(("icon", self.icon.tobytes()))
+
+        def _update_title(self):
+            self.platform_calls.append(("title", self.title))
+
+        def _update_menu(self):
+            self.platform_calls.append(("menu",))
+
+        def _run(self):
+            self._mark_ready()
+            self._stopped = threading.Event()
+            self._stopped.wait(10)
+
+        def _stop(self):
+            self._stopped.set()
+
+    return types.SimpleNamespace(__name__=module_name, Icon=RecordingIcon)
+
+
+class FakeXWindow:
+    id = 0x1234
+
+    def __init__(self):
+        self.event_masks: list[int] = []
+
+    def change_attributes(self, event_mask):
+        self.event_masks.append(event_mask)
+
+
+class FakeXDisplay:
+    flushed = 0
+
+    def flush(self):
+        self.flushed += 1
+
+
+def labels(icon) -> list[str]:
+    return [item.text for item in icon.menu]  # visible items only, as a menu shows them
+
+
+def item(icon, text: str):
+    return next(i for i in icon.menu.items if i.text == text)
+
+
+@pytest.fixture
+def env():
+    return Environment.from_os()
+
+
+def adapter_for(env, recorder, module_name="fake._recording", fail=None) -> TrayAdapter:
+    return TrayAdapter(env, recorder.actions(fail), backend=recording_backend(module_name), render=fake_render)
+
+
+# ----------------------------------------------------------------------------- the menu
+
+
+def test_menu_lists_plan_window_lines_extra_usage_update_and_commands_in_order():
+    entries = menu_entries(make_view(), autostart_on=False)
+    visible = [e.text for e in entries if e.visible]
+    assert visible == [
+        "Plan: Max 5x",
+        "Session (5h): 78% · resets in 2h 11m (14:00)",
+        "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
+        "Extra usage: $4.20 of $50.00",
+        "Updated 12:00",
+        "-", "Refresh now", "Open usage page",
+        "-", "Notifications", "Send test notification", "Start at login",
+        "-", "Quit",
+    ]
+
+
+def test_menu_shows_the_problem_message_and_leaves_out_absent_plan_and_extra_usage():
+    view = make_view(plan=None, extra_usage_text=None, windows=(), message="Run `claude` to log in again.")
+    visible = [e.text for e in menu_entries(view, autostart_on=False) if e.visible]
+    assert visible[:2] == ["Run `claude` to log in again.", "Updated 12:00"]
+    assert not any(t.startswith("Plan") or t.startswith("Extra") for t in visible)
+
+
+def test_menu_before_the_first_view_says_loading():
+    assert menu_entries(None, autostart_on=False)[0].text == "Loading…"
+
+
+def test_information_lines_are_disabled_and_commands_enabled(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.show(make_view())
+    assert item(adapter.icon, "Plan: Max 5x").enabled is False
+    assert item(adapter.icon, "Refresh now").enabled is True
+
+
+def test_checkboxes_follow_the_view_and_the_autostart_state(env):
+    recorder = Recorder(autostart=True)
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view(notifications_enabled=False))
+    assert item(adapter.icon, "Notifications").checked is False
+    assert item(adapter.icon, "Start at login").checked is True
+
+
+def test_menu_is_rebuilt_only_when_its_content_changes(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.show(make_view())
+    built = adapter.menu_updates
+    adapter.show(make_view())
+    assert adapter.menu_updates == built
+    adapter.show(make_view(updated_text="Updated 12:02"))
+    assert adapter.menu_updates == built + 1
+    assert "Updated 12:02" in labels(adapter.icon)
+
+
+# ----------------------------------------------------------------------------- clicks
+
+
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("Refresh now", [("refresh",)]),
+        ("Open usage page", [("open_usage_page",)]),
+        ("Send test notification", [("send_test_notification",)]),
+        ("Quit", [("quit",)]),
+    ],
+)
+def test_menu_commands_call_their_action(env, label, expected):
+    recorder = Recorder()
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view())
+    item(adapter.icon, label)(adapter.icon)
+    assert recorder.calls == expected
+
+
+def test_notifications_checkbox_passes_the_new_value(env):
+    recorder = Recorder()
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view(notifications_enabled=True))
+    item(adapter.icon, "Notifications")(adapter.icon)
+    assert recorder.calls == [("toggle_notifications", False)]
+
+
+def test_start_at_login_toggles_and_the_checkbox_shows_the_new_state(env):
+    recorder = Recorder(autostart=False)
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view())
+    item(adapter.icon, "Start at login")(adapter.icon)
+    assert recorder.calls == [("toggle_autostart", True)]
+    assert item(adapter.icon, "Start at login").checked is True
+
+
+def test_default_action_refreshes_and_shows_the_status(env):
+    """A left click (xorg/gtk) runs the hidden default item."""
+    recorder = Recorder()
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view())
+    adapter.icon()  # what pystray does on a left click
+    assert recorder.calls == [("refresh",), ("show_status",)]
+    assert "Show status" not in labels(adapter.icon)
+
+
+def test_a_failing_action_is_logged_and_later_clicks_still_work(env, caplog):
+    recorder = Recorder()
+    adapter = adapter_for(env, recorder, fail="refresh")
+    adapter.show(make_view())
+    item(adapter.icon, "Refresh now")(adapter.icon)
+    item(adapter.icon, "Quit")(adapter.icon)
+    assert recorder.calls == [("refresh",), ("quit",)]
+    assert "tray action refresh failed" in caplog.text
+
+
+def test_unreadable_autostart_state_shows_an_unchecked_box_and_is_logged(env, caplog):
+    adapter = adapter_for(env, Recorder(), fail="autostart_enabled")
+    adapter.show(make_view())
+    assert item(adapter.icon, "Start at login").checked is False
+    assert "could not read the autostart state" in caplog.text
+
+
+# ----------------------------------------------------------------------------- icon and title
+
+
+def test_unchanged_views_do_not_redraw_the_icon_or_reset_the_title(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.icon.visible = True
+    adapter.show(make_view(78))
+    redraws, titles = adapter.redraw_count, adapter.title_updates
+    platform_calls = len(adapter.icon.platform_calls)
+    for _ in range(5):
+        adapter.show(make_view(78))
+    assert (adapter.redraw_count, adapter.title_updates) == (redraws, titles)
+    assert adapter.icon.platform_calls[platform_calls:] == []
+
+
+def test_a_different_spec_with_identical_pixels_does_not_redraw(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.show(make_view(78.2))
+    redraws = adapter.redraw_count
+    adapter.show(make_view(78.4))  # fake_render draws the rounded percent: same bytes
+    assert adapter.redraw_count == redraws
+
+
+def test_a_new_percent_redraws_the_icon_with_the_rendered_image(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.icon.visible = True
+    adapter.show(make_view(78))
+    adapter.show(make_view(79))
+    assert adapter.icon.platform_calls[-1][0] in ("icon", "menu", "title")
+    drawn = [c[1] for c in adapter.icon.platform_calls if c[0] == "icon"]
+    assert drawn[-1] == fake_render(IconSpec(state="ok", percent=79)).tobytes()
+
+
+def test_title_is_the_tooltip_unchanged_on_backends_that_take_unicode(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.show(make_view(tooltip="Claude: 78% · resets in 2h 11m…"))
+    assert adapter.icon.title == "Claude: 78% · resets in 2h 11m…"
+
+
+def test_xorg_title_is_latin1_safe(env):
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    adapter.show(make_view(tooltip="Claude: 78% · resets in 2h 11m… ✓"))
+    assert adapter.icon.title == "Claude: 78% - resets in 2h 11m... ?"
+    adapter.icon.title.encode("latin-1")
+
+
+def test_xorg_icon_is_drawn_opaque_and_other_backends_keep_alpha(env):
+    xorg = adapter_for(env, Recorder(), module_name="fake._xorg")
+    other = adapter_for(env, Recorder())
+    xorg.show(make_view())
+    other.show(make_view())
+    assert xorg.icon.icon.mode == "RGB"
+    assert other.icon.icon.mode == "RGBA"
+
+
+def test_darwin_icon_is_rendered_as_a_template(env):
+    adapter = TrayAdapter(env, Recorder().actions(), backend=darwin_like_backend(), render=fake_render)
+    adapter.show(make_view())
+    assert adapter.icon.icon.getpixel((0, 0))[2] == 255  # fake_render marks template=True in blue
+
+
+def test_xorg_window_gets_button_press_so_left_clicks_arrive(env):
+    from Xlib import X
+
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    assert adapter.icon._window.event_masks[-1] & X.ButtonPressMask
+    assert adapter.icon._window.event_masks[-1] & X.ExposureMask  # redraws still arrive
+    assert adapter.icon._display.flushed >= 1
+
+
+def test_latin1_safe_keeps_latin1_and_replaces_the_rest():
+    assert latin1_safe("Claude · 78 % … résumé — ok ✓") == "Claude - 78 % ... résumé - ok ?"
+
+
+# ----------------------------------------------------------------------------- darwin template
+
+
+class FakeNSImage:
+    def __init__(self):
+        self.template = False
+
+    def isTemplate(self):
+        return self.template
+
+    def setTemplate_(self, value):
+        self.template = value
+
+
+def darwin_like_backend():
+    backend = recording_backend("fake._darwin")
+
+    class DarwinIcon(backend.Icon):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.button_images: list = []
+            button = types.SimpleNamespace(setImage_=self.button_images.append)
+            self._status_item = types.SimpleNamespace(button=lambda: button)
+
+        def _assert_image(self):  # pystray darwin: builds a new NSImage and sets it
+            self._icon_image = FakeNSImage()
+            self._status_item.button().setImage_(self._icon_image)
+
+    return types.SimpleNamespace(__name__="fake._darwin", Icon=DarwinIcon)
+
+
+def test_darwin_images_are_marked_as_templates_each_time_pystray_builds_one(env):
+    adapter = TrayAdapter(env, Recorder().actions(), backend=darwin_like_backend(), render=fake_render)
+    adapter.icon._assert_image()
+    first = adapter.icon._icon_image
+    adapter.icon._assert_image()
+    assert first.isTemplate() and adapter.icon._icon_image.isTemplate()
+    assert adapter.icon.button_images[-1] is adapter.icon._icon_image
+
+
+# ----------------------------------------------------------------------------- run / stop
+
+
+def test_run_shows_the_icon_calls_on_ready_and_returns_after_stop(env):
+    recorder = Recorder()
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view())
+    ready = threading.Event()
+
+    def on_ready():
+        assert adapter.icon.visible
+        ready.set()
+        item(adapter.icon, "Quit")(adapter.icon)  # clicked on the event thread: queued
+        adapter.stop()
+
+    runner = threading.Thread(target=adapter.run, args=(on_ready,))
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive() and ready.is_set()
+    adapter._action_thread.join(5)
+    assert recorder.calls == [("quit",)]
+
+
+def test_a_failing_on_ready_is_logged_and_the_tray_keeps_running(env, caplog):
+    adapter = adapter_for(env, Recorder())
+
+    def on_ready():
+        threading.Timer(0, adapter.stop).start()
+        raise RuntimeError("ready broke")
+
+    runner = threading.Thread(target=adapter.run, args=(on_ready,))
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive()
+    assert "on_ready callback failed" in caplog.text
+
+
+def test_show_after_stop_is_ignored(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.show(make_view(78))
+    adapter.stop()
+    redraws = adapter.redraw_count
+    adapter.show(make_view(90))
+    assert adapter.redraw_count == redraws
+
+
+def test_run_after_stop_returns_at_once(env):
+    adapter = adapter_for(env, Recorder())
+    adapter.stop()
+    runner = threading.Thread(target=adapter.run)
+    runner.start()
+    runner.join(5)
+    assert not runner.is_alive()
+
+
+def test_a_failing_icon_stop_is_logged(env, caplog):
+    adapter = adapter_for(env, Recorder())
+
+    def broken_stop():
+        raise RuntimeError("X went away")
+
+    adapter.icon.stop = broken_stop
+    adapter.stop()
+    assert "stopping the tray icon failed" in caplog.text
+
+
+# ----------------------------------------------------------------------------- backend choice
+
+
+def test_no_display_on_linux_raises_a_config_error_pointing_to_watch(monkeypatch):
+    monkeypatch.setenv("PYSTRAY_BACKEND", "xorg")
+    env = Environment.from_os()
+    env = replace(env, platform="linux")
+    with pytest.raises(NoGraphicalSession, match="claude-tray watch") as caught:
+        load_backend(env)
+    assert isinstance(caught.value, ConfigError)
+
+
+def test_a_backend_that_fails_to_import_becomes_no_graphical_session(monkeypatch):
+    env = replace(Environment.from_os(), environ={"PYSTRAY_BACKEND": "nonexistent", "DISPLAY": ":0"})
+    with pytest.raises(NoGraphicalSession, match="claude-tray watch"):
+        load_backend(env)
+
+
+def test_pystray_backend_variable_picks_the_backend(env):
+    assert env.environ["PYSTRAY_BACKEND"] == "dummy"  # set by conftest for every test
+    assert load_backend(env).__name__ == "pystray._dummy"
+
+
+def test_icon_module_is_imported_before_pystray(monkeypatch, env):
+    """FreeType trap: Gtk before PIL.ImageFont leaves ImageDraw.text() drawing nothing."""
+    icon_loaded_when_pystray_imported: list[bool] = []
+    real_import = tray_module.importlib.import_module
+
+    def spy(name, *args):
+        if name == "pystray":
+            icon_loaded_when_pystray_imported.append("tray_monitor.icon" in sys.modules)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(tray_module.importlib, "import_module", spy)
+    monkeypatch.delitem(sys.modules, "tray_monitor.icon", raising=False)
+    load_backend(env)
+    assert icon_loaded_when_pystray_imported == [True]
+
+
+def test_dummy_backend_adapter_shows_views_and_runs_the_default_action(env):
+    recorder = Recorder()
+    adapter = TrayAdapter(env, recorder.actions())
+    adapter.show(make_view())
+    assert adapter.backend == "dummy" and adapter.has_menu
+    assert "Plan: Max 5x" in labels(adapter.icon)
+    adapter.icon()
+    assert recorder.calls == [("refresh",), ("show_status",)]
+
+
+def test_icon_creation_failure_becomes_no_graphical_session(env):
+    backend = recording_backend()
+
+    class BrokenIcon(backend.Icon):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            raise ConnectionError("X server closed the connection")
+
+    with pytest.raises(NoGraphicalSession, match="could not be created"):
+        TrayAdapter(env, Recorder().actions(), backend=types.SimpleNamespace(__name__="x._xorg", Icon=BrokenIcon),
+                    render=fake_render)
+
+
+def test_importing_the_tray_module_without_a_display_does_not_import_pystray():
+    """pystray raises Xlib's DisplayNameError at import with no DISPLAY: it must load lazily."""
+    import subprocess
+
+    code = "import sys, tray_monitor.tray; print('pystray' in sys.modules)"
+    clean = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "PYSTRAY_BACKEND")}
+    out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr

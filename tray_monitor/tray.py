@@ -1,0 +1,484 @@
+"""The tray icon: a thin adapter that shows a `View` through pystray.
+
+It holds no policy. It draws `view.icon`, writes `view.tooltip` as the title, rebuilds the whole menu
+from the view on every change (never patches single items), and forwards clicks to `TrayActions`.
+
+Backend quirks handled here (pystray 0.19.5):
+- importing pystray with no display raises `Xlib.error.DisplayNameError` (not ImportError), so pystray
+  is imported lazily and any failure becomes `NoGraphicalSession`;
+- `tray_monitor.icon` (PIL.ImageFont) is imported BEFORE pystray: with the gtk/appindicator backends,
+  Gtk loaded first binds the system FreeType and `ImageDraw.text()` silently draws nothing;
+- xorg: no menu, the icon window lacks ButtonPressMask (a left click never arrives), WM_NAME is
+  latin-1 (a `·` in the title kills the update), alpha is dropped (draw opaque), the first dock
+  request is sometimes lost and never retried, and a restarted tray host is never re-joined;
+- darwin: the NSImage is never marked as a template (dark menu bars hide a black icon).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tray_monitor.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+APP_ID = "claude-tray"  # pystray name: X WM_CLASS "claude-traySystemTrayIcon", SNI Id "claude-tray"
+USAGE_PAGE_URL = "https://claude.ai/settings/usage"
+DEFAULT_ICON_SIZE = 64
+DOCK_CHECK_INTERVAL = 10.0  # seconds between checks that the xorg icon is still docked
+FIRST_DOCK_TIMEOUT = 1.0  # seconds to wait for the tray host to embed us before asking again
+FIRST_DOCK_ATTEMPTS = 5
+
+
+class NoGraphicalSession(ConfigError):
+    """No display or no tray backend: the tray cannot start, the terminal view still works."""
+
+
+@dataclass(frozen=True)
+class TrayActions:
+    """What the menu and the icon click do. Every callback runs on the adapter's action thread,
+    never on the tray's event thread, so it may take a lock or call `TrayAdapter.show`."""
+
+    refresh: Callable[[], None]
+    show_status: Callable[[], None]  # the default action (left click): show the full status
+    open_usage_page: Callable[[], None]
+    quit: Callable[[], None]
+    toggle_notifications: Callable[[bool], None]  # called with the NEW value
+    send_test_notification: Callable[[], None]
+    toggle_autostart: Callable[[bool], None]  # called with the NEW value
+    autostart_enabled: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One line of the tray menu as plain data, so menus compare by value."""
+
+    text: str
+    action: str | None = None  # a TrayActions field name, None for an information line
+    checked: bool | None = None  # None = not a checkbox
+    default: bool = False
+    visible: bool = True
+
+    @property
+    def is_separator(self) -> bool:
+        return self.text == "-"
+
+
+SEPARATOR = MenuEntry("-")
+
+
+def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
+    """The whole menu for a view: information lines first, then commands."""
+    info: list[MenuEntry] = []
+    if view is not None:
+        if view.plan:
+            info.append(MenuEntry(f"Plan: {view.plan}"))
+        info.extend(MenuEntry(row.menu_text) for row in view.windows)
+        if view.extra_usage_text:
+            info.append(MenuEntry(view.extra_usage_text))
+        if view.message:
+            info.append(MenuEntry(view.message))
+        if view.updated_text:
+            info.append(MenuEntry(view.updated_text))
+    else:
+        info.append(MenuEntry("Loading…"))
+    notifications_on = True if view is None else bool(view.notifications_enabled)
+    return (
+        *info,
+        SEPARATOR,
+        MenuEntry("Refresh now", "refresh"),
+        MenuEntry("Open usage page", "open_usage_page"),
+        SEPARATOR,
+        MenuEntry("Notifications", "toggle_notifications", checked=notifications_on),
+        MenuEntry("Send test notification", "send_test_notification"),
+        MenuEntry("Start at login", "toggle_autostart", checked=autostart_on),
+        SEPARATOR,
+        MenuEntry("Quit", "quit"),
+        # Left click on xorg/gtk runs the default item; hidden so it is not a menu line too.
+        MenuEntry("Show status", "show_status", default=True, visible=False),
+    )
+
+
+_LATIN1_REPLACEMENTS = {"·": "-", "…": "...", "–": "-", "—": "-", "’": "'", "“": '"', "”": '"'}
+
+
+def latin1_safe(text: str) -> str:
+    """pystray's xorg backend writes the title as WM_NAME, a latin-1 STRING: anything outside
+    latin-1 raises inside its event thread and the icon stops updating."""
+    out = []
+    for ch in text:
+        ch = _LATIN1_REPLACEMENTS.get(ch, ch)
+        try:
+            ch.encode("latin-1")
+        except UnicodeEncodeError:
+            ch = "?"
+        out.append(ch)
+    return "".join(out)
+
+
+def backend_name(env) -> str | None:
+    """The pystray backend the user forced with PYSTRAY_BACKEND, else None (pystray's own choice)."""
+    return env.environ.get("PYSTRAY_BACKEND") or None
+
+
+def load_backend(env):
+    """The pystray backend module (has `Icon`), or NoGraphicalSession saying what to run instead."""
+    forced = backend_name(env)
+    if env.platform.startswith("linux") and forced != "dummy":
+        if not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")):
+            raise NoGraphicalSession(
+                "No graphical session (DISPLAY is not set), so there is no tray to show an icon in; "
+                "run `claude-tray watch` to see your usage in this terminal."
+            )
+    # FreeType trap: PIL.ImageFont must be loaded before pystray may load Gtk.
+    import tray_monitor.icon  # noqa: F401
+
+    try:
+        pystray = importlib.import_module("pystray")
+        if forced:
+            return importlib.import_module(f"pystray._{forced}")
+        return importlib.import_module(pystray.Icon.__module__)
+    except Exception as exc:  # DisplayNameError, Xlib ConnectionClosedError, ImportError, ValueError
+        raise NoGraphicalSession(
+            f"The system tray is not available ({type(exc).__name__}: {exc}); "
+            "run `claude-tray watch` to see your usage in this terminal."
+        ) from exc
+
+
+class TrayAdapter:
+    """Shows views in the system tray. `show` may be called from any thread; `run` blocks the
+    main thread (macOS requires it) until `stop`."""
+
+    def __init__(self, env, actions: TrayActions, *, backend=None, render=None, name: str = APP_ID):
+        self._env = env
+        self._actions = actions
+        self._backend = backend if backend is not None else load_backend(env)
+        if render is None:
+            from tray_monitor.icon import render_icon as render
+        self._render = render
+        base = importlib.import_module("pystray._base")
+        self._Menu, self._MenuItem = base.Menu, base.MenuItem
+
+        module = getattr(self._backend, "__name__", "")
+        self.backend = module.rsplit("._", 1)[-1]  # "xorg", "appindicator", "gtk", "darwin", ...
+        self._is_xorg = self.backend == "xorg"
+        self._template = self.backend == "darwin"  # menu-bar images are templates: only alpha counts
+
+        self._state_lock = threading.Lock()  # guards the caches below and every pystray call
+        self._view = None
+        self._icon_key: tuple | None = None  # (spec, size) last rendered
+        self._image_bytes: bytes | None = None
+        self._title: str | None = None
+        self._menu: tuple[MenuEntry, ...] | None = None
+        self._autostart_on = self._query_autostart()
+        self.slot_size: int | None = None  # xorg: the tray's slot, learnt after docking
+        self.redraw_count = 0  # icon image assignments (benchmark: unchanged views cost nothing)
+        self.title_updates = 0
+        self.menu_updates = 0
+
+        self._stopping = threading.Event()
+        self._action_queue: queue.Queue = queue.Queue()
+        self._action_thread: threading.Thread | None = None
+        self._dock_guard: threading.Thread | None = None
+
+        loading = self._spec_loading()
+        image = self._render_image(loading, self._icon_size())
+        self._icon_key = (loading, self._icon_size())
+        self._image_bytes = image.tobytes()
+        self._menu = menu_entries(None, self._autostart_on)
+        self._title = self._safe_title("Claude usage: loading…")
+        try:
+            self.icon = self._backend.Icon(name, image, self._title, menu=self._pystray_menu(self._menu))
+        except Exception as exc:  # the X server went away between import and now, Gtk init, ...
+            raise NoGraphicalSession(
+                f"The system tray could not be created ({type(exc).__name__}: {exc}); "
+                "run `claude-tray watch` to see your usage in this terminal."
+            ) from exc
+        if self._is_xorg:
+            _enable_xorg_clicks(self.icon)
+        if self._template:
+            _mark_darwin_images_as_template(self.icon)
+
+    # ------------------------------------------------------------------ public
+    @property
+    def has_menu(self) -> bool:
+        return bool(getattr(self.icon, "HAS_MENU", False))
+
+    def show(self, view) -> None:
+        """Show a view; touches the icon, title and menu only where they changed."""
+        with self._state_lock:
+            if self._stopping.is_set():
+                return  # pystray's xorg loop is gone: an update would wait for it forever
+            self._view = view
+            self._apply_locked(view)
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Block in the tray's event loop (main thread). `on_ready` runs once the icon is visible,
+        on pystray's setup thread."""
+        if self._stopping.is_set():
+            return  # stopped before the loop started (quit during start-up)
+        self._start_action_thread()
+
+        def setup(icon) -> None:
+            with self._state_lock:
+                icon.visible = True
+            if self._is_xorg:
+                self._dock_guard = threading.Thread(
+                    target=self._guard_docking, name="claude-tray-dockguard", daemon=True
+                )
+                self._dock_guard.start()
+            if on_ready is not None:
+                try:
+                    on_ready()
+                except Exception:
+                    log.exception("the tray's on_ready callback failed")
+
+        self.icon.run(setup)
+
+    def stop(self) -> None:
+        """Leave `run`; safe from any thread and more than once."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._action_queue.put(None)
+        with self._state_lock:  # let a running update finish before the event loop goes away
+            try:
+                self.icon.stop()
+            except Exception:
+                log.exception("stopping the tray icon failed")
+
+    # ------------------------------------------------------------------ drawing
+    def _spec_loading(self):
+        from tray_monitor.model import IconSpec
+
+        return IconSpec(state="loading")
+
+    def _icon_size(self) -> int:
+        return self.slot_size or DEFAULT_ICON_SIZE
+
+    def _render_image(self, spec, size: int):
+        return self._render(spec, size=size, template=self._template, opaque=self._is_xorg)
+
+    def _safe_title(self, text: str) -> str:
+        return latin1_safe(text) if self._is_xorg else text
+
+    def _apply_locked(self, view) -> None:
+        if view is not None:
+            self._update_image_locked(view.icon)
+            title = self._safe_title(view.tooltip)
+            if title != self._title:
+                self._title = title
+                self.icon.title = title
+                self.title_updates += 1
+        self._update_menu_locked()
+
+    def _update_image_locked(self, spec, force: bool = False) -> None:
+        key = (spec, self._icon_size())
+        if key == self._icon_key and not force:
+            return
+        image = self._render_image(spec, key[1])
+        data = image.tobytes()
+        self._icon_key = key
+        if data == self._image_bytes and not force:
+            return  # a different spec can draw the same pixels (78.2 % vs 78.4 %)
+        self._image_bytes = data
+        self.icon.icon = image
+        self.redraw_count += 1
+
+    def _update_menu_locked(self) -> None:
+        entries = menu_entries(self._view, self._autostart_on)
+        if entries == self._menu:
+            return
+        self._menu = entries
+        menu = self._pystray_menu(entries)
+        try:
+            self.icon.menu = menu
+        except NotImplementedError:
+            # the dummy backend implements no menu; keep it so a default click still works
+            self.icon._menu = menu
+        self.menu_updates += 1
+
+    def _pystray_menu(self, entries: tuple[MenuEntry, ...]):
+        items = []
+        for entry in entries:
+            if entry.is_separator:
+                items.append(self._Menu.SEPARATOR)
+                continue
+            action = self._menu_callback(entry) if entry.action else None
+            checked = (lambda _item, value=entry.checked: value) if entry.checked is not None else None
+            items.append(
+                self._MenuItem(
+                    entry.text,
+                    action,
+                    checked=checked,
+                    default=entry.default,
+                    visible=entry.visible,
+                    enabled=entry.action is not None,
+                )
+            )
+        return self._Menu(*items)
+
+    def _menu_callback(self, entry: MenuEntry):
+        name = entry.action
+        if entry.checked is not None:
+            new_value = not entry.checked
+            return lambda _icon, _item: self._enqueue(name, new_value)
+        if name == "show_status":
+            # the default action: fetch now and show the whole status as a notification
+            return lambda _icon, _item: (self._enqueue("refresh"), self._enqueue("show_status"))
+        return lambda _icon, _item: self._enqueue(name)
+
+    # ------------------------------------------------------------------ actions
+    def _enqueue(self, name: str, *args) -> None:
+        """Menu callbacks run on the tray's event thread; actions may call `show`, which on xorg
+        waits for that same thread. So actions run on their own thread, in click order."""
+        if self._action_thread is None:
+            self._run_action(name, args)  # not running yet (tests, or before `run`)
+        else:
+            self._action_queue.put((name, args))
+
+    def _start_action_thread(self) -> None:
+        if self._action_thread is None:
+            self._action_thread = threading.Thread(
+                target=self._action_loop, name="claude-tray-actions", daemon=True
+            )
+            self._action_thread.start()
+
+    def _action_loop(self) -> None:
+        while True:
+            job = self._action_queue.get()
+            if job is None:
+                return
+            self._run_action(*job)
+
+    def _run_action(self, name: str, args: tuple) -> None:
+        try:
+            getattr(self._actions, name)(*args)
+        except Exception:
+            log.exception("tray action %s failed", name)
+        if name == "toggle_autostart":
+            # the view does not carry autostart: ask again and redraw the checkbox
+            with self._state_lock:
+                self._autostart_on = self._query_autostart()
+                self._update_menu_locked()
+
+    def _query_autostart(self) -> bool:
+        try:
+            return bool(self._actions.autostart_enabled())
+        except Exception:
+            log.exception("could not read the autostart state")
+            return False
+
+    # ------------------------------------------------------------------ xorg dock guard
+    def _guard_docking(self) -> None:
+        """xorg only: make sure the icon is and stays docked, from our own X connection so the
+        tray's event thread is never blocked. First quickly (a lost first request), then every
+        DOCK_CHECK_INTERVAL seconds (the tray host restarted, or started after us)."""
+        try:
+            from Xlib import display as xdisplay
+
+            connection = xdisplay.Display(self._env.environ.get("DISPLAY"))
+        except Exception:
+            log.exception("dock guard: cannot open a second X connection; guard disabled")
+            return
+        try:
+            checker = XembedDockChecker(connection, self.icon._window.id)
+            for attempt in range(FIRST_DOCK_ATTEMPTS):
+                if self._stopping.wait(0) or checker.wait_docked(FIRST_DOCK_TIMEOUT, self._stopping):
+                    break
+                log.info("tray icon not docked after %.1fs, asking again (%d)", FIRST_DOCK_TIMEOUT, attempt + 1)
+                self._redock()
+            while not self._stopping.is_set():
+                self._check_dock_once(checker)
+                if self._stopping.wait(DOCK_CHECK_INTERVAL):
+                    break
+        except Exception:
+            if not self._stopping.is_set():
+                log.exception("dock guard stopped")
+        finally:
+            connection.close()
+
+    def _check_dock_once(self, checker: "XembedDockChecker") -> None:
+        if not checker.is_docked():
+            if checker.tray_owner_exists():
+                log.info("tray icon not docked but a tray host exists, asking again")
+                self._redock()
+            return
+        size = checker.slot_size()
+        if size and size != self.slot_size:
+            with self._state_lock:
+                self.slot_size = size  # draw at the slot size: no blurry rescale by the backend
+                if self._view is not None:
+                    self._update_image_locked(self._view.icon)
+
+    def _redock(self) -> None:
+        # re-assigning the image makes pystray send a new SYSTEM_TRAY_REQUEST_DOCK
+        with self._state_lock:
+            if self._stopping.is_set():
+                return
+            self.icon.icon = self.icon.icon
+            self.redraw_count += 1
+
+
+class XembedDockChecker:
+    """Facts about our xorg icon window, read over a separate X connection."""
+
+    def __init__(self, connection, window_id: int):
+        self._x = connection
+        self._window = connection.create_resource_object("window", window_id)
+        self._root = connection.screen().root
+        self._tray_atom = connection.intern_atom(f"_NET_SYSTEM_TRAY_S{connection.get_default_screen()}")
+
+    def is_docked(self) -> bool:
+        """Docked = reparented away from the root window and mapped by the host."""
+        from Xlib import X
+
+        if self._window.query_tree().parent.id == self._root.id:
+            return False
+        return self._window.get_attributes().map_state == X.IsViewable
+
+    def wait_docked(self, timeout: float, stopping: threading.Event) -> bool:
+        for _ in range(max(1, int(timeout / 0.05))):
+            if self.is_docked():
+                return True
+            if stopping.wait(0.05):
+                return False
+        return self.is_docked()
+
+    def tray_owner_exists(self) -> bool:
+        from Xlib import X
+
+        return self._x.get_selection_owner(self._tray_atom) != X.NONE
+
+    def slot_size(self) -> int | None:
+        geometry = self._window.get_geometry()
+        size = min(geometry.width, geometry.height)
+        return size if size >= 8 else None
+
+
+def _enable_xorg_clicks(icon) -> None:
+    """pystray 0.19.5 creates its xorg window without ButtonPressMask, so its click handler never
+    runs (pystray issue #151). Add the mask so a left click reaches the default action."""
+    from Xlib import X
+
+    icon._window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
+    icon._display.flush()
+
+
+def _mark_darwin_images_as_template(icon) -> None:
+    """pystray 0.19.5's darwin backend builds a plain NSImage (template support is only proposed in
+    pystray PR #176), so a black icon vanishes on a dark menu bar. Mark each new image a template."""
+    original = icon._assert_image
+
+    def assert_image_as_template() -> None:
+        original()
+        image = getattr(icon, "_icon_image", None)
+        if image is not None and not image.isTemplate():
+            image.setTemplate_(True)
+            icon._status_item.button().setImage_(image)
+
+    icon._assert_image = assert_image_as_template
