@@ -1,0 +1,111 @@
+"""The monitor's state and the one function that changes it (pure: no threads, no I/O).
+
+`step(state, event, now) -> (state, effects)`: the poller and the menu report what happened as
+events; `step` decides what the state becomes and which side effects are due (desktop popups,
+saving the alert memory). The shell (`monitor.Monitor`) carries the effects out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable, Union
+
+from tray_monitor import alerts
+from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
+from tray_monitor.errors import MonitorError
+from tray_monitor.model import Reading
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    reading: Reading | None = None  # the last good reading, kept through failures (shown as stale)
+    problem: MonitorError | None = None  # why the last attempt failed; None after a success
+    plan: str | None = None  # "Pro", "Max 5x", ... from the credentials of the last success
+    last_attempt_at: datetime | None = None
+    next_poll_at: datetime | None = None  # wall-clock estimate for "retrying at"; None = waiting for login
+    interval: float = 120
+    pinned_window: str | None = None  # settings.icon_window: the window the icon shows
+    notifications_enabled: bool = True
+    alert_memory: AlertMemory = field(default_factory=AlertMemory)
+    alert_settings: AlertSettings = field(default_factory=AlertSettings)
+
+
+# Events ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PollSucceeded:
+    reading: Reading
+    plan: str | None = None
+
+
+@dataclass(frozen=True)
+class PollFailed:
+    error: MonitorError
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: countdowns and "updated 3 min ago" may read differently now."""
+
+
+@dataclass(frozen=True)
+class NotificationsToggled:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class PollScheduled:
+    next_poll_at: datetime | None
+
+
+Event = Union[PollSucceeded, PollFailed, Tick, NotificationsToggled, PollScheduled]
+
+
+# Effects -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notify:
+    notification: Notification
+
+
+@dataclass(frozen=True)
+class SaveAlertMemory:
+    memory: AlertMemory
+
+
+Effect = Union[Notify, SaveAlertMemory]
+
+Evaluate = Callable[..., "tuple[AlertMemory, tuple[Notification, ...]]"]
+
+
+def step(state: MonitorState, event: Event, now: datetime,
+         evaluate: Evaluate = alerts.evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
+    if isinstance(event, PollSucceeded):
+        state = replace(state, reading=event.reading, problem=None, plan=event.plan, last_attempt_at=now)
+        return _alert(state, "ok", now, evaluate)
+    if isinstance(event, PollFailed):
+        # The last good reading stays: the display shows it with its age instead of going blank.
+        state = replace(state, problem=event.error, last_attempt_at=now)
+        return _alert(state, event.error.status, now, evaluate)
+    if isinstance(event, NotificationsToggled):
+        return replace(state, notifications_enabled=event.enabled), ()
+    if isinstance(event, PollScheduled):
+        return replace(state, next_poll_at=event.next_poll_at), ()
+    if isinstance(event, Tick):
+        # Alerts judge poll outcomes only, so a tick changes nothing but "now" (the view's job).
+        return state, ()
+    raise TypeError(f"not a monitor event: {event!r}")
+
+
+def _alert(state: MonitorState, status: str, now: datetime,
+           evaluate: Evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
+    memory, notes = evaluate(state.alert_memory, state.reading, status, state.alert_settings, now)
+    effects: list[Effect] = []
+    # The memory advances even while notifications are off, so switching them on later does not
+    # flood the desktop with old news.
+    if state.notifications_enabled:
+        effects.extend(Notify(n) for n in notes)
+    if memory != state.alert_memory:
+        effects.append(SaveAlertMemory(memory))
+        state = replace(state, alert_memory=memory)
+    return state, tuple(effects)
