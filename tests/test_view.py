@@ -25,20 +25,7 @@ from tray_monitor.errors import (
 )
 from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
 from tray_monitor.parse import parse_usage
-
-
-@dataclasses.dataclass(frozen=True)
-class MonitorState:  # stand-in with the contract's field names until state.py lands
-    reading: object = None
-    problem: object = None
-    plan: object = None
-    last_attempt_at: object = None
-    next_poll_at: object = None
-    interval: float = 120
-    pinned_window: object = None
-    notifications_enabled: bool = True
-
-
+from tray_monitor.state import MonitorState
 from tray_monitor.view import age_text, binding_window, derive_status, extra_usage_text, view
 
 UTC = timezone.utc
