@@ -43,3 +43,4 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 
 # Fixture modules (one line each; owned by the files they name):
+from tests.fakeapi import fake_api  # noqa: F401

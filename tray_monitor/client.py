@@ -147,19 +147,24 @@ class UsageClient:
             "User-Agent": self.user_agent(),
             "Accept": "application/json",
         }
+        response, failure = None, None
         try:
             response = self._session.get(self.url, headers=headers, timeout=self._timeout,
                                          verify=self._verify(), allow_redirects=False, stream=True)
         except requests.exceptions.SSLError:
-            raise Transient(
+            failure = Transient(
                 f"TLS verification failed for {self._host}: if a proxy inspects HTTPS, set "
                 "REQUESTS_CA_BUNDLE to its certificate; otherwise check the network (captive portal?)."
-            ) from None
+            )
         except requests.exceptions.Timeout:
-            raise Transient(f"{self._host} did not answer in time: trying again later.") from None
+            failure = Transient(f"{self._host} did not answer in time: trying again later.")
         except requests.exceptions.RequestException:
             # DNS failure, connection refused or reset, proxy errors.
-            raise Transient(f"Cannot reach {self._host}: check the network connection; trying again later.") from None
+            failure = Transient(f"Cannot reach {self._host}: check the network connection; trying again later.")
+        if failure is not None:
+            # Raised outside the except block: requests' exceptions hold the request and its
+            # Authorization header, so they must not even be the (suppressed) __context__.
+            raise failure
         with response:
             status = response.status_code
             if status == 200:
@@ -169,19 +174,22 @@ class UsageClient:
             raise BadResponse(f"{self._host} answered HTTP {status} for the usage request: trying again later.")
 
     def _read_body(self, response: requests.Response) -> bytes:
-        chunks, size = [], 0
+        chunks, size, failure = [], 0, None
         try:
             for chunk in response.iter_content(65536):
                 size += len(chunk)
                 if size > MAX_BODY:
-                    raise BadResponse(f"{self._host} answered with an oversized body: trying again later.")
+                    failure = BadResponse(f"{self._host} answered with an oversized body: trying again later.")
+                    break
                 chunks.append(chunk)
         except requests.exceptions.ContentDecodingError:
-            raise BadResponse(f"{self._host} answered with a body that cannot be decoded: trying again later.") from None
+            failure = BadResponse(f"{self._host} answered with a body that cannot be decoded: trying again later.")
         except requests.exceptions.RequestException:
             # Fewer bytes than Content-Length, a reset or a read timeout mid-body: the network,
             # not the server's data, so it is retried like any connection failure.
-            raise Transient(f"The connection to {self._host} broke off mid-answer: trying again later.") from None
+            failure = Transient(f"The connection to {self._host} broke off mid-answer: trying again later.")
+        if failure is not None:
+            raise failure  # outside the except block: no chained requests exception (see fetch)
         return b"".join(chunks)
 
     def _decode(self, body: bytes) -> object:
