@@ -1,0 +1,223 @@
+"""The monitor: state under a lock, effects carried out, listeners told only about changed views."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from tray_monitor.alerts import AlertMemory, Notification
+from tray_monitor.clock import FakeClock
+from tray_monitor.errors import AuthExpired, Transient
+from tray_monitor.model import Reading, UsageWindow
+from tray_monitor.monitor import Monitor
+from tray_monitor.state import (
+    MonitorState,
+    NotificationsToggled,
+    Notify,
+    PollFailed,
+    PollSucceeded,
+    SaveAlertMemory,
+    Tick,
+)
+from tray_monitor.view import View
+
+T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+NOTE = Notification(key="window:five_hour", summary="Session at 90%", body="b", urgency="critical")
+
+
+def reading(percent: float) -> Reading:
+    window = UsageWindow(id="five_hour", label="Session (5h)", percent=percent,
+                         resets_at=T0 + timedelta(hours=2), kind="session")
+    return Reading(windows=(window,), extra_usage=None, fetched_at=T0)
+
+
+class RecordingNotifier:
+    def __init__(self, fail: bool = False):
+        self.sent = []
+        self.fail = fail
+
+    def send(self, n):
+        self.sent.append(n)
+        if self.fail:
+            raise RuntimeError("dbus went away")
+
+
+class RecordingStore:
+    def __init__(self, fail: bool = False):
+        self.saved = []
+        self.fail = fail
+
+    def save(self, memory):
+        self.saved.append(memory)
+        if self.fail:
+            raise OSError("disk full")
+
+
+def percent_view(state, now):
+    """A tiny stand-in for view.view: only what these tests look at."""
+    percent = state.reading.windows[0].percent if state.reading else None
+    return ("view", percent, type(state.problem).__name__, state.notifications_enabled)
+
+
+def scripted_step(effects):
+    def step(state, event, now):
+        if isinstance(event, PollSucceeded):
+            return replace(state, reading=event.reading), tuple(effects)
+        return state, ()
+    return step
+
+
+def make(view_fn=percent_view, notifier=None, store=None, step_fn=None, state=None):
+    kwargs = {} if step_fn is None else {"step_fn": step_fn}
+    return Monitor(state or MonitorState(), FakeClock(T0), notifier or RecordingNotifier(),
+                   store or RecordingStore(), view_fn=view_fn, **kwargs)
+
+
+def test_listeners_get_the_new_view_after_an_event():
+    monitor = make()
+    seen = []
+    monitor.subscribe(seen.append)
+    monitor.handle(PollSucceeded(reading(40)))
+    assert seen == [("view", 40, "NoneType", True)]
+    assert monitor.state.reading.windows[0].percent == 40
+
+
+def test_an_unchanged_view_is_not_sent_again():
+    monitor = make()
+    seen = []
+    monitor.subscribe(seen.append)
+    monitor.handle(PollSucceeded(reading(40)))
+    monitor.handle(Tick())
+    monitor.handle(PollSucceeded(reading(40)))
+    assert len(seen) == 1
+    monitor.handle(PollSucceeded(reading(41)))
+    assert len(seen) == 2
+
+
+def test_unsubscribed_listeners_hear_nothing():
+    monitor = make()
+    seen = []
+    unsubscribe = monitor.subscribe(seen.append)
+    unsubscribe()
+    unsubscribe()  # twice is harmless
+    monitor.handle(PollSucceeded(reading(40)))
+    assert seen == []
+
+
+def test_a_failing_listener_does_not_stop_the_others(caplog):
+    monitor = make()
+    seen = []
+
+    def broken(view):
+        raise RuntimeError("tray gone")
+
+    monitor.subscribe(broken)
+    monitor.subscribe(seen.append)
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.monitor"):
+        monitor.handle(PollSucceeded(reading(40)))
+    assert seen and "listener failed" in caplog.text
+
+
+def test_notify_effects_reach_the_notifier_and_memory_is_saved():
+    memory = AlertMemory(login_worked=True)
+    notifier, store = RecordingNotifier(), RecordingStore()
+    monitor = make(notifier=notifier, store=store,
+                   step_fn=scripted_step([Notify(NOTE), SaveAlertMemory(memory)]))
+    monitor.handle(PollSucceeded(reading(91)))
+    assert notifier.sent == [NOTE] and store.saved == [memory]
+
+
+def test_a_raising_notifier_is_logged_once_and_the_monitor_carries_on(caplog):
+    notifier = RecordingNotifier(fail=True)
+    monitor = make(notifier=notifier, step_fn=scripted_step([Notify(NOTE)]))
+    seen = []
+    monitor.subscribe(seen.append)
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.monitor"):
+        monitor.handle(PollSucceeded(reading(91)))
+        monitor.handle(PollSucceeded(reading(92)))
+    assert len(notifier.sent) == 2 and len(seen) == 2
+    assert caplog.text.count("could not be delivered") == 1
+
+
+def test_a_failing_alert_store_is_logged_once_and_the_monitor_carries_on(caplog):
+    store = RecordingStore(fail=True)
+    monitor = make(store=store, step_fn=scripted_step([SaveAlertMemory(AlertMemory())]))
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.monitor"):
+        monitor.handle(PollSucceeded(reading(91)))
+        monitor.handle(PollSucceeded(reading(92)))
+    assert len(store.saved) == 2 and caplog.text.count("could not be saved") == 1
+    assert monitor.state.reading.windows[0].percent == 92
+
+
+def test_an_unknown_effect_is_logged_and_ignored(caplog):
+    monitor = make(step_fn=scripted_step(["mystery"]))
+    with caplog.at_level(logging.WARNING, logger="tray_monitor.monitor"):
+        monitor.handle(PollSucceeded(reading(10)))
+    assert "unknown effect" in caplog.text
+
+
+def test_view_is_computed_from_the_current_state():
+    monitor = make()
+    monitor.handle(PollSucceeded(reading(33)))
+    assert monitor.view() == ("view", 33, "NoneType", True)
+
+
+def test_a_listener_may_report_an_event_itself_without_deadlock():
+    monitor = make()
+    seen = []
+
+    def reentrant(view):
+        seen.append(view)
+        if view[3]:
+            monitor.handle(NotificationsToggled(False))
+
+    monitor.subscribe(reentrant)
+    monitor.handle(PollSucceeded(reading(40)))
+    assert seen[-1] == ("view", 40, "NoneType", False)
+
+
+def test_events_from_many_threads_all_land_and_the_last_view_is_the_final_state():
+    monitor = make()
+    seen = []
+    monitor.subscribe(seen.append)
+    threads = [threading.Thread(target=monitor.handle, args=(PollSucceeded(reading(p)),)) for p in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = monitor.state.reading.windows[0].percent
+    assert seen[-1] == ("view", final, "NoneType", True)
+
+
+def test_with_the_real_view_and_alerts_a_login_loss_notifies_and_the_view_says_expired():
+    notifier, store = RecordingNotifier(), RecordingStore()
+    monitor = Monitor(MonitorState(), FakeClock(T0), notifier, store)
+    seen = []
+    monitor.subscribe(seen.append)
+    monitor.handle(PollSucceeded(reading(40), "Max 5x"))
+    monitor.handle(PollFailed(AuthExpired("Your Claude login expired; run `claude`.")))
+    assert all(isinstance(v, View) for v in seen)
+    assert [v.status for v in seen] == ["ok", "expired"]
+    assert [n.key for n in notifier.sent] == ["login"]
+    assert store.saved  # the login popup is remembered across restarts
+
+
+def test_with_the_real_view_a_tick_that_changes_no_text_sends_nothing():
+    clock = FakeClock(T0)
+    monitor = Monitor(MonitorState(), clock, RecordingNotifier(), RecordingStore())
+    seen = []
+    monitor.subscribe(seen.append)
+    monitor.handle(PollSucceeded(reading(40)))
+    monitor.handle(Tick())
+    assert len(seen) == 1
+    clock.advance(61)
+    monitor.handle(Tick())
+    assert len(seen) == 2  # the countdown moved by a minute
+
+
+def test_a_transient_failure_keeps_the_reading_visible():
+    monitor = make()
+    monitor.handle(PollSucceeded(reading(40)))
+    monitor.handle(PollFailed(Transient("502")))
+    assert monitor.view() == ("view", 40, "Transient", True)

@@ -1,0 +1,106 @@
+"""The one thread-safe channel from events to the front ends.
+
+Any thread (the poller, the tray menu, the control socket) reports an event with `handle`; the
+monitor runs the pure `state.step` under a lock, carries out the effects (popups, saving the alert
+memory) after releasing it, and then tells subscribers (tray, watch) the new `View`, but only when
+it differs from the last one sent, so a tick that changes no text redraws nothing.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from tray_monitor.state import Effect, MonitorState, Notify, SaveAlertMemory, step
+
+log = logging.getLogger("tray_monitor.monitor")
+
+
+def _default_view(state, now):
+    from tray_monitor.view import view
+
+    return view(state, now)
+
+
+class Monitor:
+    def __init__(self, state: MonitorState, clock, notifier, alert_store,
+                 view_fn: Callable | None = None, step_fn: Callable = step):
+        self._state = state
+        self._clock = clock
+        self._notifier = notifier
+        self._alert_store = alert_store
+        self._view_fn = view_fn or _default_view
+        self._step = step_fn
+        self._lock = threading.Lock()  # guards _state, _seq, _listeners
+        # Serialises deliveries so listeners see views in the order the events were stepped.
+        # Re-entrant: a listener may itself report an event.
+        self._delivery_lock = threading.RLock()
+        self._seq = 0
+        self._last_sent = None
+        self._listeners: list[Callable] = []
+        self._notify_failure_logged = False
+        self._save_failure_logged = False
+
+    @property
+    def state(self) -> MonitorState:
+        with self._lock:
+            return self._state
+
+    def view(self):
+        state = self.state
+        return self._view_fn(state, self._clock.now())
+
+    def subscribe(self, listener: Callable) -> Callable[[], None]:
+        """Call `listener(view)` on every changed View; returns a function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def handle(self, event) -> None:
+        with self._lock:
+            now = self._clock.now()
+            self._state, effects = self._step(self._state, event, now)
+            self._seq += 1
+            seq = self._seq
+            new_view = self._view_fn(self._state, now)
+            listeners = list(self._listeners)
+        for effect in effects:
+            self._carry_out(effect)
+        with self._delivery_lock:
+            with self._lock:
+                newer_exists = seq != self._seq
+            if newer_exists or new_view == self._last_sent:
+                return  # a later event delivers its own (newer) view
+            self._last_sent = new_view
+            for listener in listeners:
+                try:
+                    listener(new_view)
+                except Exception:
+                    # One broken front end must not stop the others or the poller.
+                    log.exception("a view listener failed")
+
+    def _carry_out(self, effect: Effect) -> None:
+        if isinstance(effect, Notify):
+            try:
+                self._notifier.send(effect.notification)
+            except Exception:
+                # Notifier.send promises never to raise; if it does anyway, say so once, carry on.
+                if not self._notify_failure_logged:
+                    self._notify_failure_logged = True
+                    log.exception("a desktop notification could not be delivered")
+        elif isinstance(effect, SaveAlertMemory):
+            try:
+                self._alert_store.save(effect.memory)
+            except Exception:
+                # Worst case after a restart: one popup repeated. Not worth stopping for.
+                if not self._save_failure_logged:
+                    self._save_failure_logged = True
+                    log.exception("the alert memory could not be saved")
+        else:
+            log.warning("unknown effect %r ignored", type(effect).__name__)
