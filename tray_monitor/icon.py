@@ -1,0 +1,689 @@
+"""The tray image: `render_icon(spec, size)` draws an `IconSpec` (pure: no I/O, no threads).
+
+What a glance must tell apart, at 16 px and without relying on colour:
+- ok: the binding window's percent as digits on a plate. Severity is carried by colour AND shape:
+  normal = dark plate, light digits; warning = light (amber) plate, dark digits; critical = red plate
+  with a white frame. At 100 % and over the digits give way to a "full" sign (a no-entry disc), so
+  "100" is never squeezed into 16 px.
+- stale (kept reading, too old, or rate-limited): the last percent, muted, on a dashed plate, with a
+  corner dot.
+- loading = three dots, signed out / login expired = a person, no usage scope = a padlock,
+  offline / error = "!".
+- a thin bar along the bottom shows the weekly window when the spec carries one.
+
+`template=True` (macOS menu bar, where only alpha survives): black on transparent; severity by shape
+(normal = bare digits, warning = framed, critical = solid plate with the digits cut out).
+`opaque=True` (pystray's xorg backend drops alpha, so transparent corners turn black, and it stretches
+the image to the slot): every pixel is fully opaque and the plate fills the square.
+
+Small sizes get a hand-tuned pixel font (TrueType digits blur below ~20 px); larger ones use the
+bundled DejaVu Sans Condensed Bold. Fonts are cached, images are not.
+
+Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
+kept committed as assets/icon-gallery.png) and `python -m tray_monitor.icon app-icons DIR`.
+"""
+from __future__ import annotations
+
+# PIL.ImageFont is imported at module top on purpose: with pystray's gtk/appindicator backends,
+# importing Gtk before PIL.ImageFont binds the system FreeType and ImageDraw.text() silently draws
+# nothing. The tray imports this module before pystray, so the font code is bound first.
+from PIL import ImageFont  # noqa: I001  (must precede anything that may pull in Gtk)
+from PIL import Image, ImageChops, ImageDraw
+
+import functools
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from tray_monitor.model import IconSpec
+
+ICON_STATES = ("loading", "ok", "stale", "signed_out", "no_scope", "error")
+ICON_SEVERITIES = ("normal", "warning", "critical")
+GALLERY_SIZES = (16, 22, 24, 32, 64)
+APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
+MIN_SIZE = 8
+
+_FONT_FILE = "DejaVuSansCondensed-Bold.ttf"
+#: Below this size digits come from the pixel font; from here on from the TrueType font.
+_TRUETYPE_FROM = 28
+#: Geometric shapes are drawn this many times larger, then box-filtered down (anti-aliasing that
+#: keeps pixel-aligned edges crisp).
+_SUPERSAMPLE = 4
+
+RGBA = tuple[int, int, int, int]
+
+
+# --------------------------------------------------------------------------------------- colours
+
+@dataclass(frozen=True)
+class _Look:
+    plate: RGBA
+    ink: RGBA
+    frame: RGBA | None = None  # solid frame round the plate (critical)
+    dashed: RGBA | None = None  # dashed frame (stale)
+    mark: RGBA | None = None  # corner dot (stale)
+
+
+_DARK = (43, 49, 56, 255)
+_WHITE = (255, 255, 255, 255)
+_AMBER = (245, 166, 0, 255)
+_INK_ON_AMBER = (26, 26, 26, 255)
+_RED = (214, 45, 38, 255)
+
+_LOOKS = {
+    ("ok", "normal"): _Look(plate=_DARK, ink=_WHITE),
+    ("ok", "warning"): _Look(plate=_AMBER, ink=_INK_ON_AMBER),
+    ("ok", "critical"): _Look(plate=_RED, ink=_WHITE, frame=_WHITE),
+    # Muted: see-through plate, grey digits, dashed edge, amber corner dot.
+    ("stale", None): _Look(plate=(43, 49, 56, 150), ink=(168, 173, 179, 255),
+                           dashed=(168, 173, 179, 255), mark=_AMBER),
+    ("loading", None): _Look(plate=_DARK, ink=(200, 204, 208, 255)),
+    ("signed_out", None): _Look(plate=(26, 115, 232, 255), ink=_WHITE),
+    ("no_scope", None): _Look(plate=(110, 80, 190, 255), ink=_WHITE),
+    ("error", None): _Look(plate=_DARK, ink=(255, 128, 90, 255)),
+}
+_OPAQUE_BACKDROP = _DARK[:3] + (255,)
+
+
+# ------------------------------------------------------------------------------------ pixel font
+# 5 x 9 digits with 2-px strokes, for 16-21 px icons: TrueType at 9 px height smears into grey.
+_PIXEL_DIGITS_5X9 = {
+    "0": (".###.", "##.##", "##.##", "##.##", "##.##", "##.##", "##.##", "##.##", ".###."),
+    "1": ("..##.", ".###.", "####.", "..##.", "..##.", "..##.", "..##.", "..##.", "..##."),
+    "2": (".###.", "##.##", "...##", "...##", "..##.", ".##..", "##...", "##...", "#####"),
+    "3": ("####.", "...##", "...##", "...##", ".###.", "...##", "...##", "...##", "####."),
+    "4": ("##.##", "##.##", "##.##", "##.##", "#####", "...##", "...##", "...##", "...##"),
+    "5": ("#####", "##...", "##...", "####.", "...##", "...##", "...##", "##.##", ".###."),
+    "6": (".###.", "##...", "##...", "####.", "##.##", "##.##", "##.##", "##.##", ".###."),
+    "7": ("#####", "...##", "...##", "..##.", "..##.", ".##..", ".##..", ".##..", ".##.."),
+    "8": (".###.", "##.##", "##.##", "##.##", ".###.", "##.##", "##.##", "##.##", ".###."),
+    "9": (".###.", "##.##", "##.##", "##.##", ".####", "...##", "...##", "##.##", ".###."),
+}
+# 7 x 12 digits with 2-px strokes, for 22-27 px icons (22 and 24 are the common panel sizes).
+_PIXEL_DIGITS_7X12 = {
+    "0": (".#####.", "#######", "##...##", "##...##", "##...##", "##...##",
+          "##...##", "##...##", "##...##", "##...##", "#######", ".#####."),
+    "1": ("..###..", ".####..", "##.##..", "...##..", "...##..", "...##..",
+          "...##..", "...##..", "...##..", "...##..", "...##..", "...##.."),
+    "2": (".#####.", "#######", "##...##", ".....##", "....###", "...###.",
+          "..###..", ".###...", "###....", "##.....", "#######", "#######"),
+    "3": ("######.", "#######", ".....##", ".....##", ".....##", "..####.",
+          "..#####", ".....##", ".....##", ".....##", "#######", "######."),
+    "4": ("##...##", "##...##", "##...##", "##...##", "##...##", "#######",
+          "#######", ".....##", ".....##", ".....##", ".....##", ".....##"),
+    "5": ("#######", "#######", "##.....", "##.....", "######.", "#######",
+          ".....##", ".....##", ".....##", "##...##", "#######", ".#####."),
+    "6": (".#####.", "#######", "##.....", "##.....", "######.", "#######",
+          "##...##", "##...##", "##...##", "##...##", "#######", ".#####."),
+    "7": ("#######", "#######", ".....##", ".....##", "....##.", "....##.",
+          "...##..", "...##..", "..##...", "..##...", "..##...", "..##..."),
+    "8": (".#####.", "#######", "##...##", "##...##", "##...##", ".#####.",
+          ".#####.", "##...##", "##...##", "##...##", "#######", ".#####."),
+    "9": (".#####.", "#######", "##...##", "##...##", "##...##", "#######",
+          ".######", ".....##", ".....##", ".....##", "#######", "######."),
+}
+#: Pixel fonts by size, largest first: (glyph width, glyph height, glyphs).
+_PIXEL_FONTS = ((7, 12, _PIXEL_DIGITS_7X12), (5, 9, _PIXEL_DIGITS_5X9))
+
+
+# ---------------------------------------------------------------------------------------- public
+
+def render_icon(spec: IconSpec, size: int = 64, template: bool = False,
+                opaque: bool = False) -> Image.Image:
+    """Draw `spec` as a `size` x `size` RGBA image.
+
+    template: black on transparent, state by shape and alpha only (macOS menu bar).
+    opaque: no transparent pixel anywhere (pystray's xorg backend drops alpha).
+    """
+    if spec.state not in ICON_STATES:
+        raise ValueError(f"unknown icon state {spec.state!r}; expected one of {ICON_STATES}")
+    if size < MIN_SIZE:
+        raise ValueError(f"icon size {size} is too small; draw at least {MIN_SIZE} px")
+    if template and opaque:
+        raise ValueError("template and opaque exclude each other: a template image lives on alpha")
+    severity = spec.severity if spec.severity in ICON_SEVERITIES else "normal"
+    text = _percent_text(spec.percent)
+    weekly = _finite(spec.weekly_percent)
+    geometry = _Geometry(size, has_bar=weekly is not None, square=opaque)
+    content = _content_mask(spec.state, text, geometry)
+    if template:
+        return _compose_template(spec.state, severity, content, weekly, geometry)
+    return _compose_colour(spec.state, severity, content, weekly, geometry, opaque)
+
+
+def percent_label(percent: float | None) -> str | None:
+    """What the icon writes for a percent: "0".."99", "full" from 100 % on, None for no number.
+
+    99.6 % shows "99", not "100": the limit is not reached until the server says 100.
+    """
+    return _percent_text(percent)
+
+
+# ------------------------------------------------------------------------------------- geometry
+
+class _Geometry:
+    """Where things go on a `size` square, in whole target pixels."""
+
+    def __init__(self, size: int, has_bar: bool, square: bool) -> None:
+        self.size = size
+        self.has_bar = has_bar
+        self.radius = 0 if square else max(2, round(size * 0.2))
+        self.frame_width = max(1, round(size / 16))
+        margin_x = max(2, round(size * 0.12))
+        if has_bar:
+            bar_height = max(2, round(size * 0.09))
+            bar_bottom = size - max(2, round(size * 0.12))
+            self.bar = (margin_x, bar_bottom - bar_height, size - margin_x, bar_bottom)
+            top = max(2, round(size * 0.12))
+            self.content = (margin_x, top, size - margin_x, self.bar[1] - max(1, round(size * 0.07)))
+        else:
+            self.bar = None
+            edge = max(3, round(size * 0.18))
+            self.content = (margin_x, edge, size - margin_x, size - edge)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _percent_text(percent: float | None) -> str | None:
+    value = _finite(percent)
+    if value is None:
+        return None
+    if value >= 100:
+        return "full"
+    return str(min(99, max(0, round(value))))
+
+
+# ---------------------------------------------------------------------------------------- masks
+
+def _blank(size: int) -> Image.Image:
+    return Image.new("L", (size, size), 0)
+
+
+def _supersampled(size: int, draw: Callable[[ImageDraw.ImageDraw, float], None]) -> Image.Image:
+    """A mask drawn at _SUPERSAMPLE x, box-filtered to `size` (smooth curves, crisp straight edges).
+
+    `draw(d, s)` draws with coordinates in target pixels multiplied by `s`.
+    """
+    big = Image.new("L", (size * _SUPERSAMPLE, size * _SUPERSAMPLE), 0)
+    draw(ImageDraw.Draw(big), _SUPERSAMPLE)
+    return big.resize((size, size), Image.Resampling.BOX)
+
+
+def _box(s: float, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+    """Target-pixel half-open box [x0, x1) -> ImageDraw's inclusive box on the scaled canvas."""
+    return (x0 * s, y0 * s, x1 * s - 1, y1 * s - 1)
+
+
+def _plate_mask(geometry: _Geometry) -> Image.Image:
+    size, radius = geometry.size, geometry.radius
+
+    def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+        d.rounded_rectangle(_box(s, 0, 0, size, size), radius=radius * s, fill=255)
+
+    return _supersampled(size, draw)
+
+
+def _frame_mask(geometry: _Geometry) -> Image.Image:
+    size, radius, width = geometry.size, geometry.radius, geometry.frame_width
+
+    def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+        d.rounded_rectangle(_box(s, 0, 0, size, size), radius=radius * s, outline=255,
+                            width=round(width * s))
+
+    return _supersampled(size, draw)
+
+
+def _dashed_frame_mask(geometry: _Geometry) -> Image.Image:
+    """The frame, with every other dash cut out (corners stay, so the outline still reads)."""
+    size, width = geometry.size, geometry.frame_width
+    frame = _frame_mask(geometry)
+    dash = max(2, round(size / 8))
+    cuts = _blank(size)
+    d = ImageDraw.Draw(cuts)
+    corner = max(geometry.radius, dash)
+    position = corner + dash
+    while position + dash <= size - corner:
+        d.rectangle((position, 0, position + dash - 1, width - 1), fill=255)
+        d.rectangle((position, size - width, position + dash - 1, size - 1), fill=255)
+        d.rectangle((0, position, width - 1, position + dash - 1), fill=255)
+        d.rectangle((size - width, position, size - 1, position + dash - 1), fill=255)
+        position += 2 * dash
+    return ImageChops.subtract(frame, cuts)
+
+
+def _mark_mask(geometry: _Geometry) -> Image.Image:
+    """A dot in the top-right corner: the 'this is old' mark of the stale look."""
+    size = geometry.size
+    diameter = max(4, round(size * 0.26))
+
+    def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+        d.ellipse(_box(s, size - diameter, 0, size, diameter), fill=255)
+
+    return _supersampled(size, draw)
+
+
+def _bar_masks(geometry: _Geometry, weekly: float) -> tuple[Image.Image, Image.Image]:
+    """(track, fill) of the weekly bar; the fill is whole pixels so 1 % steps stay honest at 16 px."""
+    size = geometry.size
+    assert geometry.bar is not None
+    x0, y0, x1, y1 = geometry.bar
+    track = _blank(size)
+    ImageDraw.Draw(track).rectangle((x0, y0, x1 - 1, y1 - 1), fill=255)
+    fill = _blank(size)
+    filled = round((x1 - x0) * min(100.0, max(0.0, weekly)) / 100)
+    if filled == 0 and weekly > 0:
+        filled = 1  # some use is never drawn as none
+    if filled:
+        ImageDraw.Draw(fill).rectangle((x0, y0, x0 + filled - 1, y1 - 1), fill=255)
+    return track, fill
+
+
+def _content_mask(state: str, text: str | None, geometry: _Geometry) -> Image.Image:
+    """The digits or the glyph, as a mask."""
+    if state in ("ok", "stale") and text is not None:
+        if text == "full":
+            return _glyph_mask(_draw_full, geometry)
+        return _digits_mask(text, geometry)
+    glyph = {
+        "loading": _draw_dots,
+        "stale": _draw_dots,  # stale without any number: nothing to show but "waiting"
+        "ok": _draw_dots,
+        "signed_out": _draw_person,
+        "no_scope": _draw_padlock,
+        "error": _draw_exclamation,
+    }[state]
+    return _glyph_mask(glyph, geometry)
+
+
+# ---------------------------------------------------------------------------------------- digits
+
+@functools.lru_cache(maxsize=8)
+def _font(pixel_size: int) -> ImageFont.FreeTypeFont:
+    # Bundled: never depend on a system font at run time.
+    path = resources.files("tray_monitor") / "assets" / _FONT_FILE
+    with resources.as_file(path) as real_path:
+        return ImageFont.truetype(str(real_path), pixel_size)
+
+
+def _digits_mask(text: str, geometry: _Geometry) -> Image.Image:
+    x0, y0, x1, y1 = geometry.content
+    if geometry.size < _TRUETYPE_FROM:
+        for glyph_w, glyph_h, glyphs in _PIXEL_FONTS:
+            if glyph_h <= y1 - y0 and len(text) * (glyph_w + 1) - 1 <= x1 - x0:
+                return _pixel_digits_mask(text, geometry, glyph_w, glyph_h, glyphs)
+    return _truetype_digits_mask(text, geometry)
+
+
+def _pixel_digits_mask(text: str, geometry: _Geometry, glyph_w: int, glyph_h: int,
+                       glyphs: dict[str, tuple[str, ...]]) -> Image.Image:
+    x0, y0, x1, y1 = geometry.content
+    gap = 1
+    width = len(text) * glyph_w + (len(text) - 1) * gap
+    left = x0 + (x1 - x0 - width) // 2
+    top = y0 + (y1 - y0 - glyph_h) // 2
+    mask = _blank(geometry.size)
+    pixels = mask.load()
+    for index, char in enumerate(text):
+        origin = left + index * (glyph_w + gap)
+        for row, line in enumerate(glyphs[char]):
+            for column, cell in enumerate(line):
+                if cell == "#":
+                    pixels[origin + column, top + row] = 255
+    return mask
+
+
+def _truetype_digits_mask(text: str, geometry: _Geometry) -> Image.Image:
+    """Digits scaled to fill the content box's height (condensed further if too wide)."""
+    x0, y0, x1, y1 = geometry.content
+    box_w, box_h = x1 - x0, y1 - y0
+    # Render big, crop to the ink, then resample into the box: the digits' exact height is ours.
+    font = _font(200)
+    left, top, right, bottom = font.getbbox(text)
+    ink = Image.new("L", (right - left + 4, bottom - top + 4), 0)
+    ImageDraw.Draw(ink).text((2 - left, 2 - top), text, font=font, fill=255)
+    ink = ink.crop(ink.getbbox())
+    height = box_h
+    width = round(ink.width * height / ink.height)
+    if width > box_w:
+        width = box_w
+    glyphs = ink.resize((width, height), Image.Resampling.LANCZOS)
+    mask = _blank(geometry.size)
+    mask.paste(glyphs, (x0 + (box_w - width) // 2, y0))
+    return mask
+
+
+# ---------------------------------------------------------------------------------------- glyphs
+
+Glyph = Callable[[ImageDraw.ImageDraw, float, tuple[float, float, float, float]], None]
+
+
+def _glyph_mask(glyph: Glyph, geometry: _Geometry) -> Image.Image:
+    """Draw `glyph` in a square centred in the content box (the dots take its whole width)."""
+    x0, y0, x1, y1 = geometry.content
+    side = min(x1 - x0, y1 - y0)
+    left = x0 + (x1 - x0 - side) / 2
+    top = y0 + (y1 - y0 - side) / 2
+    square = (round(left), round(top), round(left) + side, round(top) + side)
+    if glyph is _draw_dots:
+        square = (x0, square[1], x1, square[3])
+    return _supersampled(geometry.size, lambda d, s: glyph(d, s, square))
+
+
+def _at(square: tuple[float, float, float, float], fx: float, fy: float) -> tuple[float, float]:
+    x0, y0, x1, y1 = square
+    return x0 + (x1 - x0) * fx, y0 + (y1 - y0) * fy
+
+
+def _draw_dots(d: ImageDraw.ImageDraw, s: float, square: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = square
+    width = x1 - x0
+    dot = max(2, round(width * 0.24))
+    gap = max(1, round(width * 0.1))
+    total = 3 * dot + 2 * gap
+    left = x0 + round((width - total) / 2)
+    top = y0 + round((y1 - y0 - dot) / 2)
+    for index in range(3):
+        x = left + index * (dot + gap)
+        d.ellipse(_box(s, x, top, x + dot, top + dot), fill=255)
+
+
+def _draw_exclamation(d: ImageDraw.ImageDraw, s: float,
+                      square: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = square
+    side = x1 - x0
+    stem = max(2, round(side * 0.22))
+    left = x0 + round((side - stem) / 2)
+    dot_top = y1 - stem
+    d.rounded_rectangle(_box(s, left, y0, left + stem, dot_top - max(1, round(side * 0.12))),
+                        radius=stem * s * 0.3, fill=255)
+    d.rectangle(_box(s, left, dot_top, left + stem, y1), fill=255)
+
+
+def _draw_person(d: ImageDraw.ImageDraw, s: float, square: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = square
+    side = x1 - x0
+    head = side * 0.46
+    hx = x0 + (side - head) / 2
+    d.ellipse(_box(s, hx, y0, hx + head, y0 + head), fill=255)
+    # Shoulders: the top half of a wide ellipse, cut flat at the bottom of the square.
+    shoulders_top = y0 + head + max(1, side * 0.08)
+    d.pieslice(_box(s, x0 + side * 0.06, shoulders_top, x1 - side * 0.06,
+                    shoulders_top + 2 * (y1 - shoulders_top)), 180, 360, fill=255)
+
+
+def _draw_padlock(d: ImageDraw.ImageDraw, s: float,
+                  square: tuple[float, float, float, float]) -> None:
+    x0, y0, x1, y1 = square
+    side = x1 - x0
+    stroke = max(1.5, side * 0.16)
+    body_top = y0 + side * 0.42
+    inset = side * 0.12
+    # Shackle: an arch whose legs reach into the body.
+    d.rounded_rectangle(_box(s, x0 + side * 0.22, y0, x1 - side * 0.22, body_top + stroke),
+                        radius=side * 0.28 * s, outline=255, width=round(stroke * s))
+    d.rounded_rectangle(_box(s, x0 + inset, body_top, x1 - inset, y1), radius=side * 0.08 * s,
+                        fill=255)
+    # Keyhole, cut out.
+    hole_w = max(1, side * 0.16)
+    cx = x0 + side / 2
+    d.rectangle(_box(s, cx - hole_w / 2, body_top + (y1 - body_top) * 0.3, cx + hole_w / 2,
+                     body_top + (y1 - body_top) * 0.72), fill=0)
+
+
+def _draw_full(d: ImageDraw.ImageDraw, s: float, square: tuple[float, float, float, float]) -> None:
+    """A no-entry disc: limit reached, work stops until the reset."""
+    x0, y0, x1, y1 = square
+    side = x1 - x0
+    d.ellipse(_box(s, x0, y0, x1, y1), fill=255)
+    bar_h = max(2, round(side * 0.24))
+    top = y0 + round((side - bar_h) / 2)
+    inset = max(2, round(side * 0.2))
+    d.rectangle(_box(s, x0 + inset, top, x1 - inset, top + bar_h), fill=0)
+
+
+# ------------------------------------------------------------------------------------- compose
+
+def _paint(canvas: Image.Image, mask: Image.Image, colour: RGBA) -> Image.Image:
+    """`colour` over `canvas` wherever `mask` is set (mask and colour alpha multiply)."""
+    layer = Image.new("RGBA", canvas.size, colour)
+    alpha = mask if colour[3] == 255 else mask.point(lambda v: v * colour[3] // 255)
+    layer.putalpha(alpha)
+    return Image.alpha_composite(canvas, layer)
+
+
+def _replace(canvas: Image.Image, mask: Image.Image, colour: RGBA) -> Image.Image:
+    """Set `colour` (alpha included) where `mask` is set, instead of painting over.
+
+    Used for ink on the plate: ink replaces the plate rather than mixing with a see-through plate.
+    """
+    layer = Image.new("RGBA", canvas.size, colour)
+    return Image.composite(layer, canvas, mask)
+
+
+def _compose_colour(state: str, severity: str, content: Image.Image, weekly: float | None,
+                    geometry: _Geometry, opaque: bool) -> Image.Image:
+    look = _LOOKS[(state, severity if state == "ok" else None)]
+    size = geometry.size
+    canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    if opaque:
+        canvas = Image.new("RGBA", (size, size), _OPAQUE_BACKDROP)
+    canvas = _paint(canvas, _plate_mask(geometry), look.plate)
+    if look.frame:
+        canvas = _paint(canvas, _frame_mask(geometry), look.frame)
+    if look.dashed:
+        canvas = _paint(canvas, _dashed_frame_mask(geometry), look.dashed)
+    if weekly is not None:
+        track, fill = _bar_masks(geometry, weekly)
+        track_colour = _mix(look.plate, look.ink, 0.35)
+        canvas = _replace(canvas, track, track_colour)
+        canvas = _replace(canvas, fill, look.ink)
+    canvas = _replace(canvas, content, look.ink)
+    if look.mark:
+        canvas = _paint(canvas, _mark_mask(geometry), look.mark)
+    return canvas
+
+
+def _mix(base: RGBA, top: RGBA, amount: float) -> RGBA:
+    rgb = tuple(round(b + (t - b) * amount) for b, t in zip(base[:3], top[:3]))
+    return (rgb[0], rgb[1], rgb[2], max(base[3], round(255 * amount)))
+
+
+def _compose_template(state: str, severity: str, content: Image.Image, weekly: float | None,
+                      geometry: _Geometry) -> Image.Image:
+    """Alpha only (RGB stays black). Severity: bare digits < framed < solid plate, digits cut out."""
+    size = geometry.size
+    alpha = _blank(size)
+    solid = state == "ok" and severity == "critical"
+    if solid:
+        alpha = _plate_mask(geometry)
+    elif state == "ok" and severity == "warning":
+        alpha = ImageChops.lighter(alpha, _frame_mask(geometry))
+    elif state == "stale":
+        alpha = ImageChops.lighter(alpha, _dashed_frame_mask(geometry))
+    ink = content
+    if state == "stale":
+        ink = content.point(lambda v: v * 110 // 255)  # muted: the last number, faded
+    if weekly is not None:
+        track, fill = _bar_masks(geometry, weekly)
+        if solid:
+            # Cut into the plate: the empty part half-cut, the used part fully.
+            alpha = ImageChops.subtract(alpha, track.point(lambda v: v * 150 // 255))
+            alpha = ImageChops.subtract(alpha, fill)
+        else:
+            alpha = ImageChops.lighter(alpha, track.point(lambda v: v * 90 // 255))
+            alpha = ImageChops.lighter(alpha, fill)
+    if solid:
+        alpha = ImageChops.subtract(alpha, ink)
+    else:
+        alpha = ImageChops.lighter(alpha, ink)
+    if state == "stale":
+        alpha = ImageChops.lighter(alpha, _mark_mask(geometry))
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    image.putalpha(alpha)
+    return image
+
+
+# ------------------------------------------------------------------------------------- gallery
+
+@dataclass(frozen=True)
+class GalleryCase:
+    label: str
+    spec: IconSpec
+
+
+def _severity_for(percent: float) -> str:
+    # Same rule as the view when the server sends none: warning from 75 %, critical from 90 %.
+    return "critical" if percent >= 90 else "warning" if percent >= 75 else "normal"
+
+
+def gallery_cases() -> tuple[GalleryCase, ...]:
+    cases: list[GalleryCase] = []
+    for percent in (0, 7, 42, 78, 93, 100, 104):
+        severity = _severity_for(percent)
+        cases.append(GalleryCase(f"ok {percent}% {severity}", IconSpec("ok", percent, None, severity)))
+    for percent, weekly in ((42, 63), (78, 20), (93, 97), (104, 100), (7, 0)):
+        severity = _severity_for(percent)
+        cases.append(GalleryCase(f"ok {percent}% +week {weekly}%",
+                                 IconSpec("ok", percent, weekly, severity)))
+    cases.append(GalleryCase("ok 42% server:critical", IconSpec("ok", 42, None, "critical")))
+    cases.append(GalleryCase("stale 42%", IconSpec("stale", 42, None, "normal")))
+    cases.append(GalleryCase("stale 93% +week 50%", IconSpec("stale", 93, 50, "critical")))
+    cases.append(GalleryCase("stale 104%", IconSpec("stale", 104, None, "critical")))
+    cases.append(GalleryCase("stale, no number", IconSpec("stale")))
+    for state, label in (("loading", "loading"), ("signed_out", "signed out / expired"),
+                         ("no_scope", "no usage scope"), ("error", "offline / error")):
+        cases.append(GalleryCase(label, IconSpec(state)))
+    return tuple(cases)
+
+
+_VARIANTS = (
+    ("colour on dark panel", (32, 32, 32), False, False),
+    ("colour on light panel", (235, 235, 235), False, False),
+    ("template (macOS)", (235, 235, 235), True, False),
+    ("opaque (xorg)", (128, 128, 128), False, True),
+)
+_CELL_PAD = 6
+_LABEL_WIDTH = 190
+_HEADER_HEIGHT = 40
+
+
+def gallery_size(cases: Sequence[GalleryCase] | None = None,
+                 sizes: Sequence[int] = GALLERY_SIZES) -> tuple[int, int]:
+    cases = gallery_cases() if cases is None else cases
+    group_width = sum(sizes) + _CELL_PAD * (len(sizes) + 1)
+    row_height = max(sizes) + _CELL_PAD
+    return (_LABEL_WIDTH + len(_VARIANTS) * group_width,
+            _HEADER_HEIGHT + len(cases) * row_height + _CELL_PAD)
+
+
+def render_gallery(cases: Sequence[GalleryCase] | None = None,
+                   sizes: Sequence[int] = GALLERY_SIZES) -> Image.Image:
+    """Every case x size x variant on one sheet, with labelled rows and column groups."""
+    cases = gallery_cases() if cases is None else cases
+    width, height = gallery_size(cases, sizes)
+    sheet = Image.new("RGBA", (width, height), (250, 250, 250, 255))
+    draw = ImageDraw.Draw(sheet)
+    label_font = _font(13)
+    group_width = sum(sizes) + _CELL_PAD * (len(sizes) + 1)
+    row_height = max(sizes) + _CELL_PAD
+    for index, (title, background, template, opaque) in enumerate(_VARIANTS):
+        gx = _LABEL_WIDTH + index * group_width
+        draw.rectangle((gx, 0, gx + group_width - 2, height - 1), fill=background + (255,))
+        text_colour = (0, 0, 0) if sum(background) > 380 else (255, 255, 255)
+        draw.text((gx + _CELL_PAD, 4), title, font=label_font, fill=text_colour)
+        x = gx + _CELL_PAD
+        for size in sizes:
+            draw.text((x, 22), f"{size}", font=label_font, fill=text_colour)
+            x += size + _CELL_PAD
+    for row, case in enumerate(cases):
+        y = _HEADER_HEIGHT + row * row_height
+        draw.text((6, y + (max(sizes) - 13) // 2), case.label, font=label_font, fill=(0, 0, 0))
+        for index, (_, _, template, opaque) in enumerate(_VARIANTS):
+            x = _LABEL_WIDTH + index * group_width + _CELL_PAD
+            for size in sizes:
+                icon = render_icon(case.spec, size, template=template, opaque=opaque)
+                sheet.alpha_composite(icon, (x, y + (max(sizes) - size) // 2))
+                x += size + _CELL_PAD
+    return sheet
+
+
+# ------------------------------------------------------------------------------------ app icon
+
+_CLAUDE_ORANGE = (217, 119, 87, 255)
+
+
+def render_app_icon(size: int) -> Image.Image:
+    """The application icon (menus, installers, About): a gauge on a dark tile.
+
+    Same design as assets/claude-tray.svg.
+    """
+    if size < MIN_SIZE:
+        raise ValueError(f"icon size {size} is too small; draw at least {MIN_SIZE} px")
+
+    def tile(d: ImageDraw.ImageDraw, s: float) -> None:
+        d.rounded_rectangle(_box(s, 0, 0, size, size), radius=size * 0.22 * s, fill=255)
+
+    def arc(start: float, end: float) -> Callable[[ImageDraw.ImageDraw, float], None]:
+        def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+            inset = size * 0.18
+            d.arc(_box(s, inset, inset, size - inset, size - inset), start, end, fill=255,
+                  width=round(size * 0.12 * s))
+        return draw
+
+    def hub(d: ImageDraw.ImageDraw, s: float) -> None:
+        r = size * 0.09
+        c = size / 2
+        d.ellipse(_box(s, c - r, c - r, c + r, c + r), fill=255)
+        # Needle towards 70 % of the gauge (the gauge runs 135 deg -> 405 deg, clockwise).
+        angle = math.radians(135 + 270 * 0.7)
+        length = size * 0.26
+        d.line((c * s, c * s, (c + length * math.cos(angle)) * s,
+                (c + length * math.sin(angle)) * s), fill=255, width=round(size * 0.07 * s))
+
+    canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    canvas = _paint(canvas, _supersampled(size, tile), _DARK)
+    canvas = _paint(canvas, _supersampled(size, arc(135, 405)), (88, 96, 105, 255))
+    canvas = _paint(canvas, _supersampled(size, arc(135, 135 + 270 * 0.7)), _CLAUDE_ORANGE)
+    canvas = _paint(canvas, _supersampled(size, hub), _WHITE)
+    return canvas
+
+
+# ---------------------------------------------------------------------------------- command line
+
+_USAGE = ("usage: python -m tray_monitor.icon gallery OUT.png\n"
+          "       python -m tray_monitor.icon app-icons DIR")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] not in ("gallery", "app-icons"):
+        print(_USAGE, file=sys.stderr)
+        return 2
+    command, target = args
+    try:
+        if command == "gallery":
+            render_gallery().save(target, format="PNG")
+            print(f"wrote {target}")
+        else:
+            directory = Path(target)
+            directory.mkdir(parents=True, exist_ok=True)
+            for size in APP_ICON_SIZES:
+                path = directory / f"claude-tray-{size}.png"
+                render_app_icon(size).save(path, format="PNG")
+                print(f"wrote {path}")
+    except OSError as error:
+        print(f"Could not write {target}: {error.strerror or error}. "
+              "Check that the folder exists and is writable.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
