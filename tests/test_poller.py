@@ -1,0 +1,380 @@
+"""The poller, driven step by step with a FakeClock and a fake source (no threads, no sleeps),
+plus one real-thread test of stop() and request_refresh().
+
+Request bounds over one simulated hour (interval 120 s), asserted below:
+  healthy 200                 30 requests (+1 per window reset passing)
+  429 without Retry-After      4 (cooldowns 5, 10, 20, 30 min)
+  429 with Retry-After: 1     30 (never faster than the interval)
+  5xx every time              32 (30 s, 60 s, then every 120 s)
+  401 after the re-read        1 (then nothing until the store changes)
+  expired by expiresAt         0 network requests
+  refresh spammed every 1 s  120 (one per 30 s coalescing window)
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tray_monitor import schedule as sch
+from tray_monitor.clock import FakeClock, SystemClock
+from tray_monitor.errors import AuthExpired, CredentialsNotFound, RateLimited, ScopeMissing, Transient
+from tray_monitor.model import Credentials, Reading, UsageWindow
+from tray_monitor.poller import THREAD_NAME, TICK_EVERY, Poller
+from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
+
+T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+HOUR = 3600.0
+CREDS = Credentials(access_token="sk-ant-oat01-test", source="test", subscription_type="max",
+                    rate_limit_tier="default_claude_max_5x")
+
+
+def reading_at(now: datetime, resets_in: float | None = 2 * HOUR) -> Reading:
+    window = UsageWindow(id="five_hour", label="Session (5h)", percent=30.0,
+                         resets_at=None if resets_in is None else now + timedelta(seconds=resets_in))
+    return Reading(windows=(window,), extra_usage=None, fetched_at=now)
+
+
+class FakeSource:
+    """Answers each read with `outcome(clock)` (a Reading, or an exception to raise).
+
+    `network` counts reads that would have reached the endpoint: a login already expired by its
+    expiresAt (`offline_errors`) fails before any request, as UsageSource does."""
+
+    def __init__(self, clock, outcome, offline_errors=()):
+        self.clock = clock
+        self.outcome = outcome
+        self.offline_errors = offline_errors
+        self.reads = []
+        self.network = 0
+        self.fingerprint = "store-v1"
+
+    def read(self):
+        self.reads.append(self.clock.monotonic())
+        result = self.outcome(self.clock)
+        if isinstance(result, BaseException):
+            if not isinstance(result, self.offline_errors):
+                self.network += 1
+            raise result
+        self.network += 1
+        return result, CREDS
+
+    def store_fingerprint(self):
+        return self.fingerprint
+
+
+class RecordingMonitor:
+    def __init__(self):
+        self.events = []
+
+    def handle(self, event):
+        self.events.append(event)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def ok(clock):
+    return reading_at(clock.now())
+
+
+def always(error):
+    return lambda clock: error
+
+
+def make(outcome, interval=120, **kwargs):
+    clock = FakeClock(T0)
+    source = FakeSource(clock, outcome, **kwargs)
+    monitor = RecordingMonitor()
+    return Poller(source, monitor, clock, interval), clock, source, monitor
+
+
+def run_for(poller, clock, seconds, every=None):
+    """Run the loop body for `seconds` of fake time; `every(t)` is called before each step."""
+    end = clock.monotonic() + seconds
+    steps = 0
+    while clock.monotonic() < end:
+        if every:
+            every(clock.monotonic())
+        wait = poller.step_once()
+        steps += 1
+        assert steps < 100_000, "the loop does not advance"
+        clock.advance(max(min(wait, end - clock.monotonic()), 0.001))
+
+
+def offsets(source):
+    return [round(t - 1000.0) for t in source.reads]
+
+
+# Bounds over a simulated hour -------------------------------------------------------------------
+
+def test_healthy_polling_asks_every_interval():
+    poller, clock, source, monitor = make(ok)
+    run_for(poller, clock, HOUR)
+    assert len(source.reads) == 30
+    assert offsets(source)[:3] == [0, 120, 240]
+    assert monitor.of(PollSucceeded)[0].plan == "Max 5x"
+
+
+def test_a_window_reset_passing_adds_one_poll_5_seconds_later():
+    poller, clock, source, _ = make(lambda c: reading_at(c.now(), resets_in=(T0 + timedelta(seconds=200) - c.now()).total_seconds()))
+    run_for(poller, clock, HOUR)
+    assert offsets(source)[:4] == [0, 120, 205, 325]
+    assert len(source.reads) == 31
+
+
+def test_429_without_retry_after_bounds_an_hour_to_4_requests():
+    poller, clock, source, monitor = make(always(RateLimited("slow down")))
+    run_for(poller, clock, HOUR)
+    assert offsets(source) == [0, 300, 900, 2100]
+    scheduled = monitor.of(PollScheduled)[0].next_poll_at
+    assert scheduled == T0 + timedelta(seconds=300)
+
+
+def test_429_with_a_tiny_retry_after_never_polls_faster_than_the_interval():
+    poller, clock, source, _ = make(always(RateLimited("slow down", retry_after=1)))
+    run_for(poller, clock, HOUR)
+    assert len(source.reads) == 30
+
+
+def test_5xx_every_time_bounds_an_hour_to_32_requests():
+    poller, clock, source, monitor = make(always(Transient("502 Bad Gateway")))
+    run_for(poller, clock, HOUR)
+    assert offsets(source)[:5] == [0, 30, 90, 210, 330]
+    assert len(source.reads) == 32
+    assert all(isinstance(e.error, Transient) for e in monitor.of(PollFailed))
+
+
+def test_401_after_the_reread_is_never_retried():
+    poller, clock, source, monitor = make(always(AuthExpired("Claude login expired; run `claude`.")))
+    run_for(poller, clock, HOUR)
+    assert source.network == 1
+    assert monitor.of(PollScheduled)[-1].next_poll_at is None
+
+
+def test_expired_by_expires_at_sends_no_request_at_all():
+    poller, clock, source, _ = make(always(AuthExpired("expired")), offline_errors=(AuthExpired,))
+    run_for(poller, clock, HOUR)
+    assert source.network == 0 and len(source.reads) == 1
+
+
+@pytest.mark.parametrize("error", [CredentialsNotFound("no login"), ScopeMissing("no scope")])
+def test_signed_out_and_no_scope_wait_for_the_store_too(error):
+    poller, clock, source, _ = make(always(error))
+    run_for(poller, clock, HOUR)
+    assert len(source.reads) == 1
+
+
+def test_refresh_spam_is_coalesced_to_one_request_per_30_seconds():
+    poller, clock, source, _ = make(ok)
+    run_for(poller, clock, HOUR, every=lambda t: poller.request_refresh())
+    assert len(source.reads) == 120
+    gaps = [b - a for a, b in zip(source.reads, source.reads[1:])]
+    assert min(gaps) >= 30
+
+
+# Single behaviours ------------------------------------------------------------------------------
+
+def test_a_store_change_after_expiry_fetches_within_5_seconds():
+    state = {"expired": True}
+    poller, clock, source, monitor = make(
+        lambda c: AuthExpired("expired") if state["expired"] else reading_at(c.now()))
+    run_for(poller, clock, 100)
+    assert len(source.reads) == 1
+    state["expired"] = False
+    source.fingerprint = "store-v2"  # the user ran `claude`
+    changed_at = clock.monotonic()
+    run_for(poller, clock, 10)
+    assert len(source.reads) == 2
+    assert source.reads[1] - changed_at <= sch.STORE_CHECK_EVERY
+    assert isinstance(monitor.events[-2], PollSucceeded)
+
+
+def test_a_login_written_while_the_failing_request_was_in_flight_is_noticed():
+    def expire_and_rotate(clock):
+        source.fingerprint = "store-v2"  # Claude Code refreshed during our request
+        return AuthExpired("expired")
+
+    poller, clock, source, _ = make(expire_and_rotate)
+    run_for(poller, clock, 10)
+    assert len(source.reads) == 2
+
+
+def test_waking_from_sleep_polls_soon():
+    poller, clock, source, _ = make(ok)
+    run_for(poller, clock, 10)
+    clock.jump_wall(2 * HOUR)  # the machine slept; monotonic time did not move
+    run_for(poller, clock, TICK_EVERY + sch.WAKE_DELAY)
+    assert offsets(source) == [0, 15]
+
+
+def test_refresh_right_after_a_scheduled_poll_is_honoured():
+    poller, clock, source, _ = make(ok)
+    run_for(poller, clock, 121)  # scheduled polls at 0 and 120
+    assert poller.request_refresh() == "Refreshing now."
+    poller.step_once()
+    assert offsets(source) == [0, 120, 121]
+
+
+def test_two_refreshes_within_30_seconds_send_one_request():
+    poller, clock, source, _ = make(ok)
+    poller.step_once()
+    clock.advance(10)
+    assert poller.request_refresh() == "Refreshing now."
+    poller.step_once()
+    clock.advance(10)
+    assert "less than 30 s ago" in poller.request_refresh()
+    poller.step_once()
+    assert len(source.reads) == 2
+
+
+def test_refresh_during_a_429_cooldown_is_not_sent():
+    poller, clock, source, _ = make(always(RateLimited("slow down")))
+    poller.step_once()
+    clock.advance(60)
+    reply = poller.request_refresh()
+    assert reply.startswith("The usage endpoint asked us to slow down; not asking again before ")
+    poller.step_once()
+    assert len(source.reads) == 1
+
+
+def test_refresh_while_waiting_for_login_checks_the_store_and_sends_nothing():
+    poller, clock, source, _ = make(always(AuthExpired("expired")))
+    poller.step_once()
+    assert "run `claude`" in poller.request_refresh()
+    poller.step_once()
+    assert len(source.reads) == 1
+
+
+def test_ticks_come_at_most_every_30_seconds_between_polls():
+    poller, clock, _, monitor = make(ok)
+    run_for(poller, clock, 119)
+    ticks = len(monitor.of(Tick))
+    assert ticks == 3  # 30, 60, 90 s after the poll at 0
+
+
+def test_poll_scheduled_tells_the_monitor_when_it_will_retry():
+    poller, clock, _, monitor = make(always(Transient("502")))
+    poller.step_once()
+    assert monitor.of(PollScheduled)[0].next_poll_at == T0 + timedelta(seconds=30)
+
+
+def test_an_unexpected_exception_from_the_source_counts_as_transient(caplog):
+    poller, clock, source, monitor = make(always(KeyError("bug")))
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.poller"):
+        poller.step_once()
+    (failed,) = monitor.of(PollFailed)
+    assert isinstance(failed.error, Transient) and "unexpectedly" in failed.error.message
+    assert "reading usage failed unexpectedly" in caplog.text
+    assert poller.schedule.failure_kind == sch.TRANSIENT
+
+
+def test_a_failing_fingerprint_counts_as_unchanged_and_is_logged_once(caplog):
+    poller, clock, source, _ = make(always(AuthExpired("expired")))
+
+    def broken():
+        raise OSError("stat failed")
+
+    source.store_fingerprint = broken
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.poller"):
+        run_for(poller, clock, 60)
+    assert len(source.reads) == 1
+    assert caplog.text.count("could not check the credential store") == 1
+
+
+def test_a_failing_plan_label_leaves_the_plan_empty(caplog):
+    clock = FakeClock(T0)
+    monitor = RecordingMonitor()
+
+    def broken_plan(creds):
+        raise ValueError("odd tier")
+
+    poller = Poller(FakeSource(clock, ok), monitor, clock, 120, plan_of=broken_plan)
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.poller"):
+        poller.step_once()
+    assert monitor.of(PollSucceeded)[0].plan is None and "could not name the plan" in caplog.text
+
+
+def test_the_interval_is_at_least_60_seconds_for_a_real_source():
+    poller, *_ = make(ok, interval=5)
+    assert poller.interval == 60
+
+
+def test_a_simulated_source_may_declare_a_shorter_minimum():
+    clock = FakeClock(T0)
+    source = FakeSource(clock, ok)
+    source.min_interval = 1
+    assert Poller(source, RecordingMonitor(), clock, 5).interval == 5
+
+
+def test_a_result_arriving_after_stop_is_dropped():
+    poller, clock, source, monitor = make(lambda c: (poller.stop(), reading_at(c.now()))[1])
+    poller.step_once()
+    assert len(source.reads) == 1 and monitor.events == []
+
+
+# One real thread ---------------------------------------------------------------------------------
+
+class ThreadSource:
+    def __init__(self):
+        self.reads = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.read_done = threading.Condition()
+
+    def read(self):
+        with self.read_done:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        now = datetime.now(timezone.utc)
+        with self.read_done:
+            self.in_flight -= 1
+            self.reads += 1
+            self.read_done.notify_all()
+        return reading_at(now), CREDS
+
+    def store_fingerprint(self):
+        return "v1"
+
+    def wait_for_reads(self, n, timeout=5.0):
+        with self.read_done:
+            return self.read_done.wait_for(lambda: self.reads >= n, timeout)
+
+
+def test_real_thread_reads_at_once_refreshes_on_request_and_stops_immediately():
+    source = ThreadSource()
+    poller = Poller(source, RecordingMonitor(), SystemClock(), 120)
+    poller.start()
+    try:
+        assert source.wait_for_reads(1)
+        thread = next(t for t in threading.enumerate() if t.name == THREAD_NAME)
+        assert thread.daemon
+        assert poller.request_refresh() == "Refreshing now."
+        assert source.wait_for_reads(2)
+    finally:
+        poller.stop(timeout=1.0)
+    assert not thread.is_alive()
+    assert source.max_in_flight == 1
+
+
+def test_real_thread_keeps_going_after_an_exception_in_the_loop(caplog):
+    class FlakyMonitor(RecordingMonitor):
+        def handle(self, event):
+            if not self.events:
+                self.events.append("boom")
+                raise RuntimeError("listener bug")
+            super().handle(event)
+
+    source = ThreadSource()
+    poller = Poller(source, FlakyMonitor(), SystemClock(), 120, error_pause=0.01)
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.poller"):
+        poller.start()
+        try:
+            assert source.wait_for_reads(1)
+            poller.request_refresh()
+            assert source.wait_for_reads(2)
+        finally:
+            poller.stop()
+    assert "the poll loop failed; carrying on" in caplog.text

@@ -1,0 +1,201 @@
+"""The poller thread: asks `schedule` when, reads through the source, reports to the monitor.
+
+One named daemon thread ("claude-tray-poller") runs `step_once()` in a loop and waits on an Event
+(never time.sleep), so `stop()` is immediate and `request_refresh()` wakes it. Only this thread
+reads, so there is never more than one request in flight. `step_once()` is the whole loop body:
+tests drive it with a FakeClock and a fake source, without threads or sleeps.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from datetime import timedelta
+
+from tray_monitor import schedule as sch
+from tray_monitor.errors import MonitorError, Transient
+from tray_monitor.fmt import format_clock
+from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
+
+log = logging.getLogger("tray_monitor.poller")
+
+THREAD_NAME = "claude-tray-poller"
+#: Countdowns show minutes, so a redraw check every 30 s keeps them at most half a minute behind;
+#: it also bounds how long a sleep/wake goes unnoticed (Event.wait does not count suspended time).
+TICK_EVERY = 30.0
+#: After an unexpected exception in the loop itself (a bug), pause this long before carrying on.
+ERROR_PAUSE = 30.0
+
+_REFRESH_REPLIES = {
+    sch.REFRESH_ACCEPTED: "Refreshing now.",
+    sch.REFRESH_COALESCED: "A refresh was requested less than 30 s ago; its result is on the way or shown.",
+    sch.REFRESH_IN_FLIGHT: "A request is already in flight; its result will show in a moment.",
+    sch.REFRESH_WAITING_FOR_LOGIN: "Waiting for a new Claude login: run `claude` to sign in; "
+                                   "the login store is being checked now.",
+}
+
+
+def _default_plan_label(creds) -> str | None:
+    from tray_monitor.credentials import plan_label
+
+    return plan_label(creds)
+
+
+class Poller:
+    def __init__(self, source, monitor, clock, interval: float = sch.DEFAULT_INTERVAL, *,
+                 plan_of=_default_plan_label, error_pause: float = ERROR_PAUSE):
+        self._source = source
+        self._monitor = monitor
+        self._clock = clock
+        self._plan_of = plan_of
+        self._error_pause = error_pause
+        # The real endpoint is never asked more often than every 60 s; only a simulated source
+        # (the demo) may declare a shorter minimum.
+        min_interval = getattr(source, "min_interval", sch.MIN_INTERVAL)
+        self._lock = threading.Lock()  # guards _schedule (request_refresh runs on other threads)
+        self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), min_interval)
+        self._last_tick_mono: float | None = None
+        self._fingerprint_failure_logged = False
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def interval(self) -> float:
+        return self._schedule.interval
+
+    @property
+    def schedule(self) -> sch.Schedule:
+        with self._lock:
+            return self._schedule
+
+    # Thread control ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Returns at once: a request still in flight finishes on the daemon thread and is dropped."""
+        self._stopped.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def request_refresh(self) -> str:
+        """Ask for a request now (menu item, `claude-tray refresh`); returns one sentence for the user."""
+        now_mono = self._clock.monotonic()
+        with self._lock:
+            self._schedule, outcome = sch.request_refresh(self._schedule, now_mono)
+            cooldown_until = self._schedule.cooldown_until_mono
+        self._wake.set()
+        if outcome == sch.REFRESH_COOLING_DOWN:
+            return self._cooldown_reply(cooldown_until - now_mono)
+        return _REFRESH_REPLIES[outcome]
+
+    def _cooldown_reply(self, seconds: float) -> str:
+        now = self._clock.now()
+        at = format_clock(now + timedelta(seconds=max(0.0, seconds)), now)
+        return f"The usage endpoint asked us to slow down; not asking again before {at}."
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self._wake.clear()  # before the step, so a refresh arriving during it is not lost
+            try:
+                wait = self.step_once()
+            except Exception:
+                # A bug in one iteration must not end polling for the rest of the session.
+                log.exception("the poll loop failed; carrying on")
+                wait = self._error_pause
+            self._wake.wait(wait)
+
+    # The loop body -------------------------------------------------------------------------------
+
+    def step_once(self) -> float:
+        """One iteration: notice clock jumps, check the store, poll when due, tick. Returns the
+        seconds to wait before the next iteration."""
+        now_mono, now_wall = self._clock.monotonic(), self._clock.now()
+        with self._lock:
+            self._schedule, jump = sch.observe_clocks(self._schedule, now_mono, now_wall)
+        if jump:
+            log.info("the wall clock jumped by %+.0f s (sleep or clock change); asking again soon", jump)
+
+        if self.schedule.waiting_for_store:
+            fingerprint = self._fingerprint()
+            with self._lock:
+                self._schedule = sch.store_checked(self._schedule, fingerprint, now_mono)
+            if not self.schedule.waiting_for_store:
+                log.info("the credential store changed; asking for usage now")
+
+        with self._lock:
+            due = sch.due_in(self._schedule, now_mono, now_wall) <= 0
+            if due:
+                self._schedule = sch.poll_started(self._schedule)
+        if due and not self._stopped.is_set():
+            self._poll()
+            self._last_tick_mono = self._clock.monotonic()
+        elif self._last_tick_mono is None or now_mono - self._last_tick_mono >= TICK_EVERY:
+            self._monitor.handle(Tick())
+            self._last_tick_mono = now_mono
+
+        return self._wait_seconds()
+
+    def _poll(self) -> None:
+        # Taken before the read: a login that lands while the request is in flight still counts
+        # as a change afterwards.
+        fingerprint = self._fingerprint()
+        try:
+            reading, creds = self._source.read()
+        except Exception as exc:
+            error = exc if isinstance(exc, MonitorError) else None
+            if error is None:
+                log.exception("reading usage failed unexpectedly")
+                error = Transient("Reading usage failed unexpectedly; see the log. Retrying shortly.")
+            else:
+                log.info("poll failed: %s", error)  # messages never hold the token
+            with self._lock:
+                self._schedule = sch.poll_failed(self._schedule, error, self._clock.monotonic(), fingerprint)
+            event = PollFailed(error)
+        else:
+            with self._lock:
+                self._schedule = sch.poll_succeeded(self._schedule, reading, self._clock.monotonic(),
+                                                    self._clock.now())
+            event = PollSucceeded(reading, self._plan(creds))
+        if self._stopped.is_set():
+            return  # quitting: the front ends may be gone already
+        self._monitor.handle(event)
+        with self._lock:
+            next_at = sch.next_poll_wall(self._schedule, self._clock.monotonic(), self._clock.now())
+        self._monitor.handle(PollScheduled(next_at))
+
+    def _plan(self, creds) -> str | None:
+        try:
+            return self._plan_of(creds)
+        except Exception:
+            log.exception("could not name the plan")
+            return None
+
+    def _fingerprint(self) -> object:
+        try:
+            return self._source.store_fingerprint()
+        except Exception:
+            # Unknown counts as "unchanged" (None == None): never a reason to send a request.
+            # Checked every 5 s while waiting, so a lasting failure is logged once.
+            if not self._fingerprint_failure_logged:
+                self._fingerprint_failure_logged = True
+                log.exception("could not check the credential store")
+            return None
+
+    def _wait_seconds(self) -> float:
+        now_mono, now_wall = self._clock.monotonic(), self._clock.now()
+        with self._lock:
+            s = self._schedule
+            wait = sch.due_in(s, now_mono, now_wall)
+        last_tick = self._last_tick_mono if self._last_tick_mono is not None else now_mono
+        wait = min(wait, max(0.0, last_tick + TICK_EVERY - now_mono))
+        if s.waiting_for_store:
+            wait = min(wait, sch.STORE_CHECK_EVERY)
+        return 0.0 if math.isinf(wait) else max(0.0, wait)
