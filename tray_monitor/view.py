@@ -78,12 +78,13 @@ def severity_of(window: UsageWindow) -> str:
     return "normal"
 
 
-def reset_text(window: UsageWindow, now: datetime, seconds: bool = False) -> str:
-    """ "resets in 2h 11m (14:00)"; "not started" while the server sends resets_at null."""
-    if window.resets_at is None:
+def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False) -> str:
+    """ "resets in 2h 11m (14:00)" ("2h 11m 05s" with seconds, for `watch`); "not started" while
+    the server sends resets_at null (the window begins with the first message)."""
+    if resets_at is None:
         return "not started"
-    clock = format_clock(window.resets_at, now)
-    left = window.resets_at - now
+    clock = format_clock(resets_at, now)
+    left = resets_at - now
     if left <= timedelta(0):
         # The window has reset; the next poll (scheduled just after resets_at) brings new numbers.
         return f"resets now ({clock})"
@@ -92,7 +93,7 @@ def reset_text(window: UsageWindow, now: datetime, seconds: bool = False) -> str
 
 def window_row(window: UsageWindow, now: datetime) -> WindowRow:
     percent_text = format_percent(window.percent)
-    resets = reset_text(window, now)
+    resets = reset_text(window.resets_at, now)
     menu = f"{window.label}: {percent_text} · {resets}"
     if window.locked_reason:
         menu += " · locked"

@@ -1,0 +1,393 @@
+"""The terminal front end: `status`, `status --json` and the live `watch` screen.
+
+It receives its adapters (source, monitor, poller, environment) from `app.py` and constructs none.
+All texts come from `view.py`; this module only lays them out to fit the console.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import textwrap
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from tray_monitor.errors import MonitorError
+from tray_monitor.fmt import format_clock, text_bar
+from tray_monitor.model import Reading
+from tray_monitor.view import (
+    View,
+    WindowRow,
+    extra_usage_text,
+    problem_message,
+    reset_text,
+    severity_of,
+    window_rows,
+)
+
+# ANSI/VT100 sequences for redrawing in place.
+HIDE_CURSOR = "\x1b[?25l"
+SHOW_CURSOR = "\x1b[?25h"
+HOME = "\x1b[H"
+CLEAR_SCREEN = "\x1b[2J"
+CLEAR_LINE_END = "\x1b[K"
+CLEAR_SCREEN_END = "\x1b[J"
+
+#: Widest the text gets, even on a wide console (long bars are not easier to read).
+STATUS_MAX_WIDTH = 50
+WATCH_MAX_WIDTH = 56
+
+EXIT_INTERRUPTED = 130  # the shell convention for "ended by SIGINT"
+
+
+@dataclass(frozen=True)
+class Charset:
+    full: str
+    empty: str
+    horizontal: str
+    vertical: str
+    top_left: str
+    top_right: str
+    bottom_left: str
+    bottom_right: str
+    tee_left: str
+    tee_right: str
+    unicode: bool
+
+
+UNICODE = Charset("█", "░", "─", "│", "┌", "┐", "└", "┘", "├", "┤", True)
+ASCII = Charset("#", "-", "-", "|", "+", "+", "+", "+", "+", "+", False)
+
+# Texts from view.py use a few typographic characters; a console that cannot encode them
+# (a cp437 Windows console, LANG=C on an old system) gets these instead of a UnicodeEncodeError.
+_ASCII_TEXT = str.maketrans({"—": "-", "·": "-", "…": ".", "€": "EUR ", "£": "GBP ", "¥": "JPY ", "₹": "INR "})
+
+
+def charset_for(stream) -> Charset:
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        "█░─│┌┐└┘├┤—·…€".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return ASCII
+    return UNICODE
+
+
+def printable(text: str, charset: Charset) -> str:
+    if charset.unicode:
+        return text
+    return text.translate(_ASCII_TEXT).encode("ascii", "replace").decode("ascii")
+
+
+def fit(text: str, width: int) -> str:
+    """Cut `text` to `width` characters, marking the cut with an ellipsis."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
+
+
+def console_size(env) -> tuple[int, int]:
+    """Columns and rows of the console (COLUMNS/LINES win, as shutil does), 80x24 when unknown."""
+    size = shutil.get_terminal_size((80, 24))
+    try:
+        columns = int(env.environ.get("COLUMNS", "")) if env.environ.get("COLUMNS") else None
+    except ValueError:
+        columns = None
+    if columns is None and hasattr(env.stdout, "fileno"):
+        try:
+            columns = os.get_terminal_size(env.stdout.fileno()).columns or None
+        except (OSError, ValueError):
+            # Not a console (a pipe, a captured stream): keep shutil's answer.
+            columns = None
+    return (columns or size.columns), size.lines
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+def window_lines(
+    rows: Iterable[WindowRow], width: int, now: datetime, seconds: bool, charset: Charset, compact: bool = False
+) -> list[str]:
+    """Per window: label and percent, a bar, the reset countdown, then a blank line. `compact`
+    (a console too short for that) leaves out the bar and the blank line."""
+    lines: list[str] = []
+    for index, row in enumerate(rows):
+        if index and not compact:
+            lines.append("")
+        percent = row.percent_text
+        label = fit(row.label, max(1, width - len(percent) - 1))
+        lines.append(f"{label}{' ' * max(1, width - len(label) - len(percent))}{percent}"[:width])
+        if not compact:
+            lines.append(text_bar(row.percent, width, full=charset.full, empty=charset.empty))
+        resets = reset_text(row.resets_at, now, seconds=seconds)
+        if row.locked_reason:
+            resets += " · locked"
+        lines.append(fit(resets, width))
+    return [printable(line, charset) for line in lines]
+
+
+def wrap_text(text: str, width: int) -> list[str]:
+    """Wrap at the text's own joints first ("Last reading 9 min ago · rate limited, ..." and
+    "Rate limited ... — retrying at 14:20"), then at spaces."""
+    if len(text) <= width:
+        return [text]
+    parts: list[str] = []
+    for piece in text.split(" · "):
+        chunks = piece.split(" — ")
+        parts.append(chunks[0])
+        parts.extend("— " + chunk for chunk in chunks[1:])
+    lines: list[str] = []
+    for part in parts:
+        lines.extend(textwrap.wrap(part, width, break_long_words=True, break_on_hyphens=False) or [""])
+    return lines
+
+
+def footer_lines(texts: Iterable[str | None], width: int, charset: Charset) -> list[str]:
+    lines: list[str] = []
+    for text in texts:
+        if text:
+            lines.extend(wrap_text(printable(text, charset), width))
+    return lines
+
+
+def title_text(plan: str | None, status: str) -> str:
+    title = "Claude usage"
+    if plan:
+        title += f" · {plan}"
+    if status not in ("ok", "loading"):
+        title += " · stale" if status in ("stale", "rate_limited") else f" · {status.replace('_', ' ')}"
+    return title
+
+
+def boxed(title: str, sections: list[list[str]], width: int, charset: Charset) -> list[str]:
+    """A box `width` characters wide around the sections (separated by a rule)."""
+    c = charset
+    if width < 6:  # too narrow for borders: the content alone, cut to fit
+        return [fit(line, width) for line in [title, *(line for section in sections for line in section)]]
+    inner = width - 4
+    head = f"{c.horizontal} {fit(printable(title, c), width - 5)} "
+    lines = [c.top_left + head + c.horizontal * (width - 2 - len(head)) + c.top_right]
+    shown = [s for s in sections if s]
+    for index, section in enumerate(shown):
+        if index:
+            lines.append(c.tee_left + c.horizontal * (width - 2) + c.tee_right)
+        for line in section:
+            lines.append(f"{c.vertical} {fit(line, inner).ljust(inner)} {c.vertical}")
+    lines.append(c.bottom_left + c.horizontal * (width - 2) + c.bottom_right)
+    return lines
+
+
+def watch_screen(v: View, now: datetime, columns: int, rows_available: int, charset: Charset) -> list[str]:
+    """The live screen for one moment: countdowns with seconds, never wider than `columns` - 1
+    (writing the last column makes some consoles wrap) nor taller than `rows_available` - 1."""
+    width = max(1, min(columns - 1, WATCH_MAX_WIDTH))
+    height = max(1, rows_available - 1)
+    inner = max(1, width - 4)
+    updated = v.updated_text
+    if v.status == "ok" and v.next_poll_at is not None:
+        updated += f" · next {format_clock(v.next_poll_at, now)}"
+    footer = footer_lines((v.extra_usage_text, updated, v.message), inner, charset)
+    title = title_text(v.plan, v.status)
+    windows = window_lines(v.windows, inner, now, True, charset)
+    chrome = 4 if windows else 3  # top, rule between sections, bottom, "Ctrl+C to quit"
+    if len(windows) + len(footer) + chrome > height:
+        windows = window_lines(v.windows, inner, now, True, charset, compact=True)
+    room = height - len(footer) - chrome
+    if len(windows) > room:
+        # Keep the footer (age, retry time, what to do): it matters most when something is wrong.
+        windows = windows[: max(0, room - 1)] + ["…" if charset.unicode else "..."]
+    lines = boxed(title, [windows, footer], width, charset)
+    lines.append(fit(" Ctrl+C to quit", width))
+    return [line[:width] for line in lines][:height]
+
+
+def block_lines(v: View, now: datetime, columns: int, charset: Charset) -> list[str]:
+    """One plain block (no box, no cursor movement) for a console that is not a terminal."""
+    width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
+    windows = window_lines(v.windows, width, now, False, charset)
+    footer = footer_lines((v.extra_usage_text, v.updated_text, v.message), width, charset)
+    lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
+    if windows:
+        lines.append("")
+    return lines + footer
+
+
+# ----------------------------------------------------------------------------- status
+
+
+def reading_json(reading: Reading, plan: str | None) -> dict:
+    extra = reading.extra_usage
+    return {
+        "status": "ok",
+        "plan": plan,
+        "updated_at": reading.fetched_at.isoformat(),
+        "message": None,
+        "windows": [
+            {
+                "id": w.id,
+                "label": w.label,
+                "percent": w.percent,  # raw: may exceed 100 in overage
+                "resets_at": w.resets_at.isoformat() if w.resets_at is not None else None,
+                "severity": severity_of(w),
+                "active": w.active,
+            }
+            for w in reading.windows
+        ],
+        "extra_usage": None
+        if extra is None
+        else {
+            "enabled": extra.enabled,
+            "used": extra.used,
+            "limit": extra.limit,
+            "currency": extra.currency,
+            "percent": extra.percent,
+        },
+    }
+
+
+def failure_json(error: MonitorError, message: str) -> dict:
+    return {
+        "status": error.status,
+        "plan": None,
+        "updated_at": None,
+        "message": message,
+        "windows": [],
+        "extra_usage": None,
+    }
+
+
+def run_status(source, env, as_json: bool, now: datetime) -> int:
+    """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr)."""
+    from tray_monitor.credentials import plan_label
+
+    out = env.stdout
+    try:
+        reading, creds = source.read()
+    except MonitorError as error:
+        message = problem_message(error, None, now, polling=False)
+        if as_json:
+            out.write(json.dumps(failure_json(error, message)) + "\n")
+            out.flush()
+        charset = charset_for(env.stderr)
+        env.stderr.write(f"claude-tray: {printable(message, charset)}\n")
+        env.stderr.flush()
+        return 1
+    plan = plan_label(creds)
+    if as_json:
+        out.write(json.dumps(reading_json(reading, plan)) + "\n")
+        out.flush()
+        return 0
+    charset = charset_for(out)
+    columns, _ = console_size(env)
+    width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
+    windows = window_lines(window_rows(reading, now), width, now, False, charset)
+    footer = footer_lines(
+        (extra_usage_text(reading.extra_usage), f"Updated {format_clock(reading.fetched_at, now)}"), width, charset
+    )
+    lines = [printable(fit(title_text(plan, "ok"), width), charset)]
+    lines += windows or ["The usage endpoint listed no limits."]
+    lines += ["", *footer]
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+    return 0
+
+
+# ----------------------------------------------------------------------------- watch
+
+
+def _enable_windows_vt(stream) -> bool:
+    """Windows 10+ consoles understand ANSI only after ENABLE_VIRTUAL_TERMINAL_PROCESSING is set."""
+    try:
+        import ctypes
+        import msvcrt
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = msvcrt.get_osfhandle(stream.fileno())
+        mode = ctypes.c_uint32()
+        if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+            return False
+        return bool(kernel32.SetConsoleMode(handle, mode.value | 0x0004))
+    except (ImportError, AttributeError, OSError, ValueError):
+        return False
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def run_watch(monitor, poller, env, stop: threading.Event) -> int:
+    """The live view until Ctrl+C (130) or `stop` is set (0). Starts and stops the poller.
+
+    On a terminal the screen is redrawn in place every second (the countdowns tick locally while
+    the poller asks the API at its own pace); otherwise one block is printed per poll outcome."""
+    out = env.stdout
+    live = _is_terminal(out)
+    if live and env.platform == "win32":
+        live = _enable_windows_vt(out)
+    charset = charset_for(out)
+    try:
+        if live:
+            return _watch_live(monitor, poller, env, stop, charset)
+        return _watch_blocks(monitor, poller, env, stop, charset)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        poller.stop()
+
+
+def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset) -> int:
+    out = env.stdout
+    clock = env.clock
+    out.write(HIDE_CURSOR + CLEAR_SCREEN + HOME)
+    out.flush()
+    try:
+        poller.start()
+        while not stop.is_set():
+            now = clock.now()
+            columns, rows = console_size(env)
+            screen = watch_screen(monitor.view(), now, columns, rows, charset)
+            out.write(HOME + "".join(line + CLEAR_LINE_END + "\n" for line in screen) + CLEAR_SCREEN_END)
+            out.flush()
+            # Wake just after the next whole second, when a "05s" countdown turns to "04s".
+            stop.wait(1.0 - (now.timestamp() % 1.0) + 0.02)
+        return 0
+    finally:
+        # First thing on the way out, also on Ctrl+C: give the user their cursor back.
+        try:
+            out.write(SHOW_CURSOR)
+            out.flush()
+        except (OSError, ValueError):
+            pass  # the terminal is gone (closed pty, hung-up ssh): nothing left to restore
+
+
+def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset) -> int:
+    out = env.stdout
+    views: queue.Queue = queue.Queue()
+    unsubscribe = monitor.subscribe(views.put)
+    try:
+        poller.start()
+        last_key = None
+        while not stop.is_set():
+            try:
+                v = views.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            # One block per poll outcome: the monitor also sends views for schedule changes.
+            key = (v.updated_at, v.status, v.message)
+            if v.status == "loading" or key == last_key:
+                continue
+            last_key = key
+            columns, _ = console_size(env)
+            out.write("\n".join(block_lines(v, env.clock.now(), columns, charset)) + "\n\n")
+            out.flush()
+        return 0
+    finally:
+        if callable(unsubscribe):
+            unsubscribe()
