@@ -653,3 +653,10 @@ def test_desktops_skip_our_entry_once_its_program_is_gone(env, tmp_path):
     program.unlink()
     with pytest.raises(TypeError):  # PyGObject's way of saying the constructor returned NULL
         Gio.DesktopAppInfo.new_from_filename(str(autostart.path))
+
+
+def test_status_description_shows_the_sentence_and_the_command(env, program):
+    autostart = XdgAutostart(env, command=(str(program),))
+    assert autostart.status().describe() == autostart.status().message
+    text = autostart.enable().describe()
+    assert text.splitlines() == [f"Starts at login ({autostart.path}).", f"Command: {program}"]

@@ -52,6 +52,12 @@ class AutostartStatus:
     command: tuple[str, ...] | None  # what the entry runs, None when there is no entry
     message: str  # one sentence, with the command that fixes it when something is off
 
+    def describe(self) -> str:
+        """What `claude-tray autostart status` prints: the sentence, then what the entry runs."""
+        if not self.command:
+            return self.message
+        return f"{self.message}\nCommand: {' '.join(self.command)}"
+
 
 def launch_command(
     platform: str,
