@@ -217,8 +217,10 @@ def _supersampled(size: int, draw: Callable[[ImageDraw.ImageDraw, float], None])
 
 
 def _box(s: float, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
-    """Target-pixel half-open box [x0, x1) -> ImageDraw's inclusive box on the scaled canvas."""
-    return (x0 * s, y0 * s, x1 * s - 1, y1 * s - 1)
+    """Target-pixel half-open box [x0, x1) -> ImageDraw's inclusive box on the scaled canvas.
+
+    Never inverted (ImageDraw refuses that), so tiny sizes degrade instead of failing."""
+    return (x0 * s, y0 * s, max(x0 * s, x1 * s - 1), max(y0 * s, y1 * s - 1))
 
 
 def _plate_mask(geometry: _Geometry) -> Image.Image:
@@ -472,8 +474,6 @@ def _compose_colour(state: str, severity: str, content: Image.Image, weekly: flo
     look = _LOOKS[(state, severity if state == "ok" else None)]
     size = geometry.size
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    if opaque:
-        canvas = Image.new("RGBA", (size, size), _OPAQUE_BACKDROP)
     canvas = _paint(canvas, _plate_mask(geometry), look.plate)
     if look.frame:
         canvas = _paint(canvas, _frame_mask(geometry), look.frame)
@@ -487,6 +487,10 @@ def _compose_colour(state: str, severity: str, content: Image.Image, weekly: flo
     canvas = _replace(canvas, content, look.ink)
     if look.mark:
         canvas = _paint(canvas, _mark_mask(geometry), look.mark)
+    if opaque:
+        # Flatten onto a solid backdrop: the see-through stale plate must not reach the xorg
+        # backend, which would show its missing alpha as black.
+        canvas = Image.alpha_composite(Image.new("RGBA", (size, size), _OPAQUE_BACKDROP), canvas)
     return canvas
 
 
@@ -620,38 +624,40 @@ _CLAUDE_ORANGE = (217, 119, 87, 255)
 
 
 def render_app_icon(size: int) -> Image.Image:
-    """The application icon (menus, installers, About): a gauge on a dark tile.
+    """The application icon (menus, installers, About): a usage gauge on a dark tile.
 
-    Same design as assets/claude-tray.svg.
+    Same design as assets/claude-tray.svg (64-unit grid: gauge centre (32, 35.2), ring radius 20.48
+    outer, 7.68 thick, from 135 deg clockwise through 270 deg, filled to 70 %; needle 12.8 long).
     """
     if size < MIN_SIZE:
         raise ValueError(f"icon size {size} is too small; draw at least {MIN_SIZE} px")
+    unit = size / 64
+    cx, cy = 32 * unit, 35.2 * unit
+    outer = 20.48 * unit
+    sweep_to = 135 + 270 * 0.7
 
     def tile(d: ImageDraw.ImageDraw, s: float) -> None:
-        d.rounded_rectangle(_box(s, 0, 0, size, size), radius=size * 0.22 * s, fill=255)
+        d.rounded_rectangle(_box(s, 0, 0, size, size), radius=14.08 * unit * s, fill=255)
 
     def arc(start: float, end: float) -> Callable[[ImageDraw.ImageDraw, float], None]:
         def draw(d: ImageDraw.ImageDraw, s: float) -> None:
-            inset = size * 0.18
-            d.arc(_box(s, inset, inset, size - inset, size - inset), start, end, fill=255,
-                  width=round(size * 0.12 * s))
+            d.arc(_box(s, cx - outer, cy - outer, cx + outer, cy + outer), start, end, fill=255,
+                  width=round(7.68 * unit * s))
         return draw
 
-    def hub(d: ImageDraw.ImageDraw, s: float) -> None:
-        r = size * 0.09
-        c = size / 2
-        d.ellipse(_box(s, c - r, c - r, c + r, c + r), fill=255)
-        # Needle towards 70 % of the gauge (the gauge runs 135 deg -> 405 deg, clockwise).
-        angle = math.radians(135 + 270 * 0.7)
-        length = size * 0.26
-        d.line((c * s, c * s, (c + length * math.cos(angle)) * s,
-                (c + length * math.sin(angle)) * s), fill=255, width=round(size * 0.07 * s))
+    def needle(d: ImageDraw.ImageDraw, s: float) -> None:
+        r = 5.76 * unit
+        d.ellipse(_box(s, cx - r, cy - r, cx + r, cy + r), fill=255)
+        angle = math.radians(sweep_to)
+        length = 12.8 * unit
+        d.line((cx * s, cy * s, (cx + length * math.cos(angle)) * s,
+                (cy + length * math.sin(angle)) * s), fill=255, width=round(4.48 * unit * s))
 
     canvas = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     canvas = _paint(canvas, _supersampled(size, tile), _DARK)
     canvas = _paint(canvas, _supersampled(size, arc(135, 405)), (88, 96, 105, 255))
-    canvas = _paint(canvas, _supersampled(size, arc(135, 135 + 270 * 0.7)), _CLAUDE_ORANGE)
-    canvas = _paint(canvas, _supersampled(size, hub), _WHITE)
+    canvas = _paint(canvas, _supersampled(size, arc(135, sweep_to)), _CLAUDE_ORANGE)
+    canvas = _paint(canvas, _supersampled(size, needle), _WHITE)
     return canvas
 
 

@@ -1,0 +1,408 @@
+"""The tray image: every state tells itself apart at every size, in colour, template and opaque form."""
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from tray_monitor import icon
+from tray_monitor.icon import (
+    APP_ICON_SIZES,
+    GALLERY_SIZES,
+    ICON_STATES,
+    gallery_size,
+    percent_label,
+    render_gallery,
+    render_icon,
+)
+from tray_monitor.model import IconSpec
+
+REPO = Path(__file__).resolve().parent.parent
+VARIANTS = {"colour": {}, "template": {"template": True}, "opaque": {"opaque": True}}
+
+
+def spec_for(state: str, percent: float | None = 42, weekly: float | None = None,
+             severity: str = "normal") -> IconSpec:
+    if state in ("ok", "stale"):
+        return IconSpec(state, percent, weekly, severity)
+    return IconSpec(state, None, weekly, severity)
+
+
+def pixels(image: Image.Image) -> list:
+    # Pillow 13 deprecates getdata(); older Pillow (>= 10.1 is allowed) lacks its successor.
+    flat = getattr(image, "get_flattened_data", None)
+    return list(flat() if flat else image.getdata())
+
+
+def same(a: Image.Image, b: Image.Image) -> bool:
+    return a.tobytes() == b.tobytes()
+
+
+def greyscale_alpha(image: Image.Image) -> bytes:
+    return image.convert("LA").tobytes()
+
+
+# ------------------------------------------------------------------------------- states apart
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_each_state_differs_from_every_other_state(size, variant):
+    images = {state: render_icon(spec_for(state), size, **VARIANTS[variant]) for state in ICON_STATES}
+    for a, b in itertools.combinations(ICON_STATES, 2):
+        assert not same(images[a], images[b]), f"{a} and {b} look identical at {size} px ({variant})"
+
+
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_each_state_differs_also_in_greyscale(size):
+    # Colour-blind users: what separates states must survive losing the hue.
+    images = {state: greyscale_alpha(render_icon(spec_for(state), size)) for state in ICON_STATES}
+    for a, b in itertools.combinations(ICON_STATES, 2):
+        assert images[a] != images[b], f"{a} and {b} differ only in hue at {size} px"
+
+
+# ------------------------------------------------------------------------------------- digits
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_every_percent_from_0_to_99_draws_a_different_image(size, variant):
+    seen: dict[bytes, int] = {}
+    for percent in range(100):
+        data = render_icon(IconSpec("ok", percent), size, **VARIANTS[variant]).tobytes()
+        assert data not in seen, f"{percent}% looks like {seen.get(data)}% at {size} px ({variant})"
+        seen[data] = percent
+
+
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_42_and_43_differ(size):
+    assert not same(render_icon(IconSpec("ok", 42), size), render_icon(IconSpec("ok", 43), size))
+
+
+def test_16px_digits_are_exactly_the_pixel_font_in_white():
+    image = render_icon(IconSpec("ok", 42, None, "normal"), 16)
+    white = sum(1 for pixel in pixels(image) if pixel == (255, 255, 255, 255))
+    inked = sum(row.count("#") for char in "42" for row in icon._PIXEL_DIGITS_5X9[char])
+    assert white == inked
+
+
+def test_22px_digits_use_the_larger_pixel_font():
+    image = render_icon(IconSpec("ok", 88, None, "normal"), 22)
+    white = sum(1 for pixel in pixels(image) if pixel == (255, 255, 255, 255))
+    assert white == 2 * sum(row.count("#") for row in icon._PIXEL_DIGITS_7X12["8"])
+
+
+def test_64px_digits_put_text_coloured_pixels_in_the_middle():
+    image = render_icon(IconSpec("ok", 42, None, "normal"), 64)
+    middle = image.crop((12, 16, 52, 48))
+    bright = sum(1 for r, g, b, a in pixels(middle) if r > 200 and g > 200 and b > 200)
+    assert bright > 0.2 * 40 * 32  # digits cover a good part of the middle
+    corner_band = image.crop((0, 0, 64, 6))
+    assert not any(r > 200 and g > 200 and b > 200 and a > 0 for r, g, b, a in pixels(corner_band))
+
+
+def test_single_digit_is_centred():
+    image = render_icon(IconSpec("ok", 0, None, "normal"), 64)
+    white = image.point(lambda v: 255 if v > 200 else 0).convert("L")
+    left, _, right, _ = white.crop((4, 4, 60, 60)).getbbox()
+    assert abs((4 + left) - (64 - (4 + right))) <= 2
+
+
+@pytest.mark.parametrize(("percent", "label"), [
+    (0, "0"), (7.4, "7"), (41.5, "42"), (99.4, "99"), (99.6, "99"), (100, "full"), (104.2, "full"),
+    (-3, "0"), (None, None), (float("nan"), None), (float("inf"), None),
+])
+def test_percent_label(percent, label):
+    assert percent_label(percent) == label
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_100_and_104_render_the_same_full_look_unlike_99(size, variant):
+    kwargs = VARIANTS[variant]
+    full = render_icon(IconSpec("ok", 100, None, "critical"), size, **kwargs)
+    over = render_icon(IconSpec("ok", 104, None, "critical"), size, **kwargs)
+    ninety_nine = render_icon(IconSpec("ok", 99.6, None, "critical"), size, **kwargs)
+    assert same(full, over)
+    assert not same(full, ninety_nine)
+
+
+def test_full_look_draws_a_no_entry_bar_across_the_middle():
+    image = render_icon(IconSpec("ok", 100, None, "critical"), 64)
+    # The bar is plate-red through the white disc, left of centre to right of centre.
+    row = [image.getpixel((x, 32)) for x in range(20, 44)]
+    assert all(pixel[:3] == icon._RED[:3] for pixel in row)
+    assert image.getpixel((32, 20))[:3] == (255, 255, 255)
+
+
+def test_nan_percent_draws_like_no_percent():
+    assert same(render_icon(IconSpec("ok", float("nan")), 24), render_icon(IconSpec("ok", None), 24))
+
+
+# ----------------------------------------------------------------------------------- severity
+
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_severities_differ_in_greyscale_and_alpha(size):
+    specs = {sev: IconSpec("ok", 42, None, sev) for sev in ("normal", "warning", "critical")}
+    grey = {sev: greyscale_alpha(render_icon(s, size)) for sev, s in specs.items()}
+    template = {sev: render_icon(s, size, template=True).getchannel("A").tobytes()
+                for sev, s in specs.items()}
+    for a, b in itertools.combinations(specs, 2):
+        assert grey[a] != grey[b], f"{a} vs {b} at {size} px differ only in hue"
+        assert template[a] != template[b], f"{a} vs {b} at {size} px differ only in colour"
+
+
+def test_critical_has_a_light_frame_that_normal_lacks():
+    # Shape cue for red/green colour blindness: the red plate is hard to tell from the dark one.
+    critical = render_icon(IconSpec("ok", 42, None, "critical"), 32).convert("L")
+    normal = render_icon(IconSpec("ok", 42, None, "normal"), 32).convert("L")
+    assert critical.getpixel((16, 0)) > 200 and critical.getpixel((0, 16)) > 200
+    assert normal.getpixel((16, 0)) < 80
+
+
+def test_warning_is_a_light_plate_with_dark_digits():
+    warning = render_icon(IconSpec("ok", 42, None, "warning"), 32).convert("L")
+    normal = render_icon(IconSpec("ok", 42, None, "normal"), 32).convert("L")
+    assert warning.getpixel((16, 2)) > 120 > normal.getpixel((16, 2))
+
+
+def test_template_severity_steps_from_bare_to_framed_to_solid():
+    def alpha_at_edge(severity: str) -> int:
+        return render_icon(IconSpec("ok", 42, None, severity), 32, template=True).getpixel((16, 0))[3]
+
+    def alpha_in_plate(severity: str) -> int:  # inside the frame, beside the digits
+        return render_icon(IconSpec("ok", 42, None, severity), 32, template=True).getpixel((16, 3))[3]
+
+    assert alpha_at_edge("normal") == 0
+    assert alpha_at_edge("warning") == 255 and alpha_in_plate("warning") == 0
+    assert alpha_at_edge("critical") == 255 and alpha_in_plate("critical") == 255
+
+
+def test_unknown_severity_draws_as_normal():
+    assert same(render_icon(IconSpec("ok", 42, None, "purple"), 22),
+                render_icon(IconSpec("ok", 42, None, "normal"), 22))
+
+
+# -------------------------------------------------------------------------------------- stale
+
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_stale_keeps_the_number_but_muted_and_marked(size):
+    stale = render_icon(IconSpec("stale", 42), size)
+    stale_43 = render_icon(IconSpec("stale", 43), size)
+    fresh = render_icon(IconSpec("ok", 42), size)
+    assert not same(stale, stale_43)  # the last number is still shown
+    brightest = max(sum(p[:3]) for p in pixels(stale))
+    assert brightest < max(sum(p[:3]) for p in pixels(fresh))  # nothing as bright as fresh digits
+    # The corner mark: amber in the top-right corner.
+    inset = max(2, round(size * 0.13))
+    r, g, b, a = stale.getpixel((size - inset, inset))
+    assert (r, g, b) == icon._AMBER[:3] and a > 200
+
+
+def test_stale_plate_is_see_through_and_dashed():
+    stale = render_icon(IconSpec("stale", 42), 64)
+    assert 0 < stale.getpixel((32, 8))[3] < 255  # plate between digits and edge
+    dash_colour = icon._LOOKS[("stale", None)].dashed
+    edge = [stale.getpixel((x, 0)) for x in range(16, 48)]
+    assert dash_colour in edge  # dashes on ...
+    assert any(pixel[3] < 255 for pixel in edge)  # ... and off, the see-through plate between
+
+
+def test_template_stale_digits_are_faded():
+    image = render_icon(IconSpec("stale", 88), 64, template=True)
+    middle = image.crop((20, 20, 44, 44)).getchannel("A")
+    assert 0 < max(pixels(middle)) < 160
+
+
+# ---------------------------------------------------------------------------------- weekly bar
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_weekly_bar_shows_and_grows(size, variant):
+    kwargs = VARIANTS[variant]
+    images = [render_icon(IconSpec("ok", 42, weekly), size, **kwargs) for weekly in (None, 0, 50, 100)]
+    for a, b in itertools.combinations(images, 2):
+        assert not same(a, b)
+
+
+def test_weekly_bar_fill_length_follows_the_percent():
+    def filled(weekly: float) -> int:
+        image = render_icon(IconSpec("ok", 42, weekly), 64)
+        assert icon._Geometry(64, True, False).bar is not None
+        x0, y0, x1, _ = icon._Geometry(64, True, False).bar
+        return sum(1 for x in range(x0, x1) if image.getpixel((x, y0)) == (255, 255, 255, 255))
+
+    width = icon._Geometry(64, True, False).bar[2] - icon._Geometry(64, True, False).bar[0]
+    assert filled(0) == 0
+    assert filled(0.4) == 1  # a little use is never drawn as none
+    assert filled(50) == round(width / 2)
+    assert filled(100) == filled(250) == width
+
+
+# ------------------------------------------------------------------------- template and opaque
+
+@pytest.mark.parametrize("size", GALLERY_SIZES)
+def test_template_images_are_black_with_alpha_only(size):
+    for state in ICON_STATES:
+        for severity in ("normal", "warning", "critical"):
+            for weekly in (None, 60):
+                image = render_icon(spec_for(state, 42, weekly, severity), size, template=True)
+                assert image.mode == "RGBA"
+                assert image.convert("RGB").getextrema() == ((0, 0), (0, 0), (0, 0))
+                assert image.getchannel("A").getextrema()[1] == 255  # something is drawn
+
+
+@pytest.mark.parametrize("size", GALLERY_SIZES + (48, 128))
+def test_opaque_images_have_no_transparent_pixel(size):
+    for state in ICON_STATES:
+        for severity in ("normal", "warning", "critical"):
+            image = render_icon(spec_for(state, 42, 60, severity), size, opaque=True)
+            assert image.getchannel("A").getextrema() == (255, 255)
+
+
+def test_opaque_corners_are_the_plate_not_black():
+    # The xorg backend drops alpha: transparent corners would turn black.
+    image = render_icon(IconSpec("ok", 42, None, "warning"), 24, opaque=True)
+    for corner in ((0, 0), (23, 0), (0, 23), (23, 23)):
+        assert image.getpixel(corner)[:3] == icon._AMBER[:3]
+
+
+def test_colour_icons_have_transparent_rounded_corners():
+    image = render_icon(IconSpec("ok", 42), 32)
+    assert image.getpixel((0, 0))[3] == 0 and image.getpixel((16, 16))[3] == 255
+
+
+# ------------------------------------------------------------------------------- sizes, errors
+
+@pytest.mark.parametrize("size", [8, 12, 16, 20, 22, 24, 28, 32, 44, 64, 128, 256])
+def test_size_is_exact_for_every_state_and_variant(size):
+    for state in ICON_STATES:
+        for kwargs in VARIANTS.values():
+            image = render_icon(spec_for(state, 42, 30), size, **kwargs)
+            assert image.size == (size, size) and image.mode == "RGBA"
+
+
+def test_unknown_state_is_refused():
+    with pytest.raises(ValueError, match="unknown icon state"):
+        render_icon(IconSpec("sleepy"), 16)
+
+
+def test_too_small_size_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        render_icon(IconSpec("ok", 42), 4)
+    with pytest.raises(ValueError, match="too small"):
+        icon.render_app_icon(4)
+
+
+def test_template_and_opaque_together_are_refused():
+    with pytest.raises(ValueError, match="exclude each other"):
+        render_icon(IconSpec("ok", 42), 16, template=True, opaque=True)
+
+
+def test_rendering_is_deterministic():
+    spec = IconSpec("stale", 93, 50, "critical")
+    assert same(render_icon(spec, 22), render_icon(spec, 22))
+
+
+# ---------------------------------------------------------------------------- fonts and import
+
+def test_the_font_is_bundled_with_its_licence():
+    assets = REPO / "tray_monitor" / "assets"
+    assert (assets / "DejaVuSansCondensed-Bold.ttf").stat().st_size > 100_000
+    assert "Bitstream" in (assets / "DejaVu-LICENSE.txt").read_text()
+    assert icon._font(20).path.endswith("tray_monitor/assets/DejaVuSansCondensed-Bold.ttf")
+
+
+def test_importing_icon_binds_pil_imagefont_and_nothing_of_the_shell():
+    # Gtk imported before PIL.ImageFont makes ImageDraw.text() draw nothing (gtk/appindicator
+    # backends); the tray imports icon first, so icon must bring ImageFont in at import time.
+    code = ("import sys, tray_monitor.icon; "
+            "print(sorted(m for m in ('PIL.ImageFont', 'pystray', 'requests', 'gi', 'threading') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    assert "PIL.ImageFont" in out
+    assert "pystray" not in out and "requests" not in out and "gi'" not in out
+
+
+# ------------------------------------------------------------------------------- command line
+
+def test_gallery_command_writes_a_png_of_the_expected_size(tmp_path, capsys):
+    out = tmp_path / "gallery.png"
+    assert icon.main(["gallery", str(out)]) == 0
+    with Image.open(out) as written:
+        assert written.format == "PNG"
+        assert written.size == gallery_size()
+    cases, rows_extra = icon.gallery_cases(), 1
+    width, height = gallery_size()
+    assert width > 4 * sum(GALLERY_SIZES)  # four variants side by side
+    assert height > len(cases) * max(GALLERY_SIZES)  # one row per case
+    assert gallery_size(cases[:-rows_extra])[1] == height - (max(GALLERY_SIZES) + icon._CELL_PAD)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_gallery_contains_each_icon_where_its_row_and_column_say():
+    sheet = render_gallery()
+    first = icon.gallery_cases()[0]
+    # Template column group (the third), 64 px icon of the first row, on its light backdrop.
+    group_width = sum(GALLERY_SIZES) + icon._CELL_PAD * (len(GALLERY_SIZES) + 1)
+    x = icon._LABEL_WIDTH + 2 * group_width + icon._CELL_PAD + sum(GALLERY_SIZES[:-1]) \
+        + icon._CELL_PAD * (len(GALLERY_SIZES) - 1)
+    y = icon._HEADER_HEIGHT
+    expected = Image.new("RGBA", (64, 64), (235, 235, 235, 255))
+    expected.alpha_composite(render_icon(first.spec, 64, template=True))
+    assert same(sheet.crop((x, y, x + 64, y + 64)), expected)
+
+
+def test_committed_gallery_is_current():
+    committed = REPO / "assets" / "icon-gallery.png"
+    with Image.open(committed) as image:
+        current = render_gallery()
+        assert image.size == current.size, "run: python -m tray_monitor.icon gallery assets/icon-gallery.png"
+        diff = ImageChops.difference(image.convert("RGB"), current.convert("RGB")).convert("L")
+        changed = sum(1 for v in pixels(diff) if v > 48)
+    # A few pixels of slack for another FreeType's anti-aliasing; any real change of a look moves more.
+    assert changed <= 20, \
+        "assets/icon-gallery.png is out of date: python -m tray_monitor.icon gallery assets/icon-gallery.png"
+
+
+def test_app_icons_command_writes_every_size(tmp_path):
+    assert icon.main(["app-icons", str(tmp_path / "icons")]) == 0
+    for size in APP_ICON_SIZES:
+        with Image.open(tmp_path / "icons" / f"claude-tray-{size}.png") as image:
+            assert image.size == (size, size) and image.mode == "RGBA"
+            assert image.getpixel((0, 0))[3] == 0  # rounded tile
+            assert image.getpixel((size // 2, size // 2))[3] == 255
+
+
+def test_committed_app_icons_exist_for_every_size():
+    for size in APP_ICON_SIZES:
+        with Image.open(REPO / "assets" / f"claude-tray-{size}.png") as image:
+            assert image.size == (size, size)
+    svg = (REPO / "assets" / "claude-tray.svg").read_text()
+    assert svg.lstrip().startswith("<svg") and 'viewBox="0 0 64 64"' in svg
+
+
+@pytest.mark.parametrize("argv", [[], ["gallery"], ["paint", "x.png"], ["gallery", "a", "b"]])
+def test_command_line_misuse_prints_usage(argv, capsys):
+    assert icon.main(argv) == 2
+    assert "usage: python -m tray_monitor.icon gallery OUT.png" in capsys.readouterr().err
+
+
+def test_unwritable_target_is_one_clear_sentence(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert icon.main(["gallery", str(blocker / "gallery.png")]) == 1
+    assert icon.main(["app-icons", str(blocker / "icons")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("Could not write") == 2 and "Traceback" not in err
+
+
+def test_module_runs_as_a_command(tmp_path):
+    out = tmp_path / "g.png"
+    result = subprocess.run([sys.executable, "-m", "tray_monitor.icon", "gallery", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 10_000
