@@ -1,0 +1,336 @@
+"""One tray per user, and the local control channel (`claude-tray refresh | quit`).
+
+Everything lives in `env.runtime_dir` (mode 0700; on Linux $XDG_RUNTIME_DIR/claude-tray):
+- `claude-tray.lock`: held with `fcntl.flock` (POSIX) or `msvcrt.locking` (Windows) for the tray's
+  lifetime; the OS drops the lock when the process dies, so a crash never leaves a false "running".
+- Linux/macOS: a Unix domain socket `claude-tray.sock` (mode 0600) that only this user can reach.
+- Windows (or a runtime path too long for a socket address): a TCP socket bound to 127.0.0.1 only,
+  on a random port, written with a random token to `claude-tray.port` (0600); a command must carry
+  the token, so another local user who finds the port cannot drive the tray.
+No port is ever open to the network.
+
+Protocol: one line in ("refresh", or "<token> refresh" over TCP), one line out, then close.
+"""
+from __future__ import annotations
+
+import errno
+import hmac
+import json
+import logging
+import os
+import secrets
+import select
+import socket
+import threading
+from pathlib import Path
+from typing import Callable
+
+from tray_monitor.errors import MonitorError
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+try:  # Windows
+    import msvcrt
+except ImportError:
+    msvcrt = None
+
+log = logging.getLogger("tray_monitor.instance")
+
+LOCK_NAME = "claude-tray.lock"
+SOCKET_NAME = "claude-tray.sock"
+PORT_FILE_NAME = "claude-tray.port"
+THREAD_NAME = "claude-tray-control"
+#: sun_path holds 104 bytes on macOS, 108 on Linux; beyond this the TCP transport is used instead.
+MAX_UNIX_PATH = 100
+MAX_LINE = 1024
+COMMANDS = ("refresh", "quit", "ping")
+
+
+class InstanceNotRunning(MonitorError):
+    status = "not_running"
+
+    def __init__(self, message: str = "claude-tray is not running; start it with `claude-tray`."):
+        super().__init__(message)
+
+
+class InstanceNotResponding(MonitorError):
+    status = "not_responding"
+
+
+class ControlError(MonitorError):
+    """The running tray answered, but with an error (an unknown command, a failing handler)."""
+
+
+def runtime_dir(env) -> Path:
+    """The runtime directory, created 0700 (it is ours alone: tighten it if it was looser)."""
+    path = Path(env.runtime_dir)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if env.platform != "win32" and (path.stat().st_mode & 0o777) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def socket_path(env) -> Path:
+    return Path(env.runtime_dir) / SOCKET_NAME
+
+
+def port_file(env) -> Path:
+    return Path(env.runtime_dir) / PORT_FILE_NAME
+
+
+def transport_for(env) -> str:
+    """"unix" or "tcp"; server and client decide alike, from the same environment."""
+    if env.platform == "win32" or not hasattr(socket, "AF_UNIX"):
+        return "tcp"
+    if len(os.fsencode(str(socket_path(env)))) > MAX_UNIX_PATH:
+        return "tcp"
+    return "unix"
+
+
+# The lock ----------------------------------------------------------------------------------------
+
+class InstanceLock:
+    def __init__(self, env):
+        self._env = env
+        self._fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self._env.runtime_dir) / LOCK_NAME
+
+    def acquire(self) -> bool:
+        """True when this process now holds the lock; False when another claude-tray holds it."""
+        if self._fd is not None:
+            return True
+        runtime_dir(self._env)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _lock_fd(fd)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
+                return False
+            raise
+        # The pid is for people reading the directory; the lock itself is what counts.
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            _unlock_fd(fd)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> "InstanceLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _lock_fd(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    elif msvcrt is not None:  # pragma: no cover - Windows
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:  # pragma: no cover
+        raise OSError(errno.ENOSYS, "no file locking on this platform")
+
+
+def _unlock_fd(fd: int) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    elif msvcrt is not None:  # pragma: no cover - Windows
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+# The server --------------------------------------------------------------------------------------
+
+class ControlServer:
+    """Answers commands from `send_command` on its own thread; start it after taking the lock.
+
+    `handlers` maps a command to a function returning one sentence for the user; they run on the
+    control thread, so they must return quickly (e.g. `poller.request_refresh`, `tray.stop`).
+    `stop()` waits for a reply being sent to finish, so call it before the process exits.
+    """
+
+    def __init__(self, env, handlers: dict[str, Callable[[], str]], transport: str | None = None):
+        self._env = env
+        self._handlers = dict(handlers)
+        self._handlers.setdefault("ping", lambda: "pong")
+        self._transport = transport or transport_for(env)
+        self._listener: socket.socket | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._token: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def transport(self) -> str:
+        return self._transport
+
+    def start(self) -> None:
+        runtime_dir(self._env)
+        if self._transport == "unix":
+            self._listener = self._bind_unix()
+        else:
+            self._listener = self._bind_tcp()
+        self._listener.listen(4)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def _bind_unix(self) -> socket.socket:
+        path = socket_path(self._env)
+        # We hold the instance lock, so a socket file left here is from a tray that died.
+        if path.exists() or path.is_symlink():
+            log.info("removing a stale control socket %s", path)
+            path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chmod(path, 0o600)
+        return listener
+
+    def _bind_tcp(self) -> socket.socket:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))  # loopback only, any free port
+        self._token = secrets.token_hex(16)
+        port = listener.getsockname()[1]
+        _write_private(port_file(self._env), json.dumps({"port": port, "token": self._token,
+                                                         "pid": os.getpid()}))
+        return listener
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        if self._wake_w is not None:
+            try:
+                self._wake_w.send(b"x")
+            except OSError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self._listener = self._wake_r = self._wake_w = None
+        leftover = socket_path(self._env) if self._transport == "unix" else port_file(self._env)
+        try:
+            leftover.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                readable, _, _ = select.select([self._listener, self._wake_r], [], [])
+                if self._stopping.is_set() or self._listener not in readable:
+                    continue
+                conn, _ = self._listener.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                log.exception("the control socket failed; carrying on")
+                continue
+            with conn:
+                try:
+                    self._answer(conn)
+                except Exception:
+                    # A client that hangs up or sends garbage must not end the control thread.
+                    log.exception("a control command could not be answered")
+
+    def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(2.0)
+        line = _read_line(conn)
+        conn.sendall((self._dispatch(line).replace("\n", " ") + "\n").encode("utf-8"))
+
+    def _dispatch(self, line: str) -> str:
+        command = line.strip()
+        if self._transport == "tcp":
+            token, _, command = command.partition(" ")
+            if self._token is None or not hmac.compare_digest(token.encode(), self._token.encode()):
+                return "error: not authorised"
+        handler = self._handlers.get(command)
+        if handler is None:
+            return f"error: unknown command {command[:40]!r}; known: {', '.join(sorted(self._handlers))}"
+        try:
+            return str(handler())
+        except Exception as exc:
+            log.exception("the %r command failed", command)
+            return f"error: {command} failed: {exc}"
+
+
+def _read_line(conn: socket.socket) -> str:
+    data = b""
+    while b"\n" not in data and len(data) < MAX_LINE:
+        chunk = conn.recv(MAX_LINE)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomic and readable by the user alone (temporary file, then os.replace)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# The client --------------------------------------------------------------------------------------
+
+def send_command(env, command: str, timeout: float = 2.0) -> str:
+    """Send one command to the running tray and return its one-line answer.
+
+    Raises InstanceNotRunning (no tray), InstanceNotResponding (no answer in time) or ControlError.
+    """
+    if transport_for(env) == "unix":
+        path = socket_path(env)
+        if not path.exists():
+            raise InstanceNotRunning()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address: object = str(path)
+        line = command
+    else:
+        try:
+            info = json.loads(port_file(env).read_text(encoding="utf-8"))
+            address = ("127.0.0.1", int(info["port"]))
+            line = f"{info['token']} {command}"
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InstanceNotRunning() from None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except (ConnectionRefusedError, FileNotFoundError):
+            # A socket file or port file left by a tray that died: nobody listens.
+            raise InstanceNotRunning() from None
+        try:
+            sock.sendall((line + "\n").encode("utf-8"))
+            reply = _read_line(sock)
+        except socket.timeout:
+            raise InstanceNotResponding(
+                f"claude-tray is running but did not answer within {timeout:g} s; "
+                "if it hangs, end it and start `claude-tray` again."
+            ) from None
+        except OSError as exc:
+            raise InstanceNotResponding(
+                f"The connection to claude-tray broke ({exc.strerror or exc}); try again."
+            ) from None
+    if not reply:
+        raise InstanceNotResponding("claude-tray closed the connection without answering; try again.")
+    if reply.startswith("error:"):
+        raise ControlError(f"claude-tray answered: {reply[len('error:'):].strip()}")
+    return reply
