@@ -147,7 +147,9 @@ def render_icon(spec: IconSpec, size: int = 64, template: bool = False,
     severity = spec.severity if spec.severity in ICON_SEVERITIES else "normal"
     text = _percent_text(spec.percent)
     weekly = _finite(spec.weekly_percent)
-    geometry = _Geometry(size, has_bar=weekly is not None, square=opaque)
+    # A template glyph has no plate or frame to keep clear of, so it may use the whole square.
+    bare = template and spec.state in ("loading", "signed_out", "no_scope", "error")
+    geometry = _Geometry(size, has_bar=weekly is not None, square=opaque, bare=bare)
     content = _content_mask(spec.state, text, geometry)
     if template:
         return _compose_template(spec.state, severity, content, weekly, geometry)
@@ -167,12 +169,12 @@ def percent_label(percent: float | None) -> str | None:
 class _Geometry:
     """Where things go on a `size` square, in whole target pixels."""
 
-    def __init__(self, size: int, has_bar: bool, square: bool) -> None:
+    def __init__(self, size: int, has_bar: bool, square: bool, bare: bool = False) -> None:
         self.size = size
         self.has_bar = has_bar
         self.radius = 0 if square else max(2, round(size * 0.2))
         self.frame_width = max(1, round(size / 16))
-        margin_x = max(2, round(size * 0.12))
+        margin_x = max(1, round(size * 0.06)) if bare else max(2, round(size * 0.12))
         if has_bar:
             bar_height = max(2, round(size * 0.09))
             bar_bottom = size - max(2, round(size * 0.12))
@@ -181,7 +183,7 @@ class _Geometry:
             self.content = (margin_x, top, size - margin_x, self.bar[1] - max(1, round(size * 0.07)))
         else:
             self.bar = None
-            edge = max(3, round(size * 0.18))
+            edge = max(1, round(size * 0.08)) if bare else max(3, round(size * 0.18))
             self.content = (margin_x, edge, size - margin_x, size - edge)
 
 
