@@ -44,3 +44,5 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 # Fixture modules (one line each; owned by the files they name):
 from tests.fakeapi import fake_api  # noqa: F401
+from tests.desktop_x import desktop_workdir, sni_tray, start_app, xembed_tray, xvfb  # noqa: F401
+from tests.desktop_bus import notification_daemon, session_bus  # noqa: F401
