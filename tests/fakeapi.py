@@ -100,7 +100,9 @@ class FakeApi:
             scheme = "https"
         self.port = self._server.server_address[1]
         self.url = f"{scheme}://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-api", daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-api", daemon=True)
 
     def start(self) -> "FakeApi":
         self._thread.start()

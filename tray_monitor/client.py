@@ -196,8 +196,8 @@ class UsageClient:
         try:
             return json.loads(body.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError, RecursionError):
-            # HTML from a gateway, or JSON cut short.
-            raise BadResponse(f"{self._host} answered with something that is not JSON: trying again later.") from None
+            pass  # HTML from a gateway, or JSON cut short
+        raise BadResponse(f"{self._host} answered with something that is not JSON: trying again later.")
 
     def _raise_for_status(self, response: requests.Response, creds: Credentials) -> None:
         status = response.status_code

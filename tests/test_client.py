@@ -1,0 +1,352 @@
+"""UsageClient against a real loopback HTTP(S) server: headers, and every outcome's typed error."""
+from __future__ import annotations
+
+import email.utils
+import gzip
+import logging
+import socket
+import ssl
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+
+from tests.fakeapi import FakeApi, Response, error_fixture, fake_claude_bin, usage_fixture
+from tray_monitor.client import (
+    FALLBACK_CLAUDE_VERSION,
+    UsageClient,
+    api_base_url,
+    claude_code_version,
+    parse_retry_after,
+)
+from tray_monitor.clock import FakeClock
+from tray_monitor.environment import Environment
+from tray_monitor.errors import (
+    AuthExpired,
+    BadResponse,
+    ConfigError,
+    CredentialsNotFound,
+    MonitorError,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
+from tray_monitor.model import Credentials
+
+TOKEN = "sk-ant-oat01-CLIENT-TEST-TOKEN-123"
+CREDS = Credentials(TOKEN, "~/.claude/.credentials.json", scopes=("user:profile",))
+
+
+def make_env(home: Path, clock=None, **environ: str) -> Environment:
+    environ.setdefault("PATH", str(home / "empty-bin"))  # no real `claude` unless a test adds one
+    return Environment(environ=environ, home=home, platform="linux", config_dir=home / "cfg",
+                       data_dir=home / "data", log_dir=home / "log", runtime_dir=home / "run",
+                       clock=clock or FakeClock())
+
+
+@pytest.fixture
+def client_for(tmp_path):
+    """A client pointed at a FakeApi; extra environment variables as keywords."""
+
+    def build(api: FakeApi, timeout=(2.0, 5.0), **environ) -> UsageClient:
+        return UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=api.url, **environ), timeout=timeout)
+
+    return build
+
+
+# -- the request -----------------------------------------------------------------------------------
+
+
+def test_request_carries_bearer_beta_header_claude_code_agent_and_accept(fake_api, client_for, tmp_path):
+    claude = fake_claude_bin(tmp_path, "2.3.45")
+    client = client_for(fake_api, PATH=str(claude.directory))
+    reading = client.fetch(CREDS)
+    assert reading.window("five_hour").percent == 48.0
+    (request,) = fake_api.requests
+    assert request.method == "GET"
+    assert request.path == "/api/oauth/usage"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["anthropic-beta"] == "oauth-2025-04-20"
+    assert request.headers["user-agent"] == "claude-code/2.3.45"
+    assert request.headers["accept"] == "application/json"
+
+
+def test_reading_is_stamped_with_the_clock_time(fake_api, tmp_path):
+    clock = FakeClock()
+    client = UsageClient(make_env(tmp_path, clock, CLAUDE_TRAY_API_URL=fake_api.url))
+    assert client.fetch(CREDS).fetched_at == clock.now()
+
+
+def test_claude_version_is_asked_once_per_process(fake_api, client_for, tmp_path):
+    claude = fake_claude_bin(tmp_path, "2.1.123")
+    client = client_for(fake_api, PATH=str(claude.directory))
+    client.fetch(CREDS)
+    client.fetch(CREDS)
+    assert claude.calls() == [["--version"]]
+    assert {r.headers["user-agent"] for r in fake_api.requests} == {"claude-code/2.1.123"}
+
+
+def test_without_claude_on_path_a_recent_constant_version_is_sent(fake_api, client_for):
+    client_for(fake_api).fetch(CREDS)
+    assert fake_api.requests[0].headers["user-agent"] == f"claude-code/{FALLBACK_CLAUDE_VERSION}"
+
+
+@pytest.mark.parametrize("output, exit_code", [("Claude Code\n", 0), ("2.1.5 (Claude Code)\n", 1), ("", 0)])
+def test_a_claude_that_gives_no_version_means_the_constant(tmp_path, output, exit_code):
+    claude = fake_claude_bin(tmp_path, output=output, exit_code=exit_code)
+    assert claude_code_version({"PATH": str(claude.directory)}) == FALLBACK_CLAUDE_VERSION
+
+
+def test_a_claude_that_hangs_or_cannot_start_means_the_constant(tmp_path):
+    claude = fake_claude_bin(tmp_path, "9.9.9")
+
+    def hanging(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    def broken(argv, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    assert claude_code_version({"PATH": str(claude.directory)}, hanging) == FALLBACK_CLAUDE_VERSION
+    assert claude_code_version({"PATH": str(claude.directory)}, broken) == FALLBACK_CLAUDE_VERSION
+    assert claude_code_version({"PATH": str(claude.directory)}) == "9.9.9"
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_an_empty_token_is_never_sent(fake_api, client_for, token):
+    with pytest.raises(CredentialsNotFound, match="run `claude` and log in"):
+        client_for(fake_api).fetch(Credentials(token, "~/.claude/.credentials.json"))
+    assert fake_api.requests == []
+
+
+def test_redirects_are_not_followed(fake_api, client_for):
+    fake_api.respond(302, b"", {"Location": "http://127.0.0.1:9/elsewhere"})
+    with pytest.raises(BadResponse, match="HTTP 302"):
+        client_for(fake_api).fetch(CREDS)
+    assert len(fake_api.requests) == 1
+
+
+# -- status codes ----------------------------------------------------------------------------------
+
+
+def test_401_is_auth_expired(fake_api, client_for):
+    fake_api.respond(401, error_fixture("401-invalid-token.json"))
+    with pytest.raises(AuthExpired, match="run `claude` to refresh it"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_401_for_an_environment_token_names_the_variable(fake_api, client_for):
+    fake_api.respond(401, error_fixture("401-invalid-token.json"))
+    with pytest.raises(AuthExpired, match="CLAUDE_CODE_OAUTH_TOKEN was rejected"):
+        client_for(fake_api).fetch(Credentials(TOKEN, "environment"))
+
+
+def test_403_is_scope_missing_with_its_own_sentence(fake_api, client_for):
+    fake_api.respond(403, error_fixture("403-scope.json"))
+    with pytest.raises(ScopeMissing, match="cannot read usage.*log in with `claude`"):
+        client_for(fake_api).fetch(CREDS)
+
+
+@pytest.mark.parametrize("header, expected", [("120", 120.0), ("2.5", 2.5), ("0", None), ("-3", None),
+                                              ("soon", None), ("nan", None), ("inf", None), (None, None)])
+def test_429_is_rate_limited_with_retry_after_only_when_positive(fake_api, client_for, header, expected):
+    headers = {"Retry-After": header} if header is not None else {}
+    fake_api.respond(429, error_fixture("429-rate-limited.json"), headers)
+    with pytest.raises(RateLimited) as caught:
+        client_for(fake_api).fetch(CREDS)
+    assert caught.value.retry_after == expected
+
+
+def test_retry_after_as_an_http_date_counts_from_the_clock():
+    now = FakeClock().now()
+    later = email.utils.format_datetime(now + timedelta(seconds=90), usegmt=True)
+    earlier = email.utils.format_datetime(now - timedelta(seconds=90), usegmt=True)
+    assert parse_retry_after(later, now) == 90.0
+    assert parse_retry_after(earlier, now) is None
+    assert parse_retry_after("Tue, 99 Foo 2026 99:99:99 GMT", now) is None
+    assert parse_retry_after("Tue, 01 Sep 2026 12:01:30", now) is None  # no zone: cannot tell when
+
+
+@pytest.mark.parametrize("status, body", [
+    (500, b"{}"), (502, error_fixture("502-html.html")), (503, b""), (529, error_fixture("529-overloaded.json"))])
+def test_server_errors_are_transient(fake_api, client_for, status, body):
+    fake_api.respond(status, body)
+    with pytest.raises(Transient, match=f"HTTP {status}"):
+        client_for(fake_api).fetch(CREDS)
+
+
+@pytest.mark.parametrize("status", [400, 404, 418])
+def test_other_client_errors_are_bad_responses(fake_api, client_for, status):
+    fake_api.respond(status, b"{}")
+    with pytest.raises(BadResponse, match=f"HTTP {status}"):
+        client_for(fake_api).fetch(CREDS)
+
+
+# -- bodies ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [error_fixture("502-html.html"), usage_fixture("overage")[:200], b"", b"\xff\xfe"])
+def test_a_200_with_html_or_json_cut_short_is_a_bad_response(fake_api, client_for, body):
+    fake_api.respond(200, body)
+    with pytest.raises(BadResponse, match="not JSON"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_a_200_with_json_that_holds_no_window_is_a_bad_response(fake_api, client_for):
+    fake_api.respond(200, b"[]")
+    with pytest.raises(BadResponse):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_an_oversized_body_is_a_bad_response(fake_api, client_for):
+    fake_api.respond(200, b"[" + b" " * (2 * 1024 * 1024 + 10) + b"]")
+    with pytest.raises(BadResponse, match="oversized"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_a_body_that_cannot_be_decompressed_is_a_bad_response(fake_api, client_for):
+    fake_api.respond(200, b"definitely not gzip", {"Content-Encoding": "gzip"})
+    with pytest.raises(BadResponse, match="cannot be decoded"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_a_gzip_body_is_accepted(fake_api, client_for):
+    fake_api.respond(200, gzip.compress(usage_fixture("seed-2025-11")), {"Content-Encoding": "gzip"})
+    assert client_for(fake_api).fetch(CREDS).window("five_hour").percent == 78.0
+
+
+# -- the network failing ---------------------------------------------------------------------------
+
+
+def test_a_connection_cut_mid_body_is_transient(fake_api, client_for):
+    fake_api.queue(Response(200, usage_fixture("overage"), truncate=True))
+    with pytest.raises(Transient, match="broke off mid-answer"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_a_connection_closed_without_an_answer_is_transient(fake_api, client_for):
+    fake_api.queue(Response(close=True))
+    with pytest.raises(Transient, match="Cannot reach 127.0.0.1"):
+        client_for(fake_api).fetch(CREDS)
+
+
+def test_an_answer_slower_than_the_read_timeout_is_transient(fake_api, client_for):
+    fake_api.queue(Response(200, usage_fixture("overage"), delay=3))
+    with pytest.raises(Transient, match="did not answer in time"):
+        client_for(fake_api, timeout=(2.0, 0.2)).fetch(CREDS)
+
+
+def test_connection_refused_is_transient(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=f"http://127.0.0.1:{port}"))
+    with pytest.raises(Transient, match="Cannot reach 127.0.0.1: check the network"):
+        client.fetch(CREDS)
+
+
+class FailingSession:
+    """Stands in for requests.Session where the failure cannot be made on loopback (DNS)."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def get(self, url, **kwargs):
+        assert kwargs["verify"] is True and kwargs["timeout"] == (5.0, 20.0)
+        raise self.error
+
+
+def test_a_dns_failure_is_transient(tmp_path):
+    client = UsageClient(make_env(tmp_path), session=FailingSession(requests.ConnectionError("Name or service not known")))
+    with pytest.raises(Transient, match="Cannot reach api.anthropic.com"):
+        client.fetch(CREDS)
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_api():
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    with FakeApi(ssl_context=context) as api:
+        yield api, authority
+
+
+def test_tls_is_verified_against_an_unknown_authority(tls_api, tmp_path):
+    api, _ = tls_api
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=api.url))
+    with pytest.raises(Transient, match="TLS verification failed.*REQUESTS_CA_BUNDLE"):
+        client.fetch(CREDS)
+    assert api.requests == []  # the handshake failed before any header was sent
+
+
+def test_tls_with_the_authority_in_requests_ca_bundle_succeeds(tls_api, tmp_path):
+    api, authority = tls_api
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=api.url, REQUESTS_CA_BUNDLE=str(bundle)))
+    assert client.fetch(CREDS).window("five_hour") is not None
+    assert api.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+# -- the token never leaks -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("response", [
+    Response(401), Response(403), Response(429), Response(502), Response(200, b"<html>"),
+    Response(200, usage_fixture("overage"), truncate=True), Response(close=True), Response(404),
+])
+def test_no_error_text_chain_or_log_line_holds_the_token(fake_api, client_for, response, caplog):
+    fake_api.queue(response)
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(MonitorError) as caught:
+            client_for(fake_api).fetch(CREDS)
+    error = caught.value
+    assert TOKEN not in str(error) and TOKEN not in repr(error)
+    assert error.__cause__ is None and error.__context__ is None
+    assert TOKEN not in caplog.text
+
+
+# -- the base URL ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "https://api.anthropic.com"),
+    ("", "https://api.anthropic.com"),
+    ("http://127.0.0.1:8123", "http://127.0.0.1:8123"),
+    ("http://127.5.6.7:8123/", "http://127.5.6.7:8123"),
+    ("http://localhost:8123/prefix", "http://localhost:8123/prefix"),
+    ("http://[::1]:8123", "http://[::1]:8123"),
+    ("https://api.anthropic.com", "https://api.anthropic.com"),
+    ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+])
+def test_allowed_api_urls(tmp_path, value, expected):
+    environ = {} if value is None else {"CLAUDE_TRAY_API_URL": value}
+    assert api_base_url(make_env(tmp_path, **environ)) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "http://api.anthropic.com",  # plain http off this computer
+    "http://192.168.1.10:8123",
+    "https://evil.example.com",
+    "https://api.anthropic.com.evil.example",
+    "ftp://127.0.0.1",
+    "127.0.0.1:8123",
+    "http://user:pw@127.0.0.1:8123",
+    "http://127.0.0.1:8123/?x=1",
+    "http://127.0.0.1:99999",
+    "http://[::1",
+])
+def test_refused_api_urls_give_one_sentence(tmp_path, value):
+    with pytest.raises(ConfigError, match="CLAUDE_TRAY_API_URL=.* is not allowed: use https://api.anthropic.com"):
+        api_base_url(make_env(tmp_path, CLAUDE_TRAY_API_URL=value))
+
+
+def test_a_client_with_a_refused_url_fails_each_fetch_with_the_sentence_and_sends_nothing(tmp_path):
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL="http://example.com"))
+    with pytest.raises(ConfigError, match="is not allowed"):
+        client.fetch(CREDS)
