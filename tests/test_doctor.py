@@ -1,0 +1,441 @@
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.fakeapi import Response, error_fixture, fake_claude_bin, write_credentials
+from tray_monitor.autostart import AutostartStatus
+from tray_monitor.client import UsageClient
+from tray_monitor.clock import FakeClock
+from tray_monitor.credentials import CredentialStore
+from tray_monitor.doctor import (
+    FAIL,
+    INFO,
+    NOTIFICATIONS,
+    OK,
+    SKIP,
+    SNI_WATCHER,
+    WARN,
+    Check,
+    Probes,
+    bus_names_owned,
+    check_backend,
+    check_tray_host,
+    claude_version,
+    doctor_checks,
+    module_available,
+    run_doctor,
+    typelib_available,
+    x_tray_owned,
+)
+from tray_monitor.environment import Environment
+
+TOKEN_FRAGMENT = "FIXTURE-ACCESS-TOKEN"
+
+
+class FakeAutostart:
+    def __init__(self, state="disabled", message="claude-tray does not start at login."):
+        self._status = AutostartStatus(state, state == "enabled", "/x", None, message)
+
+    def status(self):
+        return self._status
+
+
+def healthy_probes(**overrides) -> Probes:
+    """A desktop where everything is present: an X tray, an SNI watcher, a notification daemon."""
+    values = dict(
+        x_tray_owned=lambda display: True,
+        bus_names_owned=lambda address, names: {name: True for name in names},
+        claude_version=lambda environ: "2.1.99 (Claude Code)",
+        module_available=lambda name: True,
+        typelib_available=lambda namespace, version: True,
+        make_autostart=lambda env: FakeAutostart("enabled", "Starts at login (/x)."),
+    )
+    values.update(overrides)
+    return Probes(**values)
+
+
+def make_env(tmp_path: Path, api_url: str | None = None, platform: str = "linux", **environ) -> Environment:
+    base = {"DISPLAY": ":5", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"}
+    if api_url:
+        base["CLAUDE_TRAY_API_URL"] = api_url
+    base.update(environ)
+    return Environment(
+        environ={k: v for k, v in base.items() if v is not None},
+        home=tmp_path / "home",
+        platform=platform,
+        config_dir=tmp_path / "config",
+        data_dir=tmp_path / "data",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        clock=FakeClock(),
+    )
+
+
+def signed_in(env: Environment, fixture: str = "max-linux", expires_in: float = 3 * 3600) -> Path:
+    return write_credentials(env.home / ".claude", fixture, expires_in=expires_in, now=env.clock.now())
+
+
+def run(env: Environment, offline: bool = False, probes: Probes | None = None, client="default"):
+    if client == "default":
+        client = UsageClient(env)
+    code = run_doctor(env, CredentialStore(env), client, offline=offline, probes=probes or healthy_probes())
+    out = env.stdout.getvalue()
+    # Each line: level in columns 0-3, the check's name in columns 6-18, then the detail.
+    lines = {line[6:19].strip(): line for line in out.splitlines() if line[:4].strip() in (OK, WARN, FAIL, SKIP, INFO)}
+    return code, lines, out
+
+
+def level_of(lines: dict, name: str) -> str:
+    return lines[name].split()[0]
+
+
+# ----------------------------------------------------------------------------- whole runs
+
+
+def test_healthy_setup_passes_with_exit_zero_and_never_prints_the_token(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    code, lines, out = run(env)
+    assert code == 0, out
+    for name in ("credentials", "expiry", "scopes", "claude code", "config", "tray backend", "tray host",
+                 "notifications", "autostart", "usage request"):
+        assert level_of(lines, name) == OK, lines[name]
+    assert "Max 5x plan" in lines["credentials"] and "valid for 3h" in lines["expiry"]
+    assert "answered:" in lines["usage request"]
+    assert "Everything claude-tray needs is in place." in out
+    assert TOKEN_FRAGMENT not in out and "sk-ant" not in out
+    assert len(fake_api.requests) == 1
+
+
+def test_no_credentials_fails_with_the_fix_and_skips_the_request(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    code, lines, out = run(env)
+    assert code == 1
+    assert level_of(lines, "credentials") == FAIL and "run `claude`" in lines["credentials"]
+    assert "Fix:" in lines["credentials"] and ".credentials.json" in lines["credentials"]
+    assert level_of(lines, "usage request") == SKIP
+    assert fake_api.requests == []
+    assert "problem(s) to fix" in out
+
+
+def test_expired_login_fails_with_the_fix(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env, expires_in=-3600)
+    code, lines, _ = run(env)
+    assert code == 1
+    assert level_of(lines, "expiry") == FAIL and "run `claude`" in lines["expiry"]
+    assert level_of(lines, "usage request") == SKIP and fake_api.requests == []
+
+
+def test_corrupt_credentials_file_fails_without_a_traceback(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    path = signed_in(env)
+    path.write_text('{"claudeAiOauth": {"accessToken": "sk-ant-oat01-half')
+    code, lines, out = run(env)
+    assert code == 1 and level_of(lines, "credentials") == FAIL
+    assert "Traceback" not in out and "sk-ant" not in out
+
+
+def test_token_without_usage_scope_fails_on_scopes(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env, "inference-only")
+    code, lines, _ = run(env)
+    assert code == 1
+    assert level_of(lines, "scopes") == FAIL and "user:profile" in lines["scopes"]
+    assert fake_api.requests == []
+
+
+def test_environment_token_has_unknown_expiry_and_scopes(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN")
+    code, lines, out = run(env)
+    assert level_of(lines, "expiry") == INFO and level_of(lines, "scopes") == INFO
+    assert "CLAUDE_CODE_OAUTH_TOKEN" in lines["credentials"] and "ENVTOKEN" not in out
+    assert code == 0
+
+
+def test_server_answering_429_is_a_warning_with_the_cooldown(tmp_path, fake_api):
+    fake_api.queue(Response(429, error_fixture("429-rate-limited.json"), {"Retry-After": "600"}))
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    code, lines, _ = run(env)
+    assert level_of(lines, "usage request") == WARN
+    assert "rate-limited" in lines["usage request"] and "retry in 10m" in lines["usage request"]
+    assert code == 0  # nothing is broken: it only has to wait
+
+
+def test_server_answering_429_without_retry_after_still_explains_the_backoff(tmp_path, fake_api):
+    fake_api.queue(Response(429, error_fixture("429-rate-limited.json")))
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    _, lines, _ = run(env)
+    assert level_of(lines, "usage request") == WARN and "backs off by itself" in lines["usage request"]
+
+
+def test_server_answering_401_fails_the_request(tmp_path, fake_api):
+    fake_api.default = Response(401, error_fixture("401-invalid-token.json"))
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    code, lines, _ = run(env)
+    assert code == 1 and level_of(lines, "usage request") == FAIL
+
+
+def test_offline_skips_the_live_request(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    code, lines, _ = run(env, offline=True)
+    assert code == 0 and level_of(lines, "usage request") == SKIP and fake_api.requests == []
+
+
+def test_refused_api_url_fails_with_the_clients_sentence(tmp_path):
+    env = make_env(tmp_path, "http://example.com:8080")
+    signed_in(env)
+    code, lines, _ = run(env, client=None)
+    assert code == 1 and level_of(lines, "usage request") == FAIL
+    assert "CLAUDE_TRAY_API_URL" in lines["usage request"]
+
+
+def test_bad_config_is_a_warning_naming_the_key(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text("interval = 5\n")
+    code, lines, _ = run(env, offline=True)
+    assert code == 0 and level_of(lines, "config") == WARN and "'interval'" in lines["config"]
+
+
+def test_no_display_and_no_bus_fail_the_tray_with_fixes(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, DISPLAY=None, DBUS_SESSION_BUS_ADDRESS=None)
+    signed_in(env)
+    code, lines, _ = run(env, probes=healthy_probes(module_available=lambda name: name == "Xlib"))
+    assert code == 1
+    assert level_of(lines, "tray backend") == FAIL and "no DISPLAY" in lines["tray backend"]
+    assert level_of(lines, "tray host") == FAIL and "DISPLAY is not set" in lines["tray host"]
+    assert level_of(lines, "notifications") == WARN and "DBUS_SESSION_BUS_ADDRESS" in lines["notifications"]
+
+
+def test_unreachable_bus_and_display_are_named_not_raised(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, DISPLAY=":4242", DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/no.sock")
+    signed_in(env)
+    probes = Probes(claude_version=lambda environ: "2.1.99", make_autostart=lambda env: FakeAutostart(),
+                    module_available=lambda name: name == "Xlib")  # the real X and D-Bus probes
+    code, lines, out = run(env, probes=probes, offline=True)
+    assert code == 1 and "Traceback" not in out
+    assert "cannot open X display :4242" in lines["tray host"]
+    assert "session bus unreachable" in lines["tray host"]
+    assert level_of(lines, "notifications") == WARN and "session bus unreachable" in lines["notifications"]
+
+
+def test_missing_notification_daemon_is_only_a_warning(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    probes = healthy_probes(bus_names_owned=lambda address, names: {n: n != NOTIFICATIONS for n in names})
+    code, lines, _ = run(env, probes=probes, offline=True)
+    assert code == 0 and level_of(lines, "notifications") == WARN and "dunst" in lines["notifications"]
+
+
+def test_claude_code_missing_is_a_warning(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    code, lines, _ = run(env, probes=healthy_probes(claude_version=lambda environ: None), offline=True)
+    assert code == 0 and level_of(lines, "claude code") == WARN
+
+
+def test_autostart_removed_by_hand_is_a_warning(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    probes = healthy_probes(make_autostart=lambda env: FakeAutostart("removed_by_hand", "removed by hand"))
+    _, lines, _ = run(env, probes=probes, offline=True)
+    assert level_of(lines, "autostart") == WARN and "removed by hand" in lines["autostart"]
+
+
+def test_autostart_probe_that_breaks_does_not_hide_the_other_checks(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+
+    def broken(env):
+        raise RuntimeError("registry on fire")
+
+    code, lines, _ = run(env, probes=healthy_probes(make_autostart=broken), offline=True)
+    assert level_of(lines, "autostart") == WARN and "registry on fire" in lines["autostart"]
+    assert "usage request" in lines and code == 0
+
+
+def test_default_autostart_probe_reads_the_real_entry(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    signed_in(env)
+    probes = healthy_probes()
+    probes.make_autostart = None
+    _, lines, _ = run(env, probes=probes, offline=True)
+    assert level_of(lines, "autostart") == INFO and "does not start at login" in lines["autostart"]
+
+
+# ----------------------------------------------------------------------------- backend and tray host
+
+
+def backend_of(tmp_path, platform="linux", available=lambda name: True, typelibs=lambda ns, v: True, **environ):
+    env = make_env(tmp_path, platform=platform, **environ)
+    return check_backend(env, healthy_probes(module_available=available, typelib_available=typelibs))
+
+
+def test_backend_is_appindicator_with_pygobject_and_the_typelib(tmp_path):
+    check, backend = backend_of(tmp_path)
+    assert backend == "appindicator" and check.level == OK and "with a menu" in check.detail
+
+
+def test_backend_is_gtk_without_the_appindicator_typelib(tmp_path):
+    check, backend = backend_of(tmp_path, typelibs=lambda ns, v: ns == "Gtk")
+    assert backend == "gtk" and check.level == OK
+
+
+def test_backend_is_xorg_without_pygobject_and_says_how_to_get_a_menu(tmp_path):
+    check, backend = backend_of(tmp_path, available=lambda name: name == "Xlib")
+    assert backend == "xorg" and check.level == WARN and "no menu" in check.detail and "PyGObject" in check.fix
+
+
+def test_backend_forced_by_the_environment_is_reported(tmp_path):
+    check, backend = backend_of(tmp_path, PYSTRAY_BACKEND="gtk")
+    assert backend == "gtk" and "PYSTRAY_BACKEND" in check.detail
+
+
+def test_backend_fails_with_a_display_but_no_library(tmp_path):
+    check, backend = backend_of(tmp_path, available=lambda name: False)
+    assert backend is None and check.level == FAIL and "neither PyGObject nor python-xlib" in check.detail
+
+
+def test_macos_backend_needs_pyobjc(tmp_path):
+    assert backend_of(tmp_path, "darwin")[1] == "darwin"
+    check, backend = backend_of(tmp_path, "darwin", available=lambda name: False)
+    assert backend is None and "pyobjc" in check.detail
+
+
+def test_windows_backend_and_tray_host_are_always_there(tmp_path):
+    env = make_env(tmp_path, platform="win32")
+    assert check_backend(env, healthy_probes())[1] == "win32"
+    assert check_tray_host(env, "win32", healthy_probes()).level == OK
+
+
+def hosts(xembed: bool, sni: bool) -> Probes:
+    return healthy_probes(x_tray_owned=lambda display: xembed,
+                          bus_names_owned=lambda address, names: {n: sni for n in names})
+
+
+def test_gtk_backend_cannot_use_a_statusnotifier_only_panel(tmp_path):
+    check = check_tray_host(make_env(tmp_path), "gtk", hosts(xembed=False, sni=True))
+    assert check.level == FAIL and "StatusNotifierWatcher" in check.detail
+
+
+def test_appindicator_falls_back_to_an_xembed_tray(tmp_path):
+    assert check_tray_host(make_env(tmp_path), "appindicator", hosts(xembed=True, sni=False)).level == OK
+
+
+def test_no_tray_host_at_all_names_the_gnome_extension(tmp_path):
+    check = check_tray_host(make_env(tmp_path), "appindicator", hosts(xembed=False, sni=False))
+    assert check.level == FAIL and "AppIndicator" in check.fix
+
+
+def test_tray_host_is_not_judged_for_a_forced_unusual_backend(tmp_path):
+    assert check_tray_host(make_env(tmp_path), "dummy", hosts(xembed=False, sni=False)).level == INFO
+
+
+def test_check_line_shows_level_name_detail_and_fix():
+    assert Check("config", WARN, "bad", "edit it").line() == "warn  config        bad Fix: edit it"
+
+
+# ----------------------------------------------------------------------------- real probes
+
+
+def test_x_probe_sees_a_real_xembed_tray_host(xembed_tray, xvfb):
+    assert x_tray_owned(xvfb.display) is True
+
+
+def test_x_probe_raises_for_a_display_that_does_not_exist():
+    with pytest.raises(Exception):
+        x_tray_owned(":4243")
+
+
+@pytest.fixture
+def private_bus(tmp_path):
+    """A private dbus-daemon (stopped by PID), and a jeepney connection that owns a test name."""
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed")
+    socket = tmp_path / "bus.sock"
+    process = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address=unix:path={socket}", "--print-address=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        address = process.stdout.readline().strip()
+        assert address, "dbus-daemon printed no address"
+        yield address
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_bus_probe_sees_which_names_have_an_owner_on_a_real_bus(private_bus):
+    from jeepney.bus_messages import message_bus
+    from jeepney.io.blocking import open_dbus_connection
+
+    with open_dbus_connection(bus=private_bus) as owner:
+        owner.send_and_get_reply(message_bus.RequestName(NOTIFICATIONS), timeout=5)
+        owned = bus_names_owned(private_bus, [NOTIFICATIONS, SNI_WATCHER])
+    assert owned == {NOTIFICATIONS: True, SNI_WATCHER: False}
+
+
+def test_bus_probe_raises_for_a_bus_that_is_not_there(tmp_path):
+    with pytest.raises(Exception):
+        bus_names_owned(f"unix:path={tmp_path}/none.sock", [NOTIFICATIONS])
+
+
+def test_claude_version_runs_the_claude_on_path(tmp_path):
+    fake = fake_claude_bin(tmp_path, version="2.1.99")
+    assert claude_version({"PATH": str(fake.path.parent)}) == "2.1.99 (Claude Code)"
+    assert fake.calls() == [["--version"]]
+
+
+def test_claude_version_is_none_when_claude_is_not_installed(tmp_path):
+    assert claude_version({"PATH": str(tmp_path)}) is None
+
+
+def test_claude_version_reports_a_failing_claude(tmp_path):
+    fake = fake_claude_bin(tmp_path, exit_code=3)
+    assert claude_version({"PATH": str(fake.path.parent)}) == "unknown (`claude --version` exited 3)"
+
+
+def test_claude_version_reports_a_claude_that_cannot_start(tmp_path):
+    fake = fake_claude_bin(tmp_path)
+
+    def cannot_start(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], 5)
+
+    assert claude_version({"PATH": str(fake.path.parent)}, run=cannot_start).startswith("unknown (")
+
+
+def test_module_and_typelib_probes_answer_without_raising(monkeypatch):
+    assert module_available("json") is True
+    assert module_available("no_such_module_for_doctor") is False
+    assert module_available("no_such_package.sub") is False
+    assert typelib_available("NoSuchNamespace", "9.9") is False
+    monkeypatch.setitem(sys.modules, "gi", None)  # PyGObject not installed
+    assert typelib_available("Gtk", "3.0") is False
+
+
+def test_doctor_checks_are_listed_in_a_stable_order(tmp_path):
+    env = make_env(tmp_path)
+    names = [c.name for c in doctor_checks(env, CredentialStore(env), None, offline=True, probes=healthy_probes())]
+    assert names == ["credentials", "claude code", "config", "tray backend", "tray host", "notifications",
+                     "autostart", "usage request"]
+
+
+from tests.desktop_x import desktop_workdir, xembed_tray, xvfb  # noqa: E402,F401  (real X fixtures)

@@ -1,0 +1,338 @@
+"""`claude-tray doctor`: one line per thing the tray needs, each with the fix when it is missing.
+
+Every probe is a small function of plain inputs; the ones that touch the outside world (X, D-Bus,
+`claude --version`, Python modules) are gathered in `Probes` so tests can hand in fakes or point
+them at a real Xvfb / private bus. Exit status 0 when nothing needed is broken (warnings allowed).
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from tray_monitor.errors import MonitorError, RateLimited
+
+OK, WARN, FAIL, SKIP, INFO = "ok", "warn", "FAIL", "skip", "info"
+
+SNI_WATCHER = "org.kde.StatusNotifierWatcher"  # KDE, GNOME's AppIndicator extension, XFCE, Wayland bars
+NOTIFICATIONS = "org.freedesktop.Notifications"
+PROBE_TIMEOUT = 5.0  # seconds for any one outside call: a doctor must never hang
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: str  # OK | WARN | FAIL | SKIP | INFO
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        text = f"{self.level:<4}  {self.name:<13} {self.detail}"
+        return text + (f" Fix: {self.fix}" if self.fix else "")
+
+
+# ----------------------------------------------------------------------------- outside-world probes
+
+
+def x_tray_owned(display: str) -> bool:
+    """Whether an XEmbed tray host owns `_NET_SYSTEM_TRAY_S<screen>` on `display` (raises if no X)."""
+    from Xlib import X, display as xdisplay
+
+    connection = xdisplay.Display(display)
+    try:
+        atom = connection.intern_atom(f"_NET_SYSTEM_TRAY_S{connection.get_default_screen()}")
+        return connection.get_selection_owner(atom) != X.NONE
+    finally:
+        connection.close()
+
+
+def bus_names_owned(address: str, names: Iterable[str]) -> dict[str, bool]:
+    """Which of `names` have an owner on the D-Bus at `address` (raises if the bus is unreachable)."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    bus = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus")
+    owned = {}
+    with open_dbus_connection(bus=address, auth_timeout=PROBE_TIMEOUT) as connection:
+        for name in names:
+            reply = connection.send_and_get_reply(new_method_call(bus, "NameHasOwner", "s", (name,)),
+                                                  timeout=PROBE_TIMEOUT)
+            owned[name] = bool(reply.body and reply.body[0])
+    return owned
+
+
+def claude_version(environ, run=subprocess.run) -> str | None:
+    """`claude --version` output's first line, or None when Claude Code is not on PATH."""
+    executable = shutil.which("claude", path=environ.get("PATH"))
+    if not executable:
+        return None
+    try:
+        result = run([executable, "--version"], capture_output=True, text=True, timeout=PROBE_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown (`claude --version` failed: {exc})"
+    first = (result.stdout or "").strip().splitlines()
+    return first[0] if result.returncode == 0 and first else f"unknown (`claude --version` exited {result.returncode})"
+
+
+def module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def typelib_available(namespace: str, version: str) -> bool:
+    """Whether GObject introspection data for `namespace` exists (no GTK initialised, no display)."""
+    try:
+        import gi
+
+        gi.require_version(namespace, version)
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
+@dataclass
+class Probes:
+    x_tray_owned: Callable[[str], bool] = x_tray_owned
+    bus_names_owned: Callable[[str, Iterable[str]], dict] = bus_names_owned
+    claude_version: Callable[..., str | None] = claude_version
+    module_available: Callable[[str], bool] = module_available
+    typelib_available: Callable[[str, str], bool] = typelib_available
+    make_autostart: Callable | None = None  # (env) -> Autostart; default tray_monitor.autostart
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]:
+    """Found, expiry, scope, plan. Returns the checks and the credentials when they are usable."""
+    from tray_monitor.credentials import check_usable, describe_source, plan_label
+    from tray_monitor.fmt import format_countdown
+
+    try:
+        creds = store.load()
+    except MonitorError as error:
+        return [Check("credentials", FAIL, error.message, _where(store))], None
+    plan = plan_label(creds)
+    checks = [Check("credentials", OK, f"found in {describe_source(creds.source)}" + (f" ({plan} plan)" if plan else ""))]
+    if creds.expires_at is None:
+        checks.append(Check("expiry", INFO, "unknown for a token from the environment"))
+    elif creds.is_expired(now):
+        checks.append(Check("expiry", FAIL, f"the login expired at {creds.expires_at:%Y-%m-%d %H:%M} UTC",
+                            "run `claude` once; Claude Code refreshes it and claude-tray picks it up."))
+    else:
+        checks.append(Check("expiry", OK, f"valid for {format_countdown(creds.expires_at - now)} "
+                                          "(Claude Code refreshes it while you use it)"))
+    if creds.scopes is None:
+        checks.append(Check("scopes", INFO, "not recorded with this token"))
+    elif creds.has_usage_scope:
+        checks.append(Check("scopes", OK, "include user:profile (needed to read usage)"))
+    else:
+        try:
+            check_usable(creds, now)
+        except MonitorError as error:
+            checks.append(Check("scopes", FAIL, error.message))
+    usable = all(c.level != FAIL for c in checks)
+    return checks, (creds if usable else None)
+
+
+def _where(store) -> str | None:
+    try:
+        return store.describe()
+    except Exception:  # describe is a courtesy; the failure above is what matters
+        return None
+
+
+def check_claude_code(environ, probes: Probes) -> Check:
+    version = probes.claude_version(environ)
+    if version is None:
+        return Check("claude code", WARN, "`claude` is not on PATH",
+                     "install Claude Code and log in with `claude`; claude-tray reads its login.")
+    return Check("claude code", OK, version)
+
+
+def check_config(env) -> Check:
+    from tray_monitor.settings import load_settings, settings_path
+
+    _settings, warnings = load_settings(env)
+    path = settings_path(env)
+    if warnings:
+        return Check("config", WARN, " ".join(warnings), f"edit {path}; `claude-tray config` shows the values in use.")
+    return Check("config", OK, f"{path} is valid" if path.exists() else f"no {path}: defaults in use")
+
+
+def choose_backend(env, probes: Probes) -> tuple[str | None, str]:
+    """The pystray backend that will load (pystray's own order) and why, without importing pystray
+    (its import needs a display, and the GTK ones initialise GTK)."""
+    forced = env.environ.get("PYSTRAY_BACKEND")
+    if forced:
+        return forced, "forced by PYSTRAY_BACKEND"
+    if env.platform == "darwin":
+        return ("darwin", "") if probes.module_available("AppKit") else (None, "pyobjc (AppKit) is not installed")
+    if env.platform == "win32":
+        return "win32", ""
+    has_display = bool(env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY"))
+    gtk = has_display and probes.module_available("gi") and probes.typelib_available("Gtk", "3.0")
+    if gtk and (probes.typelib_available("AyatanaAppIndicator3", "0.1") or probes.typelib_available("AppIndicator3", "0.1")):
+        return "appindicator", ""
+    if gtk:
+        return "gtk", ""
+    if env.environ.get("DISPLAY") and probes.module_available("Xlib"):
+        return "xorg", ""
+    if not has_display:
+        return None, "no DISPLAY or WAYLAND_DISPLAY: no graphical session"
+    return None, "neither PyGObject nor python-xlib is installed"
+
+
+MENU_FIX = ("for a menu install PyGObject (pip install 'claude-tray[gtk]', needs libgirepository1.0-dev "
+            "libcairo2-dev) and gir1.2-ayatanaappindicator3-0.1.")
+
+
+def check_backend(env, probes: Probes) -> tuple[Check, str | None]:
+    backend, why = choose_backend(env, probes)
+    if backend is None:
+        return Check("tray backend", FAIL, f"none can load ({why})",
+                     "run claude-tray inside your desktop session; `claude-tray status` works anywhere."), None
+    suffix = f" ({why})" if why else ""
+    if backend == "xorg":
+        return Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", MENU_FIX), backend
+    return Check("tray backend", OK, f"{backend}{suffix}, with a menu"), backend
+
+
+def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
+    """Linux/BSD: is there a panel that will show the icon (XEmbed tray or SNI watcher)?"""
+    if env.platform in ("darwin", "win32"):
+        return Check("tray host", OK, "the menu bar" if env.platform == "darwin" else "the notification area")
+    hosts, problems = [], []
+    display = env.environ.get("DISPLAY")
+    if display:
+        try:
+            if probes.x_tray_owned(display):
+                hosts.append("xembed")
+        except Exception as exc:  # Xlib raises its own error types for an unreachable display
+            problems.append(f"cannot open X display {display} ({type(exc).__name__})")
+    else:
+        problems.append("DISPLAY is not set")
+    sni = _bus_owned(env, SNI_WATCHER, probes, problems)
+    if sni:
+        hosts.append("sni")
+    if backend == "appindicator" and ("sni" in hosts or "xembed" in hosts):
+        kind = "StatusNotifierWatcher" if "sni" in hosts else "XEmbed tray (AppIndicator falls back to it)"
+        return Check("tray host", OK, f"{kind} found")
+    if backend in ("gtk", "xorg") and "xembed" in hosts:
+        return Check("tray host", OK, f"XEmbed tray (_NET_SYSTEM_TRAY) on {display}")
+    if backend in ("gtk", "xorg") and "sni" in hosts:
+        return Check("tray host", FAIL, "only a StatusNotifierWatcher, which the " + backend + " backend cannot use",
+                     MENU_FIX.replace("for a menu ", ""))
+    if backend not in ("appindicator", "gtk", "xorg", None):
+        return Check("tray host", INFO, f"not checked for the {backend} backend")
+    detail = "no system tray found" + (f" ({'; '.join(problems)})" if problems else "")
+    return Check("tray host", FAIL, detail,
+                 "enable a tray: GNOME needs the 'AppIndicator and KStatusNotifierItem Support' extension; "
+                 "other panels need their system-tray / notification-area applet.")
+
+
+def _bus_owned(env, name: str, probes: Probes, problems: list[str]) -> bool | None:
+    address = env.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if not address:
+        problems.append("DBUS_SESSION_BUS_ADDRESS is not set")
+        return None
+    try:
+        return probes.bus_names_owned(address, [name])[name]
+    except Exception as exc:  # jeepney raises OSError, ValueError, TimeoutError, ... for a dead bus
+        problems.append(f"session bus unreachable ({type(exc).__name__})")
+        return None
+
+
+def check_notifications(env, probes: Probes) -> Check:
+    if env.platform in ("darwin", "win32"):
+        return Check("notifications", INFO, "sent through the system; allow them for claude-tray in the OS settings")
+    problems: list[str] = []
+    owned = _bus_owned(env, NOTIFICATIONS, probes, problems)
+    if owned:
+        return Check("notifications", OK, f"{NOTIFICATIONS} has an owner")
+    detail = "no notification daemon" + (f" ({'; '.join(problems)})" if problems else "")
+    return Check("notifications", WARN, detail,
+                 "start one (your desktop's own, or dunst / mako); the tray works without popups.")
+
+
+def check_autostart(env, probes: Probes) -> Check:
+    from tray_monitor.autostart import make_autostart
+
+    status = (probes.make_autostart or make_autostart)(env).status()
+    level = {"enabled": OK, "disabled": INFO, "unavailable": INFO}.get(status.state, WARN)
+    return Check("autostart", level, status.message)
+
+
+def check_endpoint(env, client, creds, offline: bool) -> Check:
+    from tray_monitor.fmt import format_countdown, format_percent
+
+    if offline:
+        return Check("usage request", SKIP, "--offline")
+    if client is None:
+        from tray_monitor.client import api_base_url
+
+        try:
+            api_base_url(env)
+        except MonitorError as error:
+            return Check("usage request", FAIL, error.message)
+        return Check("usage request", FAIL, "no client could be built")
+    if creds is None:
+        return Check("usage request", SKIP, "no usable login (see above)")
+    try:
+        reading = client.fetch(creds)
+    except RateLimited as error:
+        from datetime import timedelta
+
+        wait = f"; retry in {format_countdown(timedelta(seconds=error.retry_after))}" if error.retry_after else ""
+        return Check("usage request", WARN, f"rate-limited by the endpoint{wait}",
+                     "wait: claude-tray backs off by itself (5 min, doubling to 30); do not poll below 60 s "
+                     "and close other usage monitors using the same login.")
+    except MonitorError as error:
+        return Check("usage request", FAIL, error.message)
+    shown = ", ".join(f"{w.label} {format_percent(w.percent)}" for w in reading.windows[:4]) or "no windows yet"
+    return Check("usage request", OK, f"answered: {shown}")
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def doctor_checks(env, store, client, offline: bool, probes: Probes | None = None) -> list[Check]:
+    probes = probes or Probes()
+    now = env.clock.now()
+    checks, creds = check_credentials(store, now)
+    checks.append(check_claude_code(env.environ, probes))
+    checks.append(check_config(env))
+    backend_check, backend = check_backend(env, probes)
+    checks.append(backend_check)
+    checks.append(check_tray_host(env, backend, probes))
+    checks.append(check_notifications(env, probes))
+    checks.append(_guarded("autostart", lambda: check_autostart(env, probes)))
+    checks.append(check_endpoint(env, client, creds, offline))
+    return checks
+
+
+def _guarded(name: str, probe: Callable[[], Check]) -> Check:
+    try:
+        return probe()
+    except Exception as exc:  # one broken probe must not hide the others' answers
+        return Check(name, WARN, f"could not be checked ({type(exc).__name__}: {exc})")
+
+
+def run_doctor(env, store, client, offline: bool, probes: Probes | None = None) -> int:
+    checks = doctor_checks(env, store, client, offline, probes)
+    for check in checks:
+        print(check.line(), file=env.stdout)
+    failed = [c for c in checks if c.level == FAIL]
+    warned = [c for c in checks if c.level == WARN]
+    if failed:
+        print(f"\n{len(failed)} problem(s) to fix before claude-tray can work"
+              + (f", {len(warned)} warning(s)." if warned else "."), file=env.stdout)
+        return 1
+    print("\nEverything claude-tray needs is in place" + (f" ({len(warned)} warning(s))." if warned else "."),
+          file=env.stdout)
+    return 0
