@@ -221,3 +221,11 @@ def test_a_transient_failure_keeps_the_reading_visible():
     monitor.handle(PollSucceeded(reading(40)))
     monitor.handle(PollFailed(Transient("502")))
     assert monitor.view() == ("view", 40, "Transient", True)
+
+
+def test_several_events_handled_together_reach_listeners_as_one_view():
+    monitor = make()
+    seen = []
+    monitor.subscribe(seen.append)
+    monitor.handle(PollSucceeded(reading(40)), NotificationsToggled(False))
+    assert seen == [("view", 40, "NoneType", False)]

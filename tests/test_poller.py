@@ -69,8 +69,8 @@ class RecordingMonitor:
     def __init__(self):
         self.events = []
 
-    def handle(self, event):
-        self.events.append(event)
+    def handle(self, *events):
+        self.events.extend(events)
 
     def of(self, kind):
         return [e for e in self.events if isinstance(e, kind)]
@@ -361,11 +361,11 @@ def test_real_thread_reads_at_once_refreshes_on_request_and_stops_immediately():
 
 def test_real_thread_keeps_going_after_an_exception_in_the_loop(caplog):
     class FlakyMonitor(RecordingMonitor):
-        def handle(self, event):
+        def handle(self, *events):
             if not self.events:
                 self.events.append("boom")
                 raise RuntimeError("listener bug")
-            super().handle(event)
+            super().handle(*events)
 
     source = ThreadSource()
     poller = Poller(source, FlakyMonitor(), SystemClock(), 120, error_pause=0.01)

@@ -62,10 +62,15 @@ class Monitor:
 
         return unsubscribe
 
-    def handle(self, event) -> None:
+    def handle(self, event, *more) -> None:
+        """Step one event (or several in order, e.g. a poll result and its next poll time, which
+        then reach the listeners as one view instead of two)."""
         with self._lock:
             now = self._clock.now()
-            self._state, effects = self._step(self._state, event, now)
+            effects: list[Effect] = []
+            for each in (event, *more):
+                self._state, produced = self._step(self._state, each, now)
+                effects.extend(produced)
             self._seq += 1
             seq = self._seq
             new_view = self._view_fn(self._state, now)

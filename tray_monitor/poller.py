@@ -166,10 +166,9 @@ class Poller:
             event = PollSucceeded(reading, self._plan(creds))
         if self._stopped.is_set():
             return  # quitting: the front ends may be gone already
-        self._monitor.handle(event)
         with self._lock:
             next_at = sch.next_poll_wall(self._schedule, self._clock.monotonic(), self._clock.now())
-        self._monitor.handle(PollScheduled(next_at))
+        self._monitor.handle(event, PollScheduled(next_at))  # one view for both
 
     def _plan(self, creds) -> str | None:
         try:
