@@ -9,7 +9,8 @@
 
 Works for subprocess tests too: put `fake_api.url` into the child's CLAUDE_TRAY_API_URL.
 Fault behaviours per response: `delay` (seconds before answering), `truncate` (full
-Content-Length, half the body, then close), `close` (close without any answer).
+Content-Length, half the body, then close), `close` (close without any answer). A queued callable
+`(RecordedRequest) -> Response` is called when its request arrives.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -120,7 +122,7 @@ class FakeApi:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def queue(self, *responses: Response) -> None:
+    def queue(self, *responses: Response | Callable[[RecordedRequest], Response]) -> None:
         with self._lock:
             self._queue.extend(responses)
 
@@ -138,7 +140,9 @@ class FakeApi:
     def _next(self, request: RecordedRequest) -> Response:
         with self._lock:
             self.requests.append(request)
-            return self._queue.popleft() if self._queue else self.default
+            response = self._queue.popleft() if self._queue else self.default
+        # A queued callable decides when the request arrives (e.g. rotate the login, then 401).
+        return response(request) if callable(response) else response
 
     def _handler_class(self):
         api = self
