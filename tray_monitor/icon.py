@@ -380,11 +380,6 @@ def _glyph_mask(glyph: Glyph, geometry: _Geometry) -> Image.Image:
     return _supersampled(geometry.size, lambda d, s: glyph(d, s, square))
 
 
-def _at(square: tuple[float, float, float, float], fx: float, fy: float) -> tuple[float, float]:
-    x0, y0, x1, y1 = square
-    return x0 + (x1 - x0) * fx, y0 + (y1 - y0) * fy
-
-
 def _draw_dots(d: ImageDraw.ImageDraw, s: float, square: tuple[float, float, float, float]) -> None:
     x0, y0, x1, y1 = square
     width = x1 - x0
