@@ -378,3 +378,80 @@ def test_real_thread_keeps_going_after_an_exception_in_the_loop(caplog):
         finally:
             poller.stop()
     assert "the poll loop failed; carrying on" in caplog.text
+
+
+# Through the real source, client and monitor, against the loopback fake API ---------------------
+
+@pytest.fixture
+def live(tmp_path, fake_api):
+    from tests.fakeapi import write_credentials
+    from tray_monitor.client import UsageClient
+    from tray_monitor.credentials import CredentialStore
+    from tray_monitor.environment import Environment
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.source import UsageSource
+    from tray_monitor.state import MonitorState
+
+    class Live:
+        clock = FakeClock()
+        api = fake_api
+        env = Environment(environ={"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin")},
+                          home=tmp_path, platform="linux", config_dir=tmp_path / "cfg",
+                          data_dir=tmp_path / "data", log_dir=tmp_path / "log", runtime_dir=tmp_path / "run",
+                          clock=clock)
+        monitor = Monitor(MonitorState(), clock, RecordingNotifier(), RecordingStore())
+        views = []
+
+        def login(self, name):
+            write_credentials(tmp_path / ".claude", name, now=self.clock.now())
+
+        def poller(self):
+            self.monitor.subscribe(self.views.append)
+            source = UsageSource(CredentialStore(self.env), UsageClient(self.env), self.clock)
+            return Poller(source, self.monitor, self.clock, 120)
+
+    return Live()
+
+
+class RecordingNotifier:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, n):
+        self.sent.append(n)
+
+
+class RecordingStore:
+    def save(self, memory):
+        pass
+
+
+def test_live_401_is_sent_once_per_token_and_a_new_login_is_used_within_5_seconds(live):
+    from tests.fakeapi import Response, error_fixture, usage_fixture
+
+    live.login("max-linux")
+    live.api.default = Response(401, error_fixture("401-invalid-token.json"))
+    poller = live.poller()
+    run_for(poller, live.clock, HOUR)
+    assert len(live.api.requests) == 1
+    assert live.views[-1].status == "expired"
+
+    live.api.default = Response(200, usage_fixture("small-2026-03"))
+    live.login("pro-minimal")  # the user ran `claude`
+    run_for(poller, live.clock, sch.STORE_CHECK_EVERY + 1)
+    assert len(live.api.requests) == 2
+    assert live.views[-1].status == "ok" and live.views[-1].plan == "Pro"
+
+
+def test_live_429_retry_after_header_is_honoured(live):
+    from tests.fakeapi import Response, error_fixture, usage_fixture
+
+    live.login("max-linux")
+    live.api.queue(Response(429, error_fixture("429-rate-limited.json"), headers={"Retry-After": "600"}))
+    live.api.default = Response(200, usage_fixture("small-2026-03"))
+    poller = live.poller()
+    run_for(poller, live.clock, 599)
+    assert len(live.api.requests) == 1
+    assert live.views[-1].status == "rate_limited"
+    run_for(poller, live.clock, 2)
+    assert len(live.api.requests) == 2 and live.views[-1].status == "ok"
