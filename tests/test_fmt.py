@@ -25,6 +25,7 @@ def berlin(monkeypatch):
     [
         (timedelta(hours=2, minutes=11), "2h 11m"),
         (timedelta(hours=2, minutes=10, seconds=1), "2h 11m"),  # rounds up: never "0m" with time left
+        (timedelta(hours=2, minutes=11, microseconds=412), "2h 11m"),  # resets_at's microsecond noise
         (timedelta(hours=2, minutes=5), "2h 5m"),
         (timedelta(hours=3), "3h 0m"),
         (timedelta(minutes=45), "45m"),
@@ -43,7 +44,8 @@ def test_countdown_without_seconds(delta, text):
     "delta, text",
     [
         (timedelta(hours=2, minutes=11, seconds=5), "2h 11m 05s"),
-        (timedelta(hours=2, minutes=11, seconds=4, microseconds=1), "2h 11m 05s"),
+        (timedelta(hours=2, minutes=11, seconds=4, milliseconds=1), "2h 11m 05s"),
+        (timedelta(hours=2, minutes=11, seconds=5, microseconds=412), "2h 11m 05s"),  # resets_at noise
         (timedelta(minutes=3, seconds=0), "3m 00s"),
         (timedelta(seconds=45), "45s"),
         (timedelta(milliseconds=10), "1s"),

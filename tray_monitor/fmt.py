@@ -23,9 +23,10 @@ def format_countdown(delta: timedelta, seconds: bool = False) -> str:
     """"2h 11m", "45m", "3d 4h"; with seconds "2h 11m 05s", "3d 4h 11m 05s", "45s"; "now" when due.
 
     Rounds up (to the minute, or to the second), so a countdown never reads "0m" while time is
-    left and reaches "now" only when the moment has come.
+    left and reaches "now" only when the moment has come. The server's resets_at carries
+    microsecond noise (18:00:00.000412); it is dropped first, so 18:00 seen from 15:49 is "2h 11m".
     """
-    total = delta.total_seconds()
+    total = round(delta.total_seconds(), 3)
     if not math.isfinite(total) or total <= 0:
         return "now"
     if seconds:

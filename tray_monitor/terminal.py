@@ -40,7 +40,10 @@ CLEAR_SCREEN_END = "\x1b[J"
 STATUS_MAX_WIDTH = 50
 WATCH_MAX_WIDTH = 56
 
-EXIT_INTERRUPTED = 130  # the shell convention for "ended by SIGINT"
+EXIT_INTERRUPTED = 130
+
+#: `watch` into a pipe waits this long for the rest of one poll's views before printing a block.
+COALESCE_SECONDS = 0.2  # the shell convention for "ended by SIGINT"
 
 
 @dataclass(frozen=True)
@@ -371,22 +374,35 @@ def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset)
     out = env.stdout
     views: queue.Queue = queue.Queue()
     unsubscribe = monitor.subscribe(views.put)
+    last_key = None
+
+    def print_block(v: View) -> None:
+        nonlocal last_key
+        # One block per poll outcome: the monitor also sends views for schedule changes and ticks.
+        key = (v.updated_at, v.status, v.message)
+        if v.status == "loading" or key == last_key:
+            return
+        last_key = key
+        columns, _ = console_size(env)
+        out.write("\n".join(block_lines(v, env.clock.now(), columns, charset)) + "\n\n")
+        out.flush()
+
     try:
         poller.start()
-        last_key = None
         while not stop.is_set():
             try:
-                v = views.get(timeout=0.5)
+                latest = views.get(timeout=0.5)
             except queue.Empty:
                 continue
-            # One block per poll outcome: the monitor also sends views for schedule changes.
-            key = (v.updated_at, v.status, v.message)
-            if v.status == "loading" or key == last_key:
-                continue
-            last_key = key
-            columns, _ = console_size(env)
-            out.write("\n".join(block_lines(v, env.clock.now(), columns, charset)) + "\n\n")
-            out.flush()
+            # A poll reports its outcome and then its next time as two events; print their sum.
+            try:
+                while True:
+                    latest = views.get(timeout=COALESCE_SECONDS)
+            except queue.Empty:
+                pass
+            print_block(latest)
+        while not views.empty():  # outcomes that arrived just before the stop
+            print_block(views.get_nowait())
         return 0
     finally:
         if callable(unsubscribe):
