@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
 from tray_monitor import icon
@@ -407,3 +409,20 @@ def test_module_runs_as_a_command(tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------------- any input
+
+@settings(max_examples=150, deadline=None)
+@given(
+    state=st.sampled_from(ICON_STATES),
+    percent=st.none() | st.floats(allow_nan=True, allow_infinity=True, width=32),
+    weekly=st.none() | st.floats(allow_nan=True, allow_infinity=True, width=32),
+    severity=st.sampled_from(("normal", "warning", "critical", "", "unknown")),
+    size=st.integers(min_value=8, max_value=96),
+    variant=st.sampled_from(sorted(VARIANTS)),
+)
+def test_any_spec_renders_at_its_size_without_error(state, percent, weekly, severity, size, variant):
+    image = render_icon(IconSpec(state, percent, weekly, severity), size, **VARIANTS[variant])
+    assert image.size == (size, size) and image.mode == "RGBA"
+    assert image.getchannel("A").getextrema()[1] > 0  # never an empty image
