@@ -5,6 +5,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from tray_monitor.alerts import (
     AlertMemory,
@@ -16,6 +17,7 @@ from tray_monitor.alerts import (
     make_test_notification,
     same_cycle,
 )
+from tray_monitor.fmt import format_percent
 from tray_monitor.model import ExtraUsage, Reading, UsageWindow
 
 UTC = timezone.utc
@@ -343,3 +345,35 @@ def test_same_cycle_treats_not_started_as_its_own_state():
 
 def test_the_test_notification_has_its_own_key():
     assert make_test_notification().key == "test"
+
+
+# ---------------------------------------------------------------- properties
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=130, allow_nan=False), min_size=1, max_size=30),
+       st.sets(st.integers(min_value=1, max_value=120), min_size=1, max_size=5))
+def test_within_one_cycle_each_threshold_fires_at_most_once_and_levels_only_rise(percents, thresholds):
+    settings = AlertSettings(thresholds=tuple(thresholds))
+    memory, sent = run([ok(session(p)) for p in percents], settings=settings)
+    fired_at = [p for p, before, after in _levels(percents, sorted(thresholds)) if after > before]
+    assert len(sent) == len(fired_at) <= len(thresholds)
+    assert summaries(sent) == [
+        f"Session (5h) {'limit reached: ' if p >= 100 else 'at '}{format_percent(p)}" for p in fired_at
+    ]
+    assert memory.window("five_hour").peak == max(percents)
+
+
+def _levels(percents, thresholds):
+    """(percent, level notified before, level after) for each reading: the model of the rule."""
+    level = 0
+    for p in percents:
+        reached = max((t for t in thresholds if p >= t), default=0)
+        yield p, level, max(level, reached)
+        level = max(level, reached)
+
+
+def test_memory_is_hashable_and_compares_by_value():
+    a, _ = run([ok(session(92))])
+    b, _ = run([ok(session(92))])
+    assert a == b and hash(a) == hash(b)
