@@ -328,6 +328,46 @@ def test_importing_icon_binds_pil_imagefont_and_nothing_of_the_shell():
     assert out == ["PIL.ImageFont"]
 
 
+def test_drawing_an_icon_never_needs_freetype(monkeypatch):
+    def no_freetype(size):
+        raise AssertionError("render_icon asked FreeType for a font")
+
+    monkeypatch.setattr(icon, "_font", no_freetype)
+    for size in (16, 24, 32, 64, 256):
+        image = render_icon(IconSpec("ok", 42), size)
+        assert not same(image, render_icon(IconSpec("ok", 43), size))
+
+
+def test_icon_draws_digits_even_when_gtk_was_imported_first():
+    """Story: with the appindicator backend, `import pystray` loads Gtk; Gtk loaded before
+    PIL.ImageFont makes FreeType measure a 187-megapixel text box, and rendering the 64 px icon
+    crashed with DecompressionBombError. The digits now come from a PNG atlas, not FreeType."""
+    pytest.importorskip("gi")
+    code = (
+        "import gi\n"
+        "gi.require_version('Gtk', '3.0')\n"
+        "from gi.repository import Gtk\n"
+        "from tray_monitor.icon import render_icon\n"
+        "from tray_monitor.model import IconSpec\n"
+        "a = render_icon(IconSpec('ok', 42), 64).tobytes()\n"
+        "b = render_icon(IconSpec('ok', 43), 64).tobytes()\n"
+        "print('differ' if a != b else 'same')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "differ"
+
+
+def test_committed_digit_atlas_matches_the_bundled_font():
+    with Image.open(REPO / "tray_monitor" / "assets" / "digits.png") as committed:
+        fresh = icon.render_digit_atlas()
+        assert committed.size == fresh.size and committed.mode == "L"
+        diff = ImageChops.difference(committed, fresh)
+        assert max(pixels(diff)) <= 16, \
+            "run: python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png"
+
+
 # ------------------------------------------------------------------------------- command line
 
 def test_gallery_command_writes_a_png_of_the_expected_size(tmp_path, capsys):
@@ -386,6 +426,16 @@ def test_committed_app_icons_exist_for_every_size():
             assert image.size == (size, size)
     svg = (REPO / "assets" / "claude-tray.svg").read_text()
     assert svg.lstrip().startswith("<svg") and 'viewBox="0 0 64 64"' in svg
+
+
+def test_digit_atlas_command_writes_ten_equal_cells(tmp_path):
+    out = tmp_path / "digits.png"
+    assert icon.main(["digit-atlas", str(out)]) == 0
+    with Image.open(out) as atlas:
+        assert atlas.width % 10 == 0 and atlas.mode == "L"
+        cell = atlas.width // 10
+        cells = [atlas.crop((d * cell, 0, (d + 1) * cell, atlas.height)).tobytes() for d in range(10)]
+    assert len(set(cells)) == 10
 
 
 @pytest.mark.parametrize("argv", [[], ["gallery"], ["paint", "x.png"], ["gallery", "a", "b"]])

@@ -16,8 +16,9 @@ What a glance must tell apart, at 16 px and without relying on colour:
 `opaque=True` (pystray's xorg backend drops alpha, so transparent corners turn black, and it stretches
 the image to the slot): every pixel is fully opaque and the plate fills the square.
 
-Small sizes get a hand-tuned pixel font (TrueType digits blur below ~20 px); larger ones use the
-bundled DejaVu Sans Condensed Bold. Fonts are cached, images are not.
+Small sizes get a hand-tuned pixel font (TrueType digits blur below ~20 px); larger ones scale the
+digits of DejaVu Sans Condensed Bold, pre-rendered into assets/digits.png so that drawing an icon
+never needs FreeType (see render_digit_atlas). Fonts are cached, images are not.
 
 Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
 kept committed as assets/icon-gallery.png) and `python -m tray_monitor.icon app-icons DIR`.
@@ -46,7 +47,9 @@ GALLERY_SIZES = (16, 22, 24, 32, 64)
 APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 MIN_SIZE = 8
 
-_FONT_FILE = "DejaVuSansCondensed-Bold.ttf"
+_FONT_FILE = "DejaVuSansCondensed-Bold.ttf"  # gallery labels, and the source of the digit atlas
+_ATLAS_FILE = "digits.png"
+_ATLAS_FONT_SIZE = 200
 #: Below this size digits come from the pixel font; from here on from the TrueType font.
 _TRUETYPE_FROM = 28
 #: Geometric shapes are drawn this many times larger, then box-filtered down (anti-aliasing that
@@ -322,7 +325,7 @@ def _digits_mask(text: str, geometry: _Geometry) -> Image.Image:
         for glyph_w, glyph_h, glyphs in _PIXEL_FONTS:
             if glyph_h <= y1 - y0 and len(text) * (glyph_w + 1) - 1 <= x1 - x0:
                 return _pixel_digits_mask(text, geometry, glyph_w, glyph_h, glyphs)
-    return _truetype_digits_mask(text, geometry)
+    return _atlas_digits_mask(text, geometry)
 
 
 def _pixel_digits_mask(text: str, geometry: _Geometry, glyph_w: int, glyph_h: int,
@@ -343,24 +346,52 @@ def _pixel_digits_mask(text: str, geometry: _Geometry, glyph_w: int, glyph_h: in
     return mask
 
 
-def _truetype_digits_mask(text: str, geometry: _Geometry) -> Image.Image:
-    """Digits scaled to fill the content box's height (condensed further if too wide)."""
+def _atlas_digits_mask(text: str, geometry: _Geometry) -> Image.Image:
+    """Digits from the pre-rendered atlas, scaled to fill the content box's height (condensed
+    further if too wide)."""
     x0, y0, x1, y1 = geometry.content
     box_w, box_h = x1 - x0, y1 - y0
-    # Render big, crop to the ink, then resample into the box: the digits' exact height is ours.
-    font = _font(200)
-    left, top, right, bottom = font.getbbox(text)
-    ink = Image.new("L", (right - left + 4, bottom - top + 4), 0)
-    ImageDraw.Draw(ink).text((2 - left, 2 - top), text, font=font, fill=255)
-    ink = ink.crop(ink.getbbox())
+    atlas, cell = _digit_atlas()
+    strip = Image.new("L", (cell * len(text), atlas.height), 0)
+    for index, char in enumerate(text):
+        digit = int(char)
+        strip.paste(atlas.crop((digit * cell, 0, (digit + 1) * cell, atlas.height)), (index * cell, 0))
+    left, _, right, _ = strip.getbbox() or (0, 0, strip.width, 0)
+    ink = strip.crop((left, 0, right, strip.height))
     height = box_h
-    width = round(ink.width * height / ink.height)
-    if width > box_w:
-        width = box_w
+    width = min(box_w, max(1, round(ink.width * height / ink.height)))
     glyphs = ink.resize((width, height), Image.Resampling.LANCZOS)
     mask = _blank(geometry.size)
     mask.paste(glyphs, (x0 + (box_w - width) // 2, y0))
     return mask
+
+
+def render_digit_atlas() -> Image.Image:
+    """The ten digits of the bundled font in equal cells, cropped to their common height ("L").
+
+    Shipped as assets/digits.png so that drawing the tray icon never calls FreeType: with the
+    gtk/appindicator backends, Gtk loaded before PIL.ImageFont makes FreeType measure garbage
+    (here: a 187-megapixel text box, DecompressionBombError) or draw nothing.
+    """
+    font = _font(_ATLAS_FONT_SIZE)
+    cell = math.ceil(font.getlength("0"))  # DejaVu's digits are tabular: one advance for all
+    ascent, descent = font.getmetrics()
+    strip = Image.new("L", (cell * 10, ascent + descent), 0)
+    draw = ImageDraw.Draw(strip)
+    for digit in range(10):
+        draw.text((digit * cell, 0), str(digit), font=font, fill=255)
+    bbox = strip.getbbox()
+    assert bbox is not None
+    return strip.crop((0, bbox[1], strip.width, bbox[3]))
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_atlas() -> tuple[Image.Image, int]:
+    """(atlas, cell width), read once from the package."""
+    with (resources.files("tray_monitor") / "assets" / _ATLAS_FILE).open("rb") as stream:
+        atlas = Image.open(stream)
+        atlas.load()
+    return atlas.convert("L"), atlas.width // 10
 
 
 # ---------------------------------------------------------------------------------------- glyphs
@@ -661,18 +692,22 @@ def render_app_icon(size: int) -> Image.Image:
 # ---------------------------------------------------------------------------------- command line
 
 _USAGE = ("usage: python -m tray_monitor.icon gallery OUT.png\n"
-          "       python -m tray_monitor.icon app-icons DIR")
+          "       python -m tray_monitor.icon app-icons DIR\n"
+          "       python -m tray_monitor.icon digit-atlas OUT.png   (tray_monitor/assets/digits.png)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] not in ("gallery", "app-icons"):
+    if len(args) != 2 or args[0] not in ("gallery", "app-icons", "digit-atlas"):
         print(_USAGE, file=sys.stderr)
         return 2
     command, target = args
     try:
         if command == "gallery":
             render_gallery().save(target, format="PNG")
+            print(f"wrote {target}")
+        elif command == "digit-atlas":
+            render_digit_atlas().save(target, format="PNG", optimize=True)
             print(f"wrote {target}")
         else:
             directory = Path(target)
