@@ -21,13 +21,15 @@ digits of DejaVu Sans Condensed Bold, pre-rendered into assets/digits.png so tha
 never needs FreeType (see render_digit_atlas). Fonts are cached, images are not.
 
 Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
-kept committed as assets/icon-gallery.png) and `python -m tray_monitor.icon app-icons DIR`.
+kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR`, and
+`python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png`.
 """
 from __future__ import annotations
 
 # PIL.ImageFont is imported at module top on purpose: with pystray's gtk/appindicator backends,
-# importing Gtk before PIL.ImageFont binds the system FreeType and ImageDraw.text() silently draws
-# nothing. The tray imports this module before pystray, so the font code is bound first.
+# Gtk imported before PIL.ImageFont binds the system FreeType, and text is then measured wrong or
+# drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the gallery does,
+# and anything importing this module before pystray gets a working ImageFont.
 from PIL import ImageFont  # noqa: I001  (must precede anything that may pull in Gtk)
 from PIL import Image, ImageChops, ImageDraw
 
@@ -50,7 +52,7 @@ MIN_SIZE = 8
 _FONT_FILE = "DejaVuSansCondensed-Bold.ttf"  # gallery labels, and the source of the digit atlas
 _ATLAS_FILE = "digits.png"
 _ATLAS_FONT_SIZE = 200
-#: Below this size digits come from the pixel font; from here on from the TrueType font.
+#: Below this size digits come from the pixel fonts; from here on from the digit atlas.
 _TRUETYPE_FROM = 28
 #: Geometric shapes are drawn this many times larger, then box-filtered down (anti-aliasing that
 #: keeps pixel-aligned edges crisp).
