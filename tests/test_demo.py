@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tray_monitor.clock import FakeClock
-from tray_monitor.demo import DEMO_INTERVAL, RELOGIN_AFTER, STEPS, DemoSource
+from tray_monitor.demo import DEMO_INTERVAL, RELOGIN_AFTER, STEPS, DemoAlertStore, DemoSource
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.monitor import Monitor
 from tray_monitor.poller import Poller
@@ -86,13 +86,10 @@ def test_a_full_demo_round_through_the_real_core_takes_about_a_minute():
         def send(self, n):
             self.sent = getattr(self, "sent", []) + [n]
 
-    class NoStore:
-        def save(self, memory):
-            pass
-
     clock = FakeClock(T0)
     notifier = Silent()
-    monitor = Monitor(MonitorState(interval=DEMO_INTERVAL), clock, notifier, NoStore())
+    store = DemoAlertStore()
+    monitor = Monitor(MonitorState(interval=DEMO_INTERVAL, alert_memory=store.load()), clock, notifier, store)
     statuses = []
     monitor.subscribe(lambda v: statuses.append(v.status) if not statuses or statuses[-1] != v.status else None)
     poller = Poller(DemoSource(clock), monitor, clock, DEMO_INTERVAL)
@@ -105,3 +102,15 @@ def test_a_full_demo_round_through_the_real_core_takes_about_a_minute():
     assert any("limit reached" in s for s in summaries)
     assert any("login expired" in s for s in summaries)
     assert any("reset" in s for s in summaries)
+    assert store.load().window("five_hour") is not None  # kept in memory, nothing on disk
+
+
+def test_the_demo_alert_store_starts_empty_and_writes_no_file(tmp_path, monkeypatch):
+    from tray_monitor.alerts import AlertMemory
+
+    monkeypatch.chdir(tmp_path)
+    store = DemoAlertStore()
+    assert store.load() == AlertMemory()
+    store.save(AlertMemory(login_worked=True))
+    assert store.load() == AlertMemory(login_worked=True)
+    assert list(tmp_path.iterdir()) == []

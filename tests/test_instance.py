@@ -286,3 +286,52 @@ def test_a_runtime_path_too_long_for_a_socket_uses_loopback_tcp(tmp_path):
 def test_the_default_transport_here_is_the_unix_socket(tmp_path):
     assert transport_for(make_env(tmp_path)) == "unix"
     assert transport_for(make_env(tmp_path, platform="win32")) == "tcp"
+
+
+def test_stopping_a_server_that_never_started_leaves_another_trays_socket_alone(env, server):
+    ControlServer(env, {}).stop()
+    assert send_command(env, "ping") == "pong"
+
+
+def test_an_unwritable_runtime_directory_is_one_clear_sentence(tmp_path):
+    import os
+
+    from tray_monitor.instance import InstanceSetupFailed
+
+    if os.geteuid() == 0:
+        # root ignores directory permissions: a file where the directory should be fails for anyone
+        (tmp_path / "run").write_text("not a directory")
+        env = make_env(tmp_path, runtime=tmp_path / "run" / "claude-tray")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        env = make_env(tmp_path, runtime=locked / "claude-tray")
+    with pytest.raises(InstanceSetupFailed, match="cannot create its runtime directory .* belongs to you"):
+        InstanceLock(env).acquire()
+    with pytest.raises(InstanceSetupFailed):
+        ControlServer(env, {}).start()
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_clear_sentence(tmp_path):
+    from tray_monitor.instance import LOCK_NAME, InstanceSetupFailed
+
+    env = make_env(tmp_path)
+    (env.runtime_dir / LOCK_NAME).mkdir(parents=True)  # a directory where the lock file goes
+    with pytest.raises(InstanceSetupFailed, match="cannot create its lock file"):
+        InstanceLock(env).acquire()
+
+
+def test_a_control_socket_that_cannot_be_bound_is_one_clear_sentence(tmp_path, monkeypatch):
+    from tray_monitor.instance import InstanceSetupFailed
+
+    def refuse(self, address):
+        raise OSError(98, "Address already in use")
+
+    for platform in (sys.platform, "win32"):
+        env = make_env(tmp_path, platform=platform)
+        monkeypatch.setattr(socket.socket, "bind", refuse)
+        try:
+            with pytest.raises(InstanceSetupFailed, match="cannot create its control socket"):
+                ControlServer(env, {}).start()
+        finally:
+            monkeypatch.undo()

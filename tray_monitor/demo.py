@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tray_monitor.alerts import AlertMemory
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
 
@@ -94,3 +95,17 @@ class DemoSource:
         extra = ExtraUsage(enabled=True, used=3.20 if full else 0.0, limit=50.0, currency="USD",
                            percent=6.4 if full else 0.0)
         return Reading(windows=windows, extra_usage=extra, fetched_at=now)
+
+
+class DemoAlertStore:
+    """Alert memory kept in memory only: the demo's simulated windows must not enter the real
+    memory (a simulated 104 % would later look like a real window that just reset)."""
+
+    def __init__(self):
+        self.memory = AlertMemory()
+
+    def load(self) -> AlertMemory:
+        return self.memory
+
+    def save(self, memory: AlertMemory) -> None:
+        self.memory = memory

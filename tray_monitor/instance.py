@@ -63,12 +63,24 @@ class ControlError(MonitorError):
     """The running tray answered, but with an error (an unknown command, a failing handler)."""
 
 
+class InstanceSetupFailed(MonitorError):
+    """The runtime directory, lock file or control socket cannot be created."""
+
+
+def _setup_failed(what: str, path: Path, exc: OSError) -> InstanceSetupFailed:
+    return InstanceSetupFailed(f"claude-tray cannot create its {what} {path} ({exc.strerror or exc}); "
+                               f"check that {path.parent} exists and belongs to you.")
+
+
 def runtime_dir(env) -> Path:
     """The runtime directory, created 0700 (it is ours alone: tighten it if it was looser)."""
     path = Path(env.runtime_dir)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if env.platform != "win32" and (path.stat().st_mode & 0o777) != 0o700:
-        os.chmod(path, 0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if env.platform != "win32" and (path.stat().st_mode & 0o777) != 0o700:
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        raise _setup_failed("runtime directory", path, exc) from None
     return path
 
 
@@ -105,7 +117,10 @@ class InstanceLock:
         if self._fd is not None:
             return True
         runtime_dir(self._env)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _setup_failed("lock file", self.path, exc) from None
         try:
             _lock_fd(fd)
         except OSError as exc:
@@ -181,11 +196,18 @@ class ControlServer:
 
     def start(self) -> None:
         runtime_dir(self._env)
-        if self._transport == "unix":
-            self._listener = self._bind_unix()
-        else:
-            self._listener = self._bind_tcp()
-        self._listener.listen(4)
+        try:
+            if self._transport == "unix":
+                self._listener = self._bind_unix()
+            else:
+                self._listener = self._bind_tcp()
+            self._listener.listen(4)
+        except OSError as exc:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
+            where = socket_path(self._env) if self._transport == "unix" else port_file(self._env)
+            raise _setup_failed("control socket", where, exc) from None
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name=THREAD_NAME, daemon=True)
         self._thread.start()
@@ -197,28 +219,39 @@ class ControlServer:
             log.info("removing a stale control socket %s", path)
             path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(path))
-        os.chmod(path, 0o600)
+        try:
+            listener.bind(str(path))
+            os.chmod(path, 0o600)
+        except OSError:
+            listener.close()
+            raise
         return listener
 
     def _bind_tcp(self) -> socket.socket:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))  # loopback only, any free port
-        self._token = secrets.token_hex(16)
-        port = listener.getsockname()[1]
-        _write_private(port_file(self._env), json.dumps({"port": port, "token": self._token,
-                                                         "pid": os.getpid()}))
+        try:
+            listener.bind(("127.0.0.1", 0))  # loopback only, any free port
+            self._token = secrets.token_hex(16)
+            port = listener.getsockname()[1]
+            _write_private(port_file(self._env), json.dumps({"port": port, "token": self._token,
+                                                             "pid": os.getpid()}))
+        except OSError:
+            listener.close()
+            raise
         return listener
 
     def stop(self, timeout: float = 2.0) -> None:
+        if self._thread is None:
+            return  # never started: the socket file there (if any) is another tray's
         self._stopping.set()
         if self._wake_w is not None:
             try:
                 self._wake_w.send(b"x")
             except OSError:
                 pass
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+        self._thread = None
         for sock in (self._listener, self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
@@ -230,13 +263,14 @@ class ControlServer:
             pass
 
     def _serve(self) -> None:
+        listener, wake_r = self._listener, self._wake_r
         while not self._stopping.is_set():
             try:
-                readable, _, _ = select.select([self._listener, self._wake_r], [], [])
-                if self._stopping.is_set() or self._listener not in readable:
+                readable, _, _ = select.select([listener, wake_r], [], [])
+                if self._stopping.is_set() or listener not in readable:
                     continue
-                conn, _ = self._listener.accept()
-            except OSError:
+                conn, _ = listener.accept()
+            except (OSError, ValueError):  # ValueError: closed by stop() after its join timed out
                 if self._stopping.is_set():
                     return
                 log.exception("the control socket failed; carrying on")
