@@ -34,6 +34,7 @@ from PIL import ImageFont  # noqa: I001  (must precede anything that may pull in
 from PIL import Image, ImageChops, ImageDraw
 
 import functools
+import io
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -53,7 +54,7 @@ _FONT_FILE = "DejaVuSansCondensed-Bold.ttf"  # gallery labels, and the source of
 _ATLAS_FILE = "digits.png"
 _ATLAS_FONT_SIZE = 200
 #: Below this size digits come from the pixel fonts; from here on from the digit atlas.
-_TRUETYPE_FROM = 28
+_ATLAS_FROM = 28
 #: Geometric shapes are drawn this many times larger, then box-filtered down (anti-aliasing that
 #: keeps pixel-aligned edges crisp).
 _SUPERSAMPLE = 4
@@ -315,15 +316,15 @@ def _content_mask(state: str, text: str | None, geometry: _Geometry) -> Image.Im
 
 @functools.lru_cache(maxsize=8)
 def _font(pixel_size: int) -> ImageFont.FreeTypeFont:
-    # Bundled: never depend on a system font at run time.
-    path = resources.files("tray_monitor") / "assets" / _FONT_FILE
-    with resources.as_file(path) as real_path:
-        return ImageFont.truetype(str(real_path), pixel_size)
+    # Bundled: never depend on a system font at run time. Read as bytes, so a zipped or frozen
+    # package works too (FreeType reads the font lazily; a temporary file could vanish first).
+    data = (resources.files("tray_monitor") / "assets" / _FONT_FILE).read_bytes()
+    return ImageFont.truetype(io.BytesIO(data), pixel_size)
 
 
 def _digits_mask(text: str, geometry: _Geometry) -> Image.Image:
     x0, y0, x1, y1 = geometry.content
-    if geometry.size < _TRUETYPE_FROM:
+    if geometry.size < _ATLAS_FROM:
         for glyph_w, glyph_h, glyphs in _PIXEL_FONTS:
             if glyph_h <= y1 - y0 and len(text) * (glyph_w + 1) - 1 <= x1 - x0:
                 return _pixel_digits_mask(text, geometry, glyph_w, glyph_h, glyphs)
