@@ -229,3 +229,12 @@ def test_several_events_handled_together_reach_listeners_as_one_view():
     monitor.subscribe(seen.append)
     monitor.handle(PollSucceeded(reading(40)), NotificationsToggled(False))
     assert seen == [("view", 40, "NoneType", False)]
+
+
+def test_without_an_alert_store_memory_is_kept_in_state_only(caplog):
+    memory = AlertMemory(login_worked=True)
+    monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), None, view_fn=percent_view,
+                      step_fn=scripted_step([SaveAlertMemory(memory)]))
+    with caplog.at_level(logging.WARNING, logger="tray_monitor.monitor"):
+        monitor.handle(PollSucceeded(reading(40)))
+    assert caplog.text == ""

@@ -100,6 +100,8 @@ class Monitor:
                     self._notify_failure_logged = True
                     log.exception("a desktop notification could not be delivered")
         elif isinstance(effect, SaveAlertMemory):
+            if self._alert_store is None:
+                return  # a front end that does not notify (watch) keeps no memory
             try:
                 self._alert_store.save(effect.memory)
             except Exception:
