@@ -13,7 +13,7 @@ import textwrap
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock, text_bar
@@ -263,22 +263,38 @@ def failure_json(error: MonitorError, message: str) -> dict:
     }
 
 
-def run_status(source, env, as_json: bool, now: datetime) -> int:
-    """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr)."""
+def print_failure_json(error: MonitorError, env, now: datetime | None = None) -> int:
+    """A command that failed before it could read (e.g. a bad API URL): the same stable JSON
+    object on stdout and the sentence on stderr; returns the exit code 1."""
+    message = problem_message(error, None, now or env.clock.now(), polling=False)
+    env.stdout.write(json.dumps(failure_json(error, message)) + "\n")
+    env.stdout.flush()
+    _say(env, message)
+    return 1
+
+
+def _say(env, message: str) -> None:
+    env.stderr.write(f"claude-tray: {printable(message, charset_for(env.stderr))}\n")
+    env.stderr.flush()
+
+
+def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime]) -> int:
+    """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
+
+    `now` may be a clock function: it is then read after the request, so countdowns start from
+    the moment the numbers arrived."""
     from tray_monitor.credentials import plan_label
 
     out = env.stdout
     try:
         reading, creds = source.read()
     except MonitorError as error:
-        message = problem_message(error, None, now, polling=False)
+        now = now() if callable(now) else now
         if as_json:
-            out.write(json.dumps(failure_json(error, message)) + "\n")
-            out.flush()
-        charset = charset_for(env.stderr)
-        env.stderr.write(f"claude-tray: {printable(message, charset)}\n")
-        env.stderr.flush()
+            return print_failure_json(error, env, now)
+        _say(env, problem_message(error, None, now, polling=False))
         return 1
+    now = now() if callable(now) else now
     plan = plan_label(creds)
     if as_json:
         out.write(json.dumps(reading_json(reading, plan)) + "\n")

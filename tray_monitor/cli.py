@@ -1,0 +1,193 @@
+"""Command line: argument parsing and dispatch to `app.py` (the composition root), nothing more.
+
+Every way out of `main` is an exit code and at most one sentence on stderr: a wrong flag gets
+argparse's usage line (2), Ctrl+C ends quietly (130), and an unexpected exception is logged to the
+log file and named in one sentence (the traceback reaches stderr only with --debug).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+import warnings
+
+from tray_monitor import __version__
+from tray_monitor.errors import MonitorError
+
+#: The endpoint rate-limits a token polled every 10 s within minutes; 60 s is tolerated.
+MIN_INTERVAL = 60
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("tray_monitor.cli")
+
+
+def _interval(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Options accepted both before and after the command (`claude-tray --demo watch` and
+    # `claude-tray watch --demo`). SUPPRESS keeps an option absent from the command's namespace
+    # unless given there, so it never overwrites the value given before the command.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="log in detail, also to stderr")
+    shared.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="show simulated usage instead of asking the API")
+    shared.add_argument("--interval", type=_interval, metavar="N", default=argparse.SUPPRESS,
+                        help=f"seconds between polls (default from the settings file, minimum {MIN_INTERVAL})")
+
+    parser = argparse.ArgumentParser(
+        prog="claude-tray",
+        description="A system-tray indicator of your Claude Code usage limits. "
+        "Without a command it starts the tray icon.",
+        parents=[shared],
+    )
+    parser.add_argument("--version", action="version", version=f"claude-tray {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser("status", parents=[shared], help="print the current usage once and exit")
+    status.add_argument("--json", action="store_true", help="print one JSON object (stable keys) for scripts")
+    commands.add_parser("watch", parents=[shared], help="a live view in the terminal, until Ctrl+C")
+    commands.add_parser("refresh", parents=[shared], help="ask the running tray to poll now")
+    commands.add_parser("quit", parents=[shared], help="ask the running tray to quit")
+    autostart = commands.add_parser("autostart", parents=[shared], help="start the tray at login")
+    autostart.add_argument("action", choices=("enable", "disable", "status"))
+    commands.add_parser("config", parents=[shared], help="show the settings file, its values and any problems")
+    doctor = commands.add_parser("doctor", parents=[shared], help="check login, network, tray and notifications")
+    doctor.add_argument("--offline", action="store_true", help="skip the request to the usage endpoint")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    # Defaults filled in here: set_defaults() would change the shared option objects, and so
+    # let a command's absent option overwrite the one given before the command.
+    for name, default in (("debug", False), ("demo", False), ("interval", None)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
+def resolve_interval(given: int | None, env, stderr) -> int:
+    """--interval, raised to the minimum with a warning; without it, the settings file's value."""
+    if given is None:
+        from tray_monitor.settings import load_settings
+
+        settings, _warnings = load_settings(env)  # app.py prints the warnings, once
+        return settings.interval
+    if given < MIN_INTERVAL:
+        stderr.write(
+            f"claude-tray: --interval {given} is below the minimum of {MIN_INTERVAL} seconds "
+            f"(the usage endpoint rate-limits fast pollers); using {MIN_INTERVAL}.\n"
+        )
+        return MIN_INTERVAL
+    return given
+
+
+def _dispatch(args: argparse.Namespace, env) -> int:
+    # Imported here, not at the top: `--version` and `--help` must not load the whole application.
+    app = importlib.import_module("tray_monitor.app")
+    command = args.command
+    if args.demo and command not in (None, "watch"):
+        env.stderr.write("claude-tray: --demo applies to the tray and `watch` only; ignored.\n")
+    if command is None:
+        return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
+    if command == "watch":
+        return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
+    if args.interval is not None:
+        env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
+    if command == "status":
+        return app.status(env, args.json)
+    if command == "refresh":
+        return app.refresh(env)
+    if command == "quit":
+        return app.quit(env)
+    if command == "autostart":
+        return app.autostart(env, args.action)
+    if command == "config":
+        return app.config(env)
+    if command == "doctor":
+        return app.doctor(env, args.offline)
+    raise AssertionError(f"unhandled command {command!r}")  # argparse only lets known ones through
+
+
+def _argparse_exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def _build_environment():
+    from tray_monitor.environment import Environment
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (ssh, containers) and falls back to a
+        # usable directory; a Python warning on every command would only alarm the user.
+        warnings.simplefilter("ignore")
+        # stdio taken now, not when environment.py was imported (tests and redirections swap them).
+        return Environment.from_os(stdout=sys.stdout, stderr=sys.stderr)
+
+
+def _quiet_broken_stdout() -> None:
+    """stdout was closed early (`claude-tray status | head -1`): point it at devnull so Python's
+    final flush does not print "Exception ignored ... BrokenPipeError"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (captured in tests): nothing will flush to a pipe
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            args = parse_args(argv)
+        except SystemExit as done:  # --help, --version, or a usage error (already printed)
+            return _argparse_exit_code(done.code)
+        env = _build_environment()
+        log_path = _start_logging(env, args.debug)
+        try:
+            return _dispatch(args, env)
+        except MonitorError as error:
+            # An expected problem that reached the top (a bad setting, an unusable API URL).
+            env.stderr.write(f"claude-tray: {error.message}\n")
+            return 1
+        except BrokenPipeError:
+            _quiet_broken_stdout()
+            return 1
+        except Exception as error:  # the last line of defence: one sentence, details in the log
+            return _report_unexpected(error, env, log_path, args.debug)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _start_logging(env, debug: bool):
+    from tray_monitor.logs import setup_logging
+
+    try:
+        return setup_logging(env.log_dir, debug=debug, stderr=env.stderr)
+    except OSError as error:
+        # An unwritable log directory must not stop the monitor; say so once and carry on.
+        env.stderr.write(f"claude-tray: cannot write the log in {env.log_dir} ({error.strerror}); logging is off.\n")
+        return None
+
+
+def _report_unexpected(error: Exception, env, log_path, debug: bool) -> int:
+    name = type(error).__name__
+    if log_path is not None:
+        # With --debug the logger also writes this record (traceback included) to stderr.
+        logging.getLogger("tray_monitor").error("unexpected error", exc_info=error)
+        env.stderr.write(f"claude-tray hit an unexpected error: {name}; details are in {log_path}\n")
+    else:
+        if debug:
+            import traceback
+
+            traceback.print_exception(type(error), error, error.__traceback__, file=env.stderr)
+        env.stderr.write(f"claude-tray hit an unexpected error: {name}; run it again with --debug for details\n")
+    return 1
