@@ -350,3 +350,11 @@ def test_a_client_with_a_refused_url_fails_each_fetch_with_the_sentence_and_send
     client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL="http://example.com"))
     with pytest.raises(ConfigError, match="is not allowed"):
         client.fetch(CREDS)
+
+
+def test_a_ca_bundle_path_that_does_not_exist_is_a_config_error(tmp_path):
+    # requests checks the bundle before connecting, so no server is needed on this port
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL="https://127.0.0.1:9",
+                                  REQUESTS_CA_BUNDLE=str(tmp_path / "missing.pem")))
+    with pytest.raises(ConfigError, match="REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE cannot be read"):
+        client.fetch(CREDS)

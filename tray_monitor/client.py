@@ -161,6 +161,12 @@ class UsageClient:
         except requests.exceptions.RequestException:
             # DNS failure, connection refused or reset, proxy errors.
             failure = Transient(f"Cannot reach {self._host}: check the network connection; trying again later.")
+        except OSError:
+            # requests raises a bare OSError for a CA bundle path that does not exist.
+            failure = ConfigError(
+                "The CA bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE cannot be read: "
+                "fix the path or unset the variable."
+            )
         if failure is not None:
             # Raised outside the except block: requests' exceptions hold the request and its
             # Authorization header, so they must not even be the (suppressed) __context__.

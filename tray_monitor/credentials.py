@@ -229,7 +229,7 @@ class CredentialStore:
     def fingerprint(self) -> object:
         """Changes when the store changes; holds no secret (stat values only)."""
         env_token = self._env.environ.get(ENV_TOKEN, "")
-        parts: list[object] = [hashlib.sha256(env_token.strip().encode()).hexdigest()[:16] if env_token.strip() else None]
+        parts: list[object] = [bool(env_token.strip())]  # fixed for the process: no need to hash it
         if self._env.platform == "darwin":
             parts.append(_stat_key(self._keychain_db()))
         parts.append(_stat_key(self._path))
