@@ -450,3 +450,32 @@ def test_the_keychain_is_never_asked_on_linux(tmp_path):
     with pytest.raises(CredentialsNotFound):
         CredentialStore(make_env(tmp_path, USER="ada"), security_path=str(security.path)).load()
     assert security.calls() == []
+
+
+def test_permission_denied_on_open_is_unreadable_even_when_running_as_root(tmp_path, monkeypatch):
+    """chmod 000 does not stop root, so the refusal is simulated at os.open for this path only."""
+    path = write_credentials(tmp_path / ".claude", "max-linux")
+    real_open = os.open
+
+    def refusing_open(name, *args, **kwargs):
+        if Path(name) == path:
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(credentials_module.os, "open", refusing_open)
+    with pytest.raises(CredentialsUnreadable, match=r"\(permission denied\): make it readable by your user"):
+        CredentialStore(make_env(tmp_path)).load()
+
+
+def test_describe_never_raises_when_the_file_cannot_even_be_looked_at(tmp_path, monkeypatch):
+    real_stat = os.stat
+
+    def refusing_stat(name, *args, **kwargs):
+        if str(name).endswith(".credentials.json"):
+            raise PermissionError(13, "Permission denied")
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(credentials_module.os, "stat", refusing_stat)
+    store = CredentialStore(make_env(tmp_path))
+    assert "~/.claude/.credentials.json (unreadable)" in store.describe()
+    assert store.fingerprint()[-1] == ("error", 13)

@@ -242,7 +242,8 @@ class CredentialStore:
             places.append(f"the {ENV_TOKEN} environment variable")
         if self._env.platform == "darwin":
             places.append("the macOS Keychain (" + ", ".join(f"'{s}'" for s in keychain_services(self._env.environ)) + ")")
-        state = "present" if self._path.exists() else "missing"
+        found = _stat_key(self._path)  # never raises, unlike Path.exists() on a permission error
+        state = "missing" if found is None else "unreadable" if found[0] == "error" else "present"
         places.append(f"{self._display(self._path)} ({state})")
         text = "Claude Code login looked up in " + ", then ".join(places)
         if self._last_source:
