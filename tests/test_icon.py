@@ -420,10 +420,22 @@ def test_app_icons_command_writes_every_size(tmp_path):
             assert image.getpixel((size // 2, size // 2))[3] == 255
 
 
-def test_committed_app_icons_exist_for_every_size():
+def test_app_icons_command_writes_an_ico_with_every_size_drawn_at_that_size(tmp_path):
+    assert icon.main(["app-icons", str(tmp_path)]) == 0
+    with Image.open(tmp_path / "claude-tray.ico") as ico:
+        assert ico.info["sizes"] == {(s, s) for s in APP_ICON_SIZES}
+        ico.size = (16, 16)
+        ico.load()
+        assert same(ico.convert("RGBA"), icon.render_app_icon(16))
+
+
+@pytest.mark.parametrize("folder", ["assets", "tray_monitor/assets"])
+def test_committed_app_icons_are_current_for_every_size(folder):
     for size in APP_ICON_SIZES:
-        with Image.open(REPO / "assets" / f"claude-tray-{size}.png") as image:
-            assert image.size == (size, size)
+        with Image.open(REPO / folder / f"claude-tray-{size}.png") as image:
+            assert same(image.convert("RGBA"), icon.render_app_icon(size)), \
+                f"run: python -m tray_monitor.icon app-icons {folder}"
+    assert (REPO / folder / "claude-tray.ico").is_file()
     svg = (REPO / "assets" / "claude-tray.svg").read_text()
     assert svg.lstrip().startswith("<svg") and 'viewBox="0 0 64 64"' in svg
 

@@ -21,7 +21,8 @@ digits of DejaVu Sans Condensed Bold, pre-rendered into assets/digits.png so tha
 never needs FreeType (see render_digit_atlas). Fonts are cached, images are not.
 
 Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
-kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR`, and
+kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR` (PNGs per size and a Windows .ico; committed both in
+assets/ and in tray_monitor/assets/, where the PyInstaller spec looks for them), and
 `python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png`.
 """
 from __future__ import annotations
@@ -715,10 +716,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             directory = Path(target)
             directory.mkdir(parents=True, exist_ok=True)
-            for size in APP_ICON_SIZES:
+            icons = {size: render_app_icon(size) for size in APP_ICON_SIZES}
+            for size, image in icons.items():
                 path = directory / f"claude-tray-{size}.png"
-                render_app_icon(size).save(path, format="PNG")
+                image.save(path, format="PNG")
                 print(f"wrote {path}")
+            # Windows wants one .ico holding every size; each drawn at its size, not downscaled.
+            ico = directory / "claude-tray.ico"
+            largest = max(APP_ICON_SIZES)
+            icons[largest].save(ico, format="ICO", sizes=[(s, s) for s in APP_ICON_SIZES],
+                                append_images=[icons[s] for s in APP_ICON_SIZES if s != largest])
+            print(f"wrote {ico}")
     except OSError as error:
         print(f"Could not write {target}: {error.strerror or error}. "
               "Check that the folder exists and is writable.", file=sys.stderr)
