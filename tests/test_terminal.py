@@ -592,3 +592,38 @@ def test_watch_keeps_the_last_reading_on_screen_marked_stale_when_rate_limited(t
     assert re.search(r"rate limited, retrying at \d\d:\d\d", text)
     assert re.search(r"Rate limited by the usage endpoint\s*│\n│ — retrying at \d\d:\d\d", text)
     assert max(len(line) for line in screen) <= 39
+
+
+def test_status_reads_a_clock_function_after_the_request():
+    clock = FakeClock(NOW)
+
+    class SlowSource(FakeSource):
+        def read(self):
+            clock.advance(60)  # the request took a minute
+            return super().read()
+
+    env = make_env()
+    run_status(SlowSource(fixture_reading("overage.json")), env, as_json=False, now=clock.now)
+    assert "resets in 2h 10m (20:00)" in env.stdout.getvalue()
+
+
+def test_status_failure_with_a_clock_function_still_prints_the_sentence():
+    env = make_env()
+    assert run_status(FakeSource(AuthExpired("x")), env, as_json=True, now=FakeClock(NOW).now) == 1
+    assert json.loads(env.stdout.getvalue())["status"] == "expired"
+
+
+def test_a_failure_before_any_read_prints_the_same_json_and_sentence():
+    from tray_monitor.terminal import print_failure_json
+
+    env = make_env()
+    assert print_failure_json(ConfigError("CLAUDE_TRAY_API_URL must use https."), env) == 1
+    assert json.loads(env.stdout.getvalue()) == {
+        "status": "error",
+        "plan": None,
+        "updated_at": None,
+        "message": "CLAUDE_TRAY_API_URL must use https.",
+        "windows": [],
+        "extra_usage": None,
+    }
+    assert env.stderr.getvalue() == "claude-tray: CLAUDE_TRAY_API_URL must use https.\n"

@@ -370,3 +370,17 @@ def test_view_is_a_frozen_value():
     v = view(state(), NOW)
     with pytest.raises(dataclasses.FrozenInstanceError):
         v.status = "ok"  # type: ignore[misc]
+
+
+def test_a_long_tooltip_is_cut_to_what_a_windows_tray_tooltip_holds():
+    problem = CredentialsUnreadable("/home/someone/" + "very-long-directory-name/" * 8 + ".credentials.json is not JSON.")
+    tooltip = view(state(problem=problem), NOW).tooltip
+    assert len(tooltip) == 127 and tooltip.endswith("…")
+    assert tooltip.startswith("Claude: /home/someone/very-long-directory-name/")
+
+
+def test_a_tooltip_is_cut_by_utf16_units_so_an_emoji_label_counts_twice():
+    label = "\U0001F600" * 70  # 140 UTF-16 units
+    r = reading(UsageWindow("codename", label, 5.0, None))
+    tooltip = view(state(reading=r), NOW).tooltip
+    assert len(tooltip.encode("utf-16-le")) // 2 <= 127 and tooltip.endswith("…")

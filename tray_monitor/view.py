@@ -32,6 +32,10 @@ CRITICAL_PERCENT = 90
 #: (the poller is stuck, or the machine slept and has not polled yet).
 STALE_AFTER_INTERVALS = 2
 
+#: Windows keeps a tray tooltip in NOTIFYICONDATA.szTip, 128 UTF-16 units with the final NUL;
+#: pystray's win32 backend fails on a longer title, so the view never makes one.
+MAX_TOOLTIP = 127
+
 STATUSES = ("loading", "ok", "stale", "signed_out", "expired", "no_scope", "rate_limited", "error")
 
 
@@ -289,6 +293,19 @@ def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, mess
     return f"{summary} · last reading {age}"
 
 
+def _cap(text: str, limit: int) -> str:
+    # Counted in UTF-16 units as Windows does: every character we produce is in the BMP but an
+    # emoji in a label from the server would count twice.
+    if len(text.encode("utf-16-le")) // 2 <= limit:
+        return text
+    out = ""
+    for ch in text:
+        if len((out + ch + "…").encode("utf-16-le")) // 2 > limit:
+            break
+        out += ch
+    return out + "…"
+
+
 _ICON_STATES = {
     "loading": "loading",
     "ok": "ok",
@@ -326,7 +343,7 @@ def view(state: MonitorState, now: datetime) -> View:
     return View(
         status=status,
         icon=_icon(status, reading, binding),
-        tooltip=_tooltip(status, state, binding, message, now),
+        tooltip=_cap(_tooltip(status, state, binding, message, now), MAX_TOOLTIP),
         plan=state.plan,
         windows=window_rows(reading, now),
         extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
