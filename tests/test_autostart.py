@@ -660,3 +660,67 @@ def test_status_description_shows_the_sentence_and_the_command(env, program):
     assert autostart.status().describe() == autostart.status().message
     text = autostart.enable().describe()
     assert text.splitlines() == [f"Starts at login ({autostart.path}).", f"Command: {program}"]
+
+
+def _pids_with_marker(marker: str) -> list[int]:
+    """Processes whose environment carries this test's unique marker (to stop them by PID)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f"CLAUDE_TRAY_TEST_MARKER={marker}".encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray, xvfb, tmp_path, fake_api):
+    """The whole chain at login: our entry -> GLib's launcher -> sh delay -> this install -> docked icon."""
+    import uuid
+
+    from tests.desktop_x import base_env, wait_docked, wait_until
+    from tests.fakeapi import write_credentials
+
+    _glib()
+    gio = shutil.which("gio")
+    if gio is None:
+        pytest.skip("gio (libglib2.0-bin) is not installed")
+    home = tmp_path / "home"
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    write_credentials(home / ".claude", "max-linux")
+    env = make_env(tmp_path, XDG_CONFIG_HOME=str(home / ".config"))
+    autostart = XdgAutostart(env, delay=1)  # the real launch command of this install; 1 s keeps the test short
+    autostart.enable()
+    marker = uuid.uuid4().hex
+    child_env = base_env(
+        **xvfb.env, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"), XDG_STATE_HOME=str(home / ".local/state"),
+        XDG_CACHE_HOME=str(home / ".cache"), XDG_RUNTIME_DIR=str(runtime), PYSTRAY_BACKEND="xorg",
+        CLAUDE_TRAY_API_URL=fake_api.url, CLAUDE_TRAY_TEST_MARKER=marker,
+    )
+    subprocess.run([gio, "launch", str(autostart.path)], env=child_env, check=True, timeout=30)
+    try:
+        icon = wait_docked(xvfb, "claude-tray", timeout=40)
+        assert icon.docked and icon.viewable
+        pids = _pids_with_marker(marker)
+        assert pids, "the app is not running"
+        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")
+        assert [c.decode() for c in cmdline if c][: len(autostart.command)] == list(autostart.command)
+        wait_until(lambda: fake_api.requests, 20, "the started app to poll the usage endpoint")
+    finally:
+        subprocess.run([sys.executable, "-m", "tray_monitor", "quit"], env=child_env, capture_output=True, timeout=30)
+        for grace in (15, 2):  # the second sweep catches a start still inside its sh delay
+            deadline = time.monotonic() + grace
+            while _pids_with_marker(marker) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            for pid in _pids_with_marker(marker):  # the quit command failed: stop it by its PID
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
+
+
+from tests.desktop_x import desktop_workdir, xembed_tray, xvfb  # noqa: E402,F401  (real X fixtures)
