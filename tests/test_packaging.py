@@ -178,3 +178,14 @@ def test_built_binary_answers_version_and_status_json_against_the_loopback_serve
     payload = json.loads(status.stdout)
     assert payload and "FIXTURE" not in status.stdout
     assert len(fake_api.requests) == 1
+
+
+def test_linux_build_can_leave_gtk_out_for_a_small_fast_binary(monkeypatch):
+    assert cfg.bundle_gtk({}) is True and cfg.bundle_gtk({"CLAUDE_TRAY_GTK": "0"}) is False
+    slim = cfg.hidden_imports("linux", [], gtk=False)
+    assert "pystray._xorg" in slim and not set(cfg.GTK_BACKENDS) & set(slim)
+    assert "gi" in cfg.excludes("linux", gtk=False) and "gi" not in cfg.excludes("linux", gtk=True)
+    assert "gi" not in cfg.excludes("darwin", gtk=False)
+    monkeypatch.setenv("CLAUDE_TRAY_GTK", "0")
+    analysis = run_spec(monkeypatch, "linux")["Analysis"].kwargs
+    assert "gi" in analysis["excludes"] and "pystray._gtk" not in analysis["hiddenimports"]
