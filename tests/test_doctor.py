@@ -56,6 +56,7 @@ def healthy_probes(**overrides) -> Probes:
         module_available=lambda name: True,
         typelib_available=lambda namespace, version: True,
         make_autostart=lambda env: FakeAutostart("enabled", "Starts at login (/x)."),
+        running_tray=lambda env: False,
     )
     values.update(overrides)
     return Probes(**values)
@@ -219,6 +220,7 @@ def test_no_display_and_no_bus_fail_the_tray_with_fixes(tmp_path, fake_api):
     assert code == 1
     assert level_of(lines, "tray backend") == FAIL and "no DISPLAY" in lines["tray backend"]
     assert level_of(lines, "tray host") == FAIL and "DISPLAY is not set" in lines["tray host"]
+    assert "inside your desktop session" in lines["tray host"]
     assert level_of(lines, "notifications") == WARN and "DBUS_SESSION_BUS_ADDRESS" in lines["notifications"]
 
 
@@ -226,7 +228,7 @@ def test_unreachable_bus_and_display_are_named_not_raised(tmp_path, fake_api):
     env = make_env(tmp_path, fake_api.url, DISPLAY=":4242", DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/no.sock")
     signed_in(env)
     probes = Probes(claude_version=lambda environ: "2.1.99", make_autostart=lambda env: FakeAutostart(),
-                    module_available=lambda name: name == "Xlib")  # the real X and D-Bus probes
+                    module_available=lambda name: name == "Xlib")  # the real X, D-Bus and control probes
     code, lines, out = run(env, probes=probes, offline=True)
     assert code == 1 and "Traceback" not in out
     assert "cannot open X display :4242" in lines["tray host"]
@@ -435,7 +437,29 @@ def test_doctor_checks_are_listed_in_a_stable_order(tmp_path):
     env = make_env(tmp_path)
     names = [c.name for c in doctor_checks(env, CredentialStore(env), None, offline=True, probes=healthy_probes())]
     assert names == ["credentials", "claude code", "config", "tray backend", "tray host", "notifications",
-                     "autostart", "usage request"]
+                     "autostart", "running tray", "usage request"]
+
+
+def test_running_tray_is_reported_from_its_control_channel(tmp_path):
+    from tray_monitor.doctor import check_running, running_tray
+
+    env = make_env(tmp_path)
+    assert running_tray(env) is False  # nothing listens in this test's runtime dir
+    assert "not running" in check_running(env, healthy_probes()).detail
+    assert "is running" in check_running(env, healthy_probes(running_tray=lambda env: True)).detail
+
+
+def test_running_tray_answers_ping_on_a_real_control_server(tmp_path):
+    from tray_monitor import instance
+    from tray_monitor.doctor import running_tray
+
+    env = make_env(tmp_path)
+    server = instance.ControlServer(env, {"ping": lambda: "pong"})
+    server.start()
+    try:
+        assert running_tray(env) is True
+    finally:
+        server.stop()
 
 
 from tests.desktop_x import desktop_workdir, xembed_tray, xvfb  # noqa: E402,F401  (real X fixtures)

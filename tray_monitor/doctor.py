@@ -95,6 +95,17 @@ def typelib_available(namespace: str, version: str) -> bool:
         return False
 
 
+def running_tray(env) -> bool:
+    """Whether a claude-tray answers on the local control channel (`ping`; no request is made)."""
+    from tray_monitor import instance
+
+    try:
+        instance.send_command(env, "ping")
+        return True
+    except MonitorError:  # not running, not responding, or no runtime dir: all "no tray to ask"
+        return False
+
+
 @dataclass
 class Probes:
     x_tray_owned: Callable[[str], bool] = x_tray_owned
@@ -103,6 +114,7 @@ class Probes:
     module_available: Callable[[str], bool] = module_available
     typelib_available: Callable[[str, str], bool] = typelib_available
     make_autostart: Callable | None = None  # (env) -> Autostart; default tray_monitor.autostart
+    running_tray: Callable[..., bool] = running_tray
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -231,6 +243,8 @@ def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
     if backend not in ("appindicator", "gtk", "xorg", None):
         return Check("tray host", INFO, f"not checked for the {backend} backend")
     detail = "no system tray found" + (f" ({'; '.join(problems)})" if problems else "")
+    if not display and not env.environ.get("WAYLAND_DISPLAY"):
+        return Check("tray host", FAIL, detail, "run claude-tray inside your desktop session (no display here).")
     return Check("tray host", FAIL, detail,
                  "enable a tray: GNOME needs the 'AppIndicator and KStatusNotifierItem Support' extension; "
                  "other panels need their system-tray / notification-area applet.")
@@ -266,6 +280,13 @@ def check_autostart(env, probes: Probes) -> Check:
     status = (probes.make_autostart or make_autostart)(env).status()
     level = {"enabled": OK, "disabled": INFO, "unavailable": INFO}.get(status.state, WARN)
     return Check("autostart", level, status.message)
+
+
+def check_running(env, probes: Probes) -> Check:
+    if probes.running_tray(env):
+        return Check("running tray", INFO, "claude-tray is running and answers; it polls the same endpoint, so "
+                                           "a rate limit it met shows here too")
+    return Check("running tray", INFO, "claude-tray is not running; start it with `claude-tray`")
 
 
 def check_endpoint(env, client, creds, offline: bool) -> Check:
@@ -312,6 +333,7 @@ def doctor_checks(env, store, client, offline: bool, probes: Probes | None = Non
     checks.append(check_tray_host(env, backend, probes))
     checks.append(check_notifications(env, probes))
     checks.append(_guarded("autostart", lambda: check_autostart(env, probes)))
+    checks.append(_guarded("running tray", lambda: check_running(env, probes)))
     checks.append(check_endpoint(env, client, creds, offline))
     return checks
 
