@@ -722,5 +722,3 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
                 except ProcessLookupError:
                     pass
 
-
-from tests.desktop_x import desktop_workdir, xembed_tray, xvfb  # noqa: E402,F401  (real X fixtures)

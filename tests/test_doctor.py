@@ -462,4 +462,16 @@ def test_running_tray_answers_ping_on_a_real_control_server(tmp_path):
         server.stop()
 
 
-from tests.desktop_x import desktop_workdir, xembed_tray, xvfb  # noqa: E402,F401  (real X fixtures)
+
+def test_doctor_on_a_real_desktop_finds_the_tray_and_the_notification_daemon(
+        xvfb, xembed_tray, session_bus, notification_daemon, tmp_path, fake_api):
+    """Xvfb + trayer + a private bus with dunst: the real X and D-Bus probes see both hosts."""
+    env = make_env(tmp_path, fake_api.url, DISPLAY=xvfb.display, DBUS_SESSION_BUS_ADDRESS=session_bus.address)
+    signed_in(env)
+    probes = Probes(claude_version=lambda environ: "2.1.99 (Claude Code)",
+                    make_autostart=lambda env: FakeAutostart())
+    code, lines, out = run(env, probes=probes)
+    assert level_of(lines, "tray host") == OK, out
+    assert level_of(lines, "notifications") == OK, out
+    assert level_of(lines, "tray backend") in (OK, WARN)  # appindicator/gtk with PyGObject, else xorg
+    assert code == 0, out
