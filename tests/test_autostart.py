@@ -16,6 +16,7 @@ from tray_monitor.autostart import (
     AutostartFailed,
     NoAutostart,
     launch_command,
+    launch_workdir,
     make_autostart,
 )
 from tray_monitor.autostart.linux import (
@@ -701,6 +702,9 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
         XDG_CACHE_HOME=str(home / ".cache"), XDG_RUNTIME_DIR=str(runtime), PYSTRAY_BACKEND="xorg",
         CLAUDE_TRAY_API_URL=fake_api.url, CLAUDE_TRAY_TEST_MARKER=marker,
     )
+    # No PYTHONPATH, as at login: a `python -m tray_monitor` entry must find the package by itself.
+    child_env.pop("PYTHONPATH", None)
+    repo = Path(__file__).resolve().parent.parent
     subprocess.run([gio, "launch", str(autostart.path)], env=child_env, check=True, timeout=30)
     try:
         icon = wait_docked(xvfb, "claude-tray", timeout=40)
@@ -711,7 +715,8 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
         assert [c.decode() for c in cmdline if c][: len(autostart.command)] == list(autostart.command)
         wait_until(lambda: fake_api.requests, 20, "the started app to poll the usage endpoint")
     finally:
-        subprocess.run([sys.executable, "-m", "tray_monitor", "quit"], env=child_env, capture_output=True, timeout=30)
+        subprocess.run([sys.executable, "-m", "tray_monitor", "quit"], env=child_env, cwd=repo,
+                       capture_output=True, timeout=30)
         for grace in (15, 2):  # the second sweep catches a start still inside its sh delay
             deadline = time.monotonic() + grace
             while _pids_with_marker(marker) and time.monotonic() < deadline:
@@ -722,3 +727,23 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
                 except ProcessLookupError:
                     pass
 
+
+
+def test_python_m_entry_runs_in_the_directory_that_holds_the_package(env, tmp_path):
+    """A source checkout is not on sys.path at login; `-m` adds the working directory to it."""
+    repo = str(Path(__file__).resolve().parent.parent)
+    python_m = (sys.executable, "-m", "tray_monitor")
+    assert launch_workdir(python_m) == repo
+    autostart = XdgAutostart(env, command=python_m)
+    autostart.enable()
+    assert read_desktop_entry(autostart.path.read_text())["Path"] == repo
+    plist = plistlib.loads(plistlib.dumps(mac(tmp_path, RecordingRunner()).plist(python_m)))
+    assert plist["WorkingDirectory"] == repo
+
+
+def test_console_script_and_frozen_entries_need_no_working_directory(env, program):
+    assert launch_workdir((str(program),)) is None
+    autostart = XdgAutostart(env, command=(str(program),))
+    autostart.enable()
+    assert "Path" not in read_desktop_entry(autostart.path.read_text())
+    assert "WorkingDirectory" not in LaunchAgentAutostart(env, command=(str(program),), run=RecordingRunner(), uid=1).plist((str(program),))

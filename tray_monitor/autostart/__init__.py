@@ -89,6 +89,17 @@ def launch_command(
     return (exe, "-m", "tray_monitor")
 
 
+def launch_workdir(command: Sequence[str]) -> str | None:
+    """For the `python -m tray_monitor` form: the directory holding the package. `-m` puts the
+    working directory on sys.path, so a run from a source checkout (not pip-installed) still finds
+    the package at login. None for a console script or a frozen build, which need no directory."""
+    if tuple(command[1:3]) != ("-m", "tray_monitor"):
+        return None
+    import tray_monitor
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(tray_monitor.__file__)))
+
+
 class Autostart:
     """The policy shared by every OS. Subclasses implement `_read`, `_write`, `_remove`."""
 

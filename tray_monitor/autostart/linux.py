@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tray_monitor.autostart import ENTRY_NAME, Autostart, Entry
+from tray_monitor.autostart import ENTRY_NAME, Autostart, Entry, launch_workdir
 from tray_monitor.settings import write_private_file
 
 #: Seconds to wait at login so the panel (the tray host) is up before the icon asks to dock.
@@ -142,6 +142,9 @@ class XdgAutostart(Autostart):
             "Categories=Utility;",
             "X-GNOME-Autostart-enabled=true",
         ]
+        workdir = launch_workdir(command)
+        if workdir:
+            lines.append(f"Path={escape_value(workdir)}")
         return "\n".join(lines) + "\n"
 
     def _read(self) -> Entry | None:

@@ -19,7 +19,7 @@ import plistlib
 import subprocess
 from pathlib import Path
 
-from tray_monitor.autostart import ENTRY_NAME, Autostart, Entry
+from tray_monitor.autostart import ENTRY_NAME, Autostart, Entry, launch_workdir
 from tray_monitor.settings import write_private_file
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,17 @@ class LaunchAgentAutostart(Autostart):
         self.uid = uid if uid is not None else os.getuid()
 
     def plist(self, command: tuple[str, ...]) -> dict:
-        return {
+        plist = {
             "Label": LABEL,
             "ProgramArguments": list(command),
             "RunAtLoad": True,
             "ProcessType": "Interactive",  # a UI app: do not throttle it like a background daemon
             "LimitLoadToSessionType": "Aqua",  # only in a graphical login, not over ssh
         }
+        workdir = launch_workdir(command)
+        if workdir:
+            plist["WorkingDirectory"] = workdir
+        return plist
 
     def _read(self) -> Entry | None:
         try:
