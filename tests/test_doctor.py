@@ -199,9 +199,17 @@ def test_offline_skips_the_live_request(tmp_path, fake_api):
 def test_refused_api_url_fails_with_the_clients_sentence(tmp_path):
     env = make_env(tmp_path, "http://example.com:8080")
     signed_in(env)
-    code, lines, _ = run(env, client=None)
-    assert code == 1 and level_of(lines, "usage request") == FAIL
-    assert "CLAUDE_TRAY_API_URL" in lines["usage request"]
+    for offline in (False, True):
+        code, lines, _ = run(replace(env, stdout=io.StringIO()), client=None, offline=offline)
+        assert code == 1 and level_of(lines, "usage request") == FAIL
+        assert "CLAUDE_TRAY_API_URL" in lines["usage request"]
+
+
+def test_missing_client_with_an_acceptable_url_still_fails_clearly(tmp_path):
+    env = make_env(tmp_path)
+    signed_in(env)
+    _, lines, _ = run(env, client=None)
+    assert level_of(lines, "usage request") == FAIL and "no client" in lines["usage request"]
 
 
 def test_bad_config_is_a_warning_naming_the_key(tmp_path, fake_api):

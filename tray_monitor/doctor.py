@@ -292,9 +292,7 @@ def check_running(env, probes: Probes) -> Check:
 def check_endpoint(env, client, creds, offline: bool) -> Check:
     from tray_monitor.fmt import format_countdown, format_percent
 
-    if offline:
-        return Check("usage request", SKIP, "--offline")
-    if client is None:
+    if client is None:  # a refused CLAUDE_TRAY_API_URL: a setting to fix, found even --offline
         from tray_monitor.client import api_base_url
 
         try:
@@ -302,6 +300,8 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
         except MonitorError as error:
             return Check("usage request", FAIL, error.message)
         return Check("usage request", FAIL, "no client could be built")
+    if offline:
+        return Check("usage request", SKIP, "--offline")
     if creds is None:
         return Check("usage request", SKIP, "no usable login (see above)")
     try:
