@@ -206,15 +206,39 @@ def xvfb(desktop_workdir) -> XServer:
         stop_process(server.program.process)
 
 
+@dataclass
+class XembedTray:
+    """The running tray host; `restart()` replaces it (a panel that crashed or logged in late)."""
+
+    x: XServer
+    workdir: Path
+    program: Started | None = None
+
+    def start(self) -> None:
+        self.program = start_trayer(self.x, self.workdir)
+
+    def stop(self) -> None:
+        if self.program is not None:
+            stop_process(self.program.process)
+            self.program = None
+        wait_until(lambda: not tray_selection_owned(self.x), 5, "the tray selection to be released")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @pytest.fixture(scope="session")
-def xembed_tray(xvfb, desktop_workdir) -> Started:
+def xembed_tray(xvfb, desktop_workdir) -> XembedTray:
     """trayer: a real XEmbed system tray (what pystray's xorg and gtk backends dock into)."""
     require(missing_programs("trayer"), "an XEmbed tray host")
-    program = start_trayer(xvfb, desktop_workdir)
+    tray = XembedTray(xvfb, desktop_workdir)
+    tray.start()
     try:
-        yield program
+        yield tray
     finally:
-        stop_process(program.process)
+        if tray.program is not None:
+            stop_process(tray.program.process)
 
 
 # ----------------------------------------------------------------------------- SNI host

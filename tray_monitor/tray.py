@@ -200,6 +200,7 @@ class TrayAdapter:
             ) from exc
         if self._is_xorg:
             _enable_xorg_clicks(self.icon)
+            _quiet_lost_tray_errors()
         if self._template:
             _mark_darwin_images_as_template(self.icon)
 
@@ -250,6 +251,7 @@ class TrayAdapter:
                 self.icon.stop()
             except Exception:
                 log.exception("stopping the tray icon failed")
+            self._flush_stranded_x_requests()
 
     # ------------------------------------------------------------------ drawing
     def _spec_loading(self):
@@ -275,6 +277,19 @@ class TrayAdapter:
                 self.icon.title = title
                 self.title_updates += 1
         self._update_menu_locked()
+        self._flush_stranded_x_requests()
+
+    def _flush_stranded_x_requests(self) -> None:
+        """python-xlib (threaded) race: a request queued by pystray's event thread while another
+        thread is finishing a flush is left unsent, and the event thread then waits in select()
+        for ever (seen as `stop()` not ending the loop in about 1 of 4 runs: the DestroyWindow
+        never left). Flushing again from our side, once no pystray call is in flight, sends it."""
+        if not self._is_xorg:
+            return
+        try:
+            self.icon._display.flush()
+        except Exception:
+            log.debug("flushing the X connection failed", exc_info=True)
 
     def _update_image_locked(self, spec, force: bool = False) -> None:
         key = (spec, self._icon_size())
@@ -414,6 +429,7 @@ class TrayAdapter:
                 self.slot_size = size  # draw at the slot size: no blurry rescale by the backend
                 if self._view is not None:
                     self._update_image_locked(self._view.icon)
+                    self._flush_stranded_x_requests()
 
     def _redock(self) -> None:
         # re-assigning the image makes pystray send a new SYSTEM_TRAY_REQUEST_DOCK
@@ -422,6 +438,7 @@ class TrayAdapter:
                 return
             self.icon.icon = self.icon.icon
             self.redraw_count += 1
+            self._flush_stranded_x_requests()
 
 
 class XembedDockChecker:
@@ -458,6 +475,25 @@ class XembedDockChecker:
         geometry = self._window.get_geometry()
         size = min(geometry.width, geometry.height)
         return size if size >= 8 else None
+
+
+class _LostTrayFilter(logging.Filter):
+    """pystray's xorg backend logs "Failed to dock icon" with a traceback whenever no tray host
+    exists (the panel restarts, or starts after us). That is expected and the dock guard handles
+    it: keep one line at INFO instead of an error traceback in the user's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Failed to dock icon":
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            record.msg, record.args = "no system tray host yet; the icon docks when one appears", ()
+        return True
+
+
+def _quiet_lost_tray_errors() -> None:
+    pystray_log = logging.getLogger("pystray._base")
+    if not any(isinstance(f, _LostTrayFilter) for f in pystray_log.filters):
+        pystray_log.addFilter(_LostTrayFilter())
 
 
 def _enable_xorg_clicks(icon) -> None:
