@@ -705,15 +705,26 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
     # No PYTHONPATH, as at login: a `python -m tray_monitor` entry must find the package by itself.
     child_env.pop("PYTHONPATH", None)
     repo = Path(__file__).resolve().parent.parent
-    subprocess.run([gio, "launch", str(autostart.path)], env=child_env, check=True, timeout=30)
+    output = tmp_path / "launched-app.out"  # the app inherits gio's stdout/stderr
+    with output.open("wb") as sink:
+        subprocess.run([gio, "launch", str(autostart.path)], env=child_env, check=True, timeout=30,
+                       stdout=sink, stderr=subprocess.STDOUT)
+
+    def story() -> str:
+        logs = [output, *sorted((home / ".local/state").rglob("*.log"))]
+        return "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.is_file())
+
     try:
-        icon = wait_docked(xvfb, "claude-tray", timeout=40)
-        assert icon.docked and icon.viewable
-        pids = _pids_with_marker(marker)
-        assert pids, "the app is not running"
-        cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")
-        assert [c.decode() for c in cmdline if c][: len(autostart.command)] == list(autostart.command)
-        wait_until(lambda: fake_api.requests, 20, "the started app to poll the usage endpoint")
+        try:
+            icon = wait_docked(xvfb, "claude-tray", timeout=40)
+            assert icon.docked and icon.viewable
+            pids = _pids_with_marker(marker)
+            assert pids, "the app is not running"
+            cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")
+            assert [c.decode() for c in cmdline if c][: len(autostart.command)] == list(autostart.command)
+            wait_until(lambda: fake_api.requests, 20, "the started app to poll the usage endpoint")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{story()}") from None
     finally:
         subprocess.run([sys.executable, "-m", "tray_monitor", "quit"], env=child_env, cwd=repo,
                        capture_output=True, timeout=30)
