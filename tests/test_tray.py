@@ -444,6 +444,57 @@ def test_run_after_stop_returns_at_once(env):
     assert not runner.is_alive()
 
 
+def test_run_ends_cleanly_when_the_gtk_clean_up_finds_no_notification_daemon(env, caplog):
+    """pystray's gtk backends call CloseNotification on exit; with no daemon that raised out of
+    run() and Quit ended with exit code 1 (seen under gtk-sni-tray-standalone without dunst)."""
+    backend = recording_backend()
+
+    class GtkLikeIcon(backend.Icon):
+        def _run(self):
+            try:
+                super()._run()
+            finally:
+                self._finalize()
+
+        def _finalize(self):
+            raise RuntimeError("ServiceUnknown: org.freedesktop.Notifications")
+
+    caplog.set_level("INFO")
+    adapter = TrayAdapter(env, Recorder().actions(), backend=types.SimpleNamespace(__name__="x._gtk", Icon=GtkLikeIcon),
+                          render=fake_render)
+    runner = threading.Thread(target=adapter.run, args=(adapter.stop,))
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive()
+    assert "nothing left to close" in caplog.text
+
+
+def test_a_failing_x_flush_is_ignored(env):
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+
+    def broken_flush():
+        raise ConnectionError("X connection closed")
+
+    adapter.icon._display.flush = broken_flush
+    adapter.show(make_view(79))
+    adapter.stop()
+    assert adapter.icon.title.startswith("Claude")
+
+
+def test_pystray_lost_tray_error_becomes_one_info_line(env, caplog):
+    import logging
+
+    adapter_for(env, Recorder(), module_name="fake._xorg")
+    caplog.set_level("INFO")
+    try:
+        raise AssertionError()
+    except AssertionError:
+        logging.getLogger("pystray._base").error("Failed to dock icon", exc_info=True)
+    record = caplog.records[-1]
+    assert (record.levelname, record.exc_info) == ("INFO", None)
+    assert "Traceback" not in caplog.text and "icon docks when one appears" in caplog.text
+
+
 def test_a_failing_icon_stop_is_logged(env, caplog):
     adapter = adapter_for(env, Recorder())
 

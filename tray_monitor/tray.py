@@ -203,6 +203,8 @@ class TrayAdapter:
             _quiet_lost_tray_errors()
         if self._template:
             _mark_darwin_images_as_template(self.icon)
+        if hasattr(self.icon, "_finalize"):
+            _tolerate_missing_notification_daemon(self.icon)
 
     # ------------------------------------------------------------------ public
     @property
@@ -503,6 +505,21 @@ def _enable_xorg_clicks(icon) -> None:
 
     icon._window.change_attributes(event_mask=X.ExposureMask | X.StructureNotifyMask | X.ButtonPressMask)
     icon._display.flush()
+
+
+def _tolerate_missing_notification_daemon(icon) -> None:
+    """pystray's gtk/appindicator backends close their (never used) notification on the way out
+    with a synchronous D-Bus call; with no notification daemon it raises GLib.GError out of
+    `icon.run()`, so Quit ended in a traceback and exit code 1. Nothing is left to clean up then."""
+    original = icon._finalize
+
+    def finalize() -> None:
+        try:
+            original()
+        except Exception as exc:
+            log.info("tray clean-up on exit failed (%s); nothing left to close", exc)
+
+    icon._finalize = finalize
 
 
 def _mark_darwin_images_as_template(icon) -> None:
