@@ -17,6 +17,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from tray_monitor import schedule as sch
 from tray_monitor.clock import FakeClock, SystemClock
@@ -455,3 +456,51 @@ def test_live_429_retry_after_header_is_honoured(live):
     assert live.views[-1].status == "rate_limited"
     run_for(poller, live.clock, 2)
     assert len(live.api.requests) == 2 and live.views[-1].status == "ok"
+
+
+# Any mix of faults ------------------------------------------------------------------------------
+
+OUTCOMES = st.sampled_from(["ok", "429", "429-retry-after", "5xx", "401"])
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(outcomes=st.lists(OUTCOMES, min_size=1, max_size=40),
+       refresh_at=st.lists(st.integers(min_value=0, max_value=3599), max_size=30))
+def test_no_mix_of_faults_and_refreshes_breaks_the_request_rules(outcomes, refresh_at):
+    """Whatever the endpoint answers and whenever the user refreshes:
+    - nothing is sent inside a 429 cooldown (5 min, or Retry-After but at least the interval);
+    - nothing is sent after a 401 while the store is unchanged;
+    - a request not asked for by a refresh comes at least 30 s after the previous one;
+    - so an hour holds at most 120 refresh-driven + 120 other requests."""
+    script = iter(outcomes)
+    answers = []
+
+    def outcome(clock):
+        kind = next(script, "ok")
+        answers.append(kind)
+        return {"ok": reading_at(clock.now()), "429": RateLimited("slow down"),
+                "429-retry-after": RateLimited("slow down", retry_after=400),
+                "5xx": Transient("502"), "401": AuthExpired("expired")}[kind]
+
+    poller, clock, source, _ = make(outcome)
+    pending = sorted(set(refresh_at))
+    refreshed_at = []
+
+    def maybe_refresh(t):
+        while pending and pending[0] <= t - 1000:
+            pending.pop(0)
+            if poller.request_refresh() == "Refreshing now.":
+                refreshed_at.append(t)
+
+    run_for(poller, clock, HOUR, every=maybe_refresh)
+    reads = source.reads
+    for i in range(1, len(reads)):
+        previous, gap = answers[i - 1], reads[i] - reads[i - 1]
+        assert previous != "401", "a request after a 401 without a store change"
+        if previous == "429":
+            assert gap >= 300
+        if previous == "429-retry-after":
+            assert gap >= 400
+        if not any(reads[i - 1] < r <= reads[i] for r in refreshed_at):
+            assert gap >= 30
+    assert len(reads) <= 240
