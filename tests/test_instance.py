@@ -335,3 +335,30 @@ def test_a_control_socket_that_cannot_be_bound_is_one_clear_sentence(tmp_path, m
                 ControlServer(env, {}).start()
         finally:
             monkeypatch.undo()
+
+
+def test_a_failing_accept_is_logged_and_the_server_keeps_serving(tmp_path, monkeypatch, caplog):
+    import logging
+
+    env = make_env(tmp_path)
+    real_accept = socket.socket.accept
+    failures = []
+
+    def accept_failing_once(self):
+        if not failures:
+            failures.append(1)
+            real_accept(self)[0].close()  # take the connection off the queue, then fail
+            raise OSError(24, "Too many open files")
+        return real_accept(self)
+
+    monkeypatch.setattr(socket.socket, "accept", accept_failing_once)
+    control = ControlServer(env, {})
+    control.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="tray_monitor.instance"):
+            with pytest.raises(InstanceNotResponding):
+                send_command(env, "ping")
+            assert send_command(env, "ping") == "pong"
+        assert "the control socket failed; carrying on" in caplog.text
+    finally:
+        control.stop()
