@@ -285,6 +285,31 @@ def test_a_failing_fingerprint_counts_as_unchanged_and_is_logged_once(caplog):
     assert caplog.text.count("could not check the credential store") == 1
 
 
+def test_a_fingerprint_failing_only_while_waiting_sends_nothing():
+    poller, clock, source, _ = make(always(AuthExpired("expired")))
+    poller.step_once()
+
+    def broken():
+        raise OSError("stat failed")
+
+    source.store_fingerprint = broken
+    run_for(poller, clock, 60)
+    assert len(source.reads) == 1
+
+
+def test_a_store_readable_again_after_a_failed_check_gets_one_attempt():
+    poller, clock, source, _ = make(always(AuthExpired("expired")))
+
+    def broken():
+        raise OSError("stat failed")
+
+    source.store_fingerprint = broken
+    poller.step_once()
+    del source.store_fingerprint  # the class's working method again
+    run_for(poller, clock, 60)
+    assert len(source.reads) == 2
+
+
 def test_a_failing_plan_label_leaves_the_plan_empty(caplog):
     clock = FakeClock(T0)
     monitor = RecordingMonitor()

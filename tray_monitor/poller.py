@@ -26,6 +26,10 @@ TICK_EVERY = 30.0
 #: After an unexpected exception in the loop itself (a bug), pause this long before carrying on.
 ERROR_PAUSE = 30.0
 
+#: The store's fingerprint could not be taken. Recorded at a failed poll, any later real
+#: fingerprint differs from it, so a store that becomes readable again gets one attempt.
+_UNKNOWN = object()
+
 _REFRESH_REPLIES = {
     sch.REFRESH_ACCEPTED: "Refreshing now.",
     sch.REFRESH_COALESCED: "A refresh was requested less than 30 s ago; its result is on the way or shown.",
@@ -125,8 +129,9 @@ class Poller:
 
         if self.schedule.waiting_for_store:
             fingerprint = self._fingerprint()
-            with self._lock:
-                self._schedule = sch.store_checked(self._schedule, fingerprint, now_mono)
+            if fingerprint is not _UNKNOWN:  # a failed check is never a reason to send a request
+                with self._lock:
+                    self._schedule = sch.store_checked(self._schedule, fingerprint, now_mono)
             if not self.schedule.waiting_for_store:
                 log.info("the credential store changed; asking for usage now")
 
@@ -181,12 +186,11 @@ class Poller:
         try:
             return self._source.store_fingerprint()
         except Exception:
-            # Unknown counts as "unchanged" (None == None): never a reason to send a request.
             # Checked every 5 s while waiting, so a lasting failure is logged once.
             if not self._fingerprint_failure_logged:
                 self._fingerprint_failure_logged = True
                 log.exception("could not check the credential store")
-            return None
+            return _UNKNOWN
 
     def _wait_seconds(self) -> float:
         now_mono, now_wall = self._clock.monotonic(), self._clock.now()
