@@ -1,0 +1,275 @@
+"""The composition root: the one place that builds the adapters and wires them to the core.
+
+Each CLI command has one function here; `cli.py` only parses arguments and calls them.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import webbrowser
+
+from tray_monitor.environment import Environment
+from tray_monitor.errors import MonitorError
+
+log = logging.getLogger("tray_monitor.app")
+
+USAGE_PAGE = "https://claude.ai/settings/usage"
+DEMO_INTERVAL = 5  # --demo only: the simulated source walks through its states in about a minute
+
+
+# ---------------------------------------------------------------------- shared wiring
+
+def _load_settings(env: Environment):
+    from tray_monitor.settings import load_settings
+
+    settings, warnings = load_settings(env)
+    for warning in warnings:
+        log.warning("settings: %s", warning)
+        print(f"claude-tray: {warning}", file=env.stderr)
+    return settings
+
+
+def _usage_source(env: Environment):
+    from tray_monitor.client import UsageClient
+    from tray_monitor.credentials import CredentialStore
+    from tray_monitor.source import UsageSource
+
+    return UsageSource(CredentialStore(env), UsageClient(env), env.clock)
+
+
+def _initial_state(settings, interval: float, notifications: bool, memory):
+    from tray_monitor.alerts import AlertSettings
+    from tray_monitor.state import MonitorState
+
+    return MonitorState(
+        interval=interval,
+        pinned_window=settings.icon_window,
+        notifications_enabled=notifications,
+        alert_memory=memory,
+        alert_settings=AlertSettings(thresholds=settings.thresholds, notify_reset=settings.notify_reset),
+    )
+
+
+def _fail(env: Environment, error: MonitorError) -> int:
+    print(f"claude-tray: {error.message}", file=env.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------------- commands
+
+def status(env: Environment, as_json: bool) -> int:
+    from tray_monitor import terminal
+
+    try:
+        source = _usage_source(env)
+    except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
+        if as_json:
+            return terminal.print_failure_json(error, env)
+        return _fail(env, error)
+    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now)
+
+
+def watch(env: Environment, interval: float, demo: bool = False) -> int:
+    from tray_monitor import terminal
+    from tray_monitor.alerts import AlertMemory
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.notifier import NullNotifier
+    from tray_monitor.poller import Poller
+
+    settings = _load_settings(env)
+    try:
+        source = _demo_source(env) if demo else _usage_source(env)
+    except MonitorError as error:
+        return _fail(env, error)
+    if demo:
+        interval = DEMO_INTERVAL
+    # The terminal view shows; the tray (if it runs) is the one that notifies.
+    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory()), env.clock, NullNotifier(), None)
+    poller = Poller(source, monitor, env.clock, interval)
+    return terminal.run_watch(monitor, poller, env, threading.Event())
+
+
+def _demo_source(env: Environment):
+    from tray_monitor.demo import DemoSource
+
+    return DemoSource(env.clock)
+
+
+def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
+    """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
+    from tray_monitor import instance
+    from tray_monitor.alert_store import AlertStore, alert_store_path
+    from tray_monitor.alerts import Notification
+    from tray_monitor.autostart import make_autostart
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.notifier import make_notifier
+    from tray_monitor.poller import Poller
+    from tray_monitor.settings import save_preference
+    from tray_monitor.state import NotificationsToggled
+    from tray_monitor.tray import NoGraphicalSession, TrayActions, TrayAdapter
+
+    settings = _load_settings(env)
+    interval = DEMO_INTERVAL if demo else (interval or settings.interval)
+
+    lock = instance.InstanceLock(env)
+    try:
+        acquired = lock.acquire()
+    except MonitorError as error:  # runtime directory missing or not ours
+        return _fail(env, error)
+    if not acquired:
+        # A second start (autostart + a click on the launcher) must not add a second icon.
+        try:
+            instance.send_command(env, "refresh")
+        except MonitorError:
+            pass
+        print("claude-tray is already running; asked it to refresh.", file=env.stderr)
+        return 0
+
+    try:
+        source = _demo_source(env) if demo else _usage_source(env)
+    except MonitorError as error:
+        lock.release()
+        return _fail(env, error)
+
+    if demo:
+        # Simulated windows must not leave "already notified" marks that a real run would read.
+        from tray_monitor.demo import DemoAlertStore
+
+        alert_store = DemoAlertStore()
+    else:
+        alert_store = AlertStore(alert_store_path(env), clock=env.clock)
+    state = _initial_state(settings, interval, settings.notifications, alert_store.load())
+    autostart = make_autostart(env)
+    try:
+        autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
+    except MonitorError as error:
+        log.warning("autostart: %s", error)
+    holder: dict = {}
+
+    def send(notification: Notification) -> None:
+        holder["notifier"].send(notification)
+
+    def show_status() -> None:
+        view = holder["monitor"].view()
+        lines = [row.menu_text for row in view.windows]
+        if view.extra_usage_text:
+            lines.append(view.extra_usage_text)
+        lines.append(view.message or view.updated_text)
+        send(Notification(key="status", summary=view.tooltip, body="\n".join(lines), urgency="low"))
+
+    def toggle_notifications(enabled: bool) -> None:
+        save_preference(env, "notifications", enabled)
+        holder["monitor"].handle(NotificationsToggled(enabled))
+
+    def toggle_autostart(enabled: bool) -> None:
+        try:
+            autostart.enable() if enabled else autostart.disable()
+        except MonitorError as error:
+            log.warning("autostart: %s", error)
+            send(Notification(key="autostart", summary="Start at login", body=error.message, urgency="normal"))
+
+    def send_test_notification() -> None:
+        send(Notification(key="test", summary="claude-tray notifications work",
+                          body="You will be told here before you run out of Claude usage.", urgency="low"))
+
+    actions = TrayActions(
+        refresh=lambda: holder["poller"].request_refresh(),
+        show_status=show_status,
+        open_usage_page=lambda: webbrowser.open(USAGE_PAGE),
+        quit=lambda: holder["tray"].stop(),
+        toggle_notifications=toggle_notifications,
+        send_test_notification=send_test_notification,
+        toggle_autostart=toggle_autostart,
+        autostart_enabled=lambda: autostart.status().enabled,
+    )
+    try:
+        tray_adapter = TrayAdapter(env, actions)
+    except NoGraphicalSession as error:
+        lock.release()
+        return _fail(env, error)
+    if tray_adapter.backend == "dummy":  # pystray's test backend has no event loop to run
+        lock.release()
+        return _fail(env, NoGraphicalSession(
+            f"The pystray backend '{tray_adapter.backend}' cannot show an icon; "
+            "unset PYSTRAY_BACKEND or run `claude-tray watch` in a terminal."))
+
+    notifier = make_notifier(env, tray_icon=tray_adapter.icon)
+    monitor = Monitor(state, env.clock, notifier, alert_store)
+    poller = Poller(source, monitor, env.clock, interval)
+    control = instance.ControlServer(env, {
+        "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
+        "quit": lambda: (tray_adapter.stop(), "quitting")[1],
+        "ping": lambda: "pong",
+    })
+    holder.update(notifier=notifier, monitor=monitor, poller=poller, tray=tray_adapter)
+    monitor.subscribe(tray_adapter.show)
+
+    def on_ready() -> None:
+        tray_adapter.show(monitor.view())
+        poller.start()  # first: the icon must come alive even if the control channel fails
+        try:
+            control.start()
+        except MonitorError as error:
+            log.warning("`claude-tray refresh` and `quit` will not reach this tray: %s", error)
+        log.info("claude-tray started (backend %s, interval %ss%s)", tray_adapter.backend, interval,
+                 ", demo" if demo else "")
+
+    try:
+        tray_adapter.run(on_ready)
+    finally:
+        poller.stop()
+        control.stop()
+        lock.release()
+        log.info("claude-tray stopped")
+    return 0
+
+
+def refresh(env: Environment) -> int:
+    return _control(env, "refresh")
+
+
+def quit(env: Environment) -> int:  # noqa: A001 - the command's name
+    return _control(env, "quit")
+
+
+def _control(env: Environment, command: str) -> int:
+    from tray_monitor import instance
+
+    try:
+        reply = instance.send_command(env, command)
+    except MonitorError as error:
+        return _fail(env, error)
+    print(reply, file=env.stdout)
+    return 0
+
+
+def autostart(env: Environment, action: str) -> int:
+    from tray_monitor.autostart import make_autostart
+
+    entry = make_autostart(env)
+    try:
+        result = {"enable": entry.enable, "disable": entry.disable, "status": entry.status}[action]()
+    except MonitorError as error:
+        return _fail(env, error)
+    print(result.describe(), file=env.stdout)
+    return 0
+
+
+def config(env: Environment) -> int:
+    from tray_monitor.settings import format_config, load_settings
+
+    settings, warnings = load_settings(env)
+    print(format_config(env, settings, warnings), file=env.stdout)
+    return 0
+
+
+def doctor(env: Environment, offline: bool) -> int:
+    from tray_monitor.client import UsageClient
+    from tray_monitor.credentials import CredentialStore
+    from tray_monitor.doctor import run_doctor
+
+    try:
+        client = UsageClient(env)
+    except MonitorError:
+        client = None  # doctor reports the bad API URL itself
+    return run_doctor(env, CredentialStore(env), client, offline=offline)

@@ -1,0 +1,73 @@
+"""Logging to a rotating file in the platform log directory (and stderr with --debug).
+
+Every record passes through `redact`, so a token that slips into a message, an argument or a
+traceback is replaced before it reaches any handler.
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+
+LOG_FILE_NAME = "claude-tray.log"
+# Anthropic OAuth access/refresh tokens and API keys: sk-ant-oat01-..., sk-ant-ort01-..., sk-ant-api03-...
+_TOKEN = re.compile(r"sk-ant-[a-z]{3}\d{2}-[A-Za-z0-9_\-]+")
+_BEARER = re.compile(r"(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    return _BEARER.sub(r"\1[redacted]", _TOKEN.sub("sk-ant-[redacted]", text))
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def log_file(log_dir: Path) -> Path:
+    return log_dir / LOG_FILE_NAME
+
+
+def setup_logging(log_dir: Path, debug: bool = False, stderr=None) -> Path:
+    """Configure the root logger once; returns the log file path."""
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = log_file(log_dir)
+    # Create the file readable by the user alone before the handler opens it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=512 * 1024, backupCount=2, encoding="utf-8")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    if debug:
+        console = logging.StreamHandler(stderr or sys.stderr)
+        console.setFormatter(formatter)
+        root.addHandler(console)
+    # Quiet chatty libraries: urllib3 logs full URLs and connection details at DEBUG.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    install_thread_excepthook()
+    return path
+
+
+def install_thread_excepthook() -> None:
+    """An exception that escapes any thread is logged (redacted), never printed as a bare traceback."""
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        logging.getLogger("tray_monitor").error(
+            "unhandled exception in thread %s",
+            getattr(args.thread, "name", "?"),
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
+
+    threading.excepthook = hook
