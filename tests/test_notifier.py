@@ -245,10 +245,16 @@ def test_windows_uses_the_tray_icon_when_its_backend_can_notify_else_plyer(tmp_p
     assert type(make_notifier(env_for(tmp_path, "win32"))) is PlyerNotifier
 
 
-def test_linux_without_a_reachable_bus_falls_back_to_plyer_then_to_nothing(tmp_path):
+def test_linux_without_a_reachable_bus_turns_notifications_off_instead_of_a_silent_plyer(tmp_path, caplog):
+    # plyer's Linux path needs the same session bus; without one it only prints warnings.
     env = env_for(tmp_path, DBUS_SESSION_BUS_ADDRESS=NO_BUS)
-    assert type(make_notifier(env, flatpak_marker=tmp_path / "absent")) is PlyerNotifier
-    assert type(make_notifier(env, flatpak_marker=tmp_path)) is NullNotifier
+    assert type(make_notifier(env, flatpak_marker=tmp_path / "absent")) is NullNotifier
+    assert "no D-Bus session bus" in caplog.text
+
+
+def test_linux_with_plyer_forced_uses_plyer(tmp_path):
+    env = env_for(tmp_path, DBUS_SESSION_BUS_ADDRESS=NO_BUS, CLAUDE_TRAY_NOTIFIER="plyer")
+    assert type(make_notifier(env)) is PlyerNotifier
 
 
 def test_session_bus_address_prefers_the_variable_then_the_systemd_user_socket(tmp_path):

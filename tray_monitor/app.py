@@ -200,6 +200,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
         "quit": lambda: (tray_adapter.stop(), "quitting")[1],
         "ping": lambda: "pong",
+        "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
     })
     holder.update(notifier=notifier, monitor=monitor, poller=poller, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
@@ -222,6 +223,25 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         lock.release()
         log.info("claude-tray stopped")
     return 0
+
+
+def describe_tray(view, tray_adapter, autostart) -> str:
+    """What the tray shows right now, as one JSON line (control command `view`): for fault tests,
+    the benchmark and bug reports. Holds no token: the view never has one."""
+    import json
+
+    from tray_monitor.tray import menu_entries
+
+    menu = [e.text for e in menu_entries(view, autostart.status().enabled) if e.visible and not e.is_separator]
+    return json.dumps({
+        "status": view.status,
+        "icon": {"state": view.icon.state, "percent": view.icon.percent,
+                 "weekly_percent": view.icon.weekly_percent, "severity": view.icon.severity},
+        "tooltip": view.tooltip,
+        "menu": menu,
+        "backend": tray_adapter.backend,
+        "redraws": tray_adapter.redraw_count,
+    })
 
 
 def refresh(env: Environment) -> int:

@@ -44,7 +44,8 @@ PORT_FILE_NAME = "claude-tray.port"
 THREAD_NAME = "claude-tray-control"
 #: sun_path holds 104 bytes on macOS, 108 on Linux; beyond this the TCP transport is used instead.
 MAX_UNIX_PATH = 100
-MAX_LINE = 1024
+MAX_LINE = 1024  # a command
+MAX_REPLY = 64 * 1024  # an answer (`view` returns the whole tray view as JSON)
 COMMANDS = ("refresh", "quit", "ping")
 
 
@@ -303,10 +304,10 @@ class ControlServer:
             return f"error: {command} failed: {exc}"
 
 
-def _read_line(conn: socket.socket) -> str:
+def _read_line(conn: socket.socket, limit: int = MAX_LINE) -> str:
     data = b""
-    while b"\n" not in data and len(data) < MAX_LINE:
-        chunk = conn.recv(MAX_LINE)
+    while b"\n" not in data and len(data) < limit:
+        chunk = conn.recv(limit)
         if not chunk:
             break
         data += chunk
@@ -353,7 +354,7 @@ def send_command(env, command: str, timeout: float = 2.0) -> str:
             raise InstanceNotRunning() from None
         try:
             sock.sendall((line + "\n").encode("utf-8"))
-            reply = _read_line(sock)
+            reply = _read_line(sock, MAX_REPLY)
         except socket.timeout:
             raise InstanceNotResponding(
                 f"claude-tray is running but did not answer within {timeout:g} s; "

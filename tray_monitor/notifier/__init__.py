@@ -61,6 +61,11 @@ def _automatic(env, tray_icon, osascript: str, flatpak_marker: Path) -> Notifier
             return PystrayNotifier(tray_icon)
     elif session_bus_reachable(session_bus_address(env.environ)):
         return _dbus(env)
+    elif env.platform.startswith("linux"):
+        # plyer's Linux path needs the same session bus (dbus-python or notify-send): without one it
+        # only prints warnings to the terminal and shows nothing.
+        log.warning("no D-Bus session bus: desktop notifications are off")
+        return NullNotifier()
     if plyer_usable(env.platform, flatpak_marker):
         return PlyerNotifier()
     return NullNotifier()
