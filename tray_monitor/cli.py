@@ -15,9 +15,8 @@ import warnings
 
 from tray_monitor import __version__
 from tray_monitor.errors import MonitorError
+from tray_monitor.schedule import MIN_INTERVAL
 
-#: The endpoint rate-limits a token polled every 10 s within minutes; 60 s is tolerated.
-MIN_INTERVAL = 60
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("tray_monitor.cli")

@@ -37,7 +37,9 @@ from tray_monitor.errors import (
 from tray_monitor.model import Reading
 
 DEFAULT_INTERVAL = 120.0
-MIN_INTERVAL = 60.0
+#: The usage endpoint rate-limits a token polled every 10 s within minutes; 60 s is tolerated.
+#: The one definition: settings and the command line import it.
+MIN_INTERVAL = 60
 TRANSIENT_FIRST_BACKOFF = 30.0
 RATE_LIMIT_FIRST_BACKOFF = 300.0
 RATE_LIMIT_MAX_BACKOFF = 1800.0

@@ -25,8 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
-#: The usage endpoint rate-limits a token polled every 10 s within minutes; 60 s is tolerated.
-MIN_INTERVAL = 60
+from tray_monitor.schedule import MIN_INTERVAL  # noqa: E402 - the one definition
 
 SETTINGS_FILE = "settings.toml"
 PREFERENCES_FILE = "preferences.json"
