@@ -32,9 +32,21 @@ def log_file(log_dir: Path) -> Path:
     return log_dir / LOG_FILE_NAME
 
 
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and any missing parents 0700. mkdir(parents=True, mode=...) applies the
+    mode to the last level only, which left ~/.local/state/claude-tray (above log/) at 0755."""
+    missing = []
+    level = Path(directory)
+    while not level.exists() and level != level.parent:
+        missing.append(level)
+        level = level.parent
+    for level in reversed(missing):
+        level.mkdir(mode=0o700, exist_ok=True)
+
+
 def setup_logging(log_dir: Path, debug: bool = False, stderr=None) -> Path:
     """Configure the root logger once; returns the log file path."""
-    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(log_dir)
     path = log_file(log_dir)
     # Create the file readable by the user alone before the handler opens it.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

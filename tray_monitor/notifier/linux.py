@@ -115,6 +115,7 @@ class AppIconFile:
                 self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 tmp = self._path.with_name(self._path.name + ".tmp")
                 render_app_icon(64).save(tmp, format="PNG")
+                os.chmod(tmp, 0o600)  # like every file we write: the user's alone (daemons run as the user)
                 os.replace(tmp, self._path)
                 self._result = str(self._path)
             except (OSError, ValueError, ImportError) as exc:  # a popup without our icon is fine
