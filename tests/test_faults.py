@@ -1,0 +1,730 @@
+"""Faults: the real `claude-tray` against the loopback server and real files (issue 6).
+
+Each fault is checked for what the user sees (the tray's `view`: status, icon, menu lines; and
+`status --json`) and for what goes over the wire (the FakeApi's recorded requests: count and
+spacing). For every fault the process stays alive, the last good reading stays (marked), the next
+good response restores "ok" within one poll, and the token (a canary) leaks nowhere
+(tests/test_secrets.py helpers, checked after every real-process test).
+
+How it runs, and why it is fast enough:
+- `status --json`, one process per case, no tray: every response and credential fault (cheap).
+- The running tray: one process per fault, ALL STARTED AT ONCE (the `fleet`, a module fixture, one
+  thread per scenario). A tray accepts one manual refresh per 30 s and retries a failure 30 s
+  later, so faults in sequence would cost 30 s each; in parallel the whole fleet takes ~35 s.
+  Each scenario is then one test that waits for its own thread. The store-waiting faults (401,
+  403, every credential fault) chain in one process each: a changed store is asked at once.
+- Wall-clock jumps (sleep: +3 h; clock set back 1 h) and a reset passing cannot be made in a real
+  process without libfaketime: they run a real Poller and a real Monitor with a FakeClock and a
+  fake source (the bottom of this file), as do the per-hour bounds.
+
+Requests per hour each fault can cause (interval 120 s; asserted at the bottom with a FakeClock,
+and within the observed time in the real process):
+
+  fault                                     no user action   refresh every 1 s
+  healthy 200                                 30 (+1/reset)     120
+  5xx / 502 HTML / 529                        32                120
+  body cut / empty / not JSON / closed        32                120
+  10 s stall past the 20 s read timeout       32                 90 (a request takes 20 s)
+  connection refused                          32                120
+  429 Retry-After absent or 0                  4                  4
+  429 Retry-After 120                         30                 30
+  429 Retry-After 3600                         1                  1
+  401 (same token after re-read)               1                  1  then 0 until the store changes
+  403 scope                                    1                  1  then 0 until the store changes
+  credentials missing / deleted / half-written / not JSON / mcpOAuth only / empty token /
+  expired / permission denied                  0                  0  (1 attempt per store change)
+  wall clock jumps (sleep, clock change)      +1 per jump
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from tests.apprun import ClaudeTrayWorld
+from tests.desktop_bus import start_session_bus, stop_session_bus
+from tests.desktop_x import (
+    App,
+    _start_with_stdin,
+    find_tray_icon,
+    start_trayer,
+    start_xvfb,
+    stop_process,
+    wait_docked,
+)
+from tests.fakeapi import FakeApi, Response, error_fixture, usage_fixture, write_credentials
+from tests.test_secrets import (
+    assert_no_canary,
+    assert_store_untouched,
+    canary_payload,
+    canary_token,
+    clean_env,
+    make_world,
+    remember_store,
+    run_cli,
+    status_json,
+    write_login,
+)
+from tray_monitor import instance
+from tray_monitor.environment import Environment
+from tray_monitor.fmt import format_clock
+from tray_monitor.parse import parse_usage
+
+HOUR = 3600.0
+TRANSIENT_RETRY = 30.0  # schedule.TRANSIENT_FIRST_BACKOFF: the first retry after a 5xx/timeout/bad body
+REFRESH_COALESCE = 30.0  # schedule.REFRESH_COALESCE
+STORE_CHECK = 5.0  # schedule.STORE_CHECK_EVERY
+SLOWDOWN = "The usage endpoint asked us to slow down; not asking again before "
+WAITING_FOR_LOGIN = "Waiting for a new Claude login"
+
+
+def usage_body(five_hour: float, weekly: float) -> bytes:
+    """A usage answer with windows that reset in the future (no reset poll during a test)."""
+    now = datetime.now(timezone.utc)
+    return json.dumps({
+        "five_hour": {"utilization": five_hour, "resets_at": (now + timedelta(hours=3)).isoformat()},
+        "seven_day": {"utilization": weekly, "resets_at": (now + timedelta(days=4)).isoformat()},
+        "seven_day_opus": None,
+    }).encode()
+
+
+def good(five_hour: float) -> Response:
+    return Response(200, usage_body(five_hour, 30.0))
+
+
+BEFORE, AFTER = 80.0, 85.0  # 80% crosses the 75% threshold: a real notification reaches dunst
+
+
+def error_response(status: int, name: str, **headers) -> Response:
+    content_type = "text/html" if name.endswith(".html") else "application/json"
+    return Response(status, error_fixture(name), {"Content-Type": content_type, **headers})
+
+
+def api_error(status: int, kind: str, message: str) -> Response:
+    return Response.json({"type": "error", "error": {"type": kind, "message": message}}, status=status)
+
+
+# ----------------------------------------------------------------------------- a port that can refuse
+
+
+class Gate:
+    """A loopback port in front of a FakeApi that can refuse connections (nothing listens) and
+    come back on the same port. `down()` also cuts open keep-alive connections."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.port = 0
+        self.up()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True, name="gate").start()
+
+    def down(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            connections, self._connections = self._connections, []
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # Linux: close() alone leaves a blocked accept() listening
+            except OSError:
+                pass
+            listener.close()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            connection.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed by down()
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True, name="gate-pipe").start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+# ----------------------------------------------------------------------------- talking to the tray
+
+
+def control(world: ClaudeTrayWorld, command: str, timeout: float = 5) -> str:
+    """A control command over the tray's own channel, from this process (cheap: the fleet polls
+    many trays at once; tests/apprun.py's `world.control` starts a process per call)."""
+    return instance.send_command(Environment.from_os(clean_env(world)), command, timeout=timeout)
+
+
+def view(world: ClaudeTrayWorld) -> dict:
+    return json.loads(control(world, "view"))
+
+
+def wait_view(world: ClaudeTrayWorld, predicate: Callable[[dict], bool], what: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    last, error = None, None
+    while time.monotonic() < deadline:
+        try:
+            last = view(world)
+            if predicate(last):
+                return last
+        except Exception as exc:  # the tray is still starting up
+            error = exc
+        for app in world.apps:
+            if app.process.poll() is not None:
+                raise AssertionError(f"claude-tray exited ({app.process.returncode}) waiting for {what}:\n"
+                                     f"{app.log()[-3000:]}")
+        time.sleep(0.3)
+    logs = "\n".join(app.log()[-3000:] for app in world.apps)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\nlast view: {last}\n"
+                         f"last error: {error!r}\napp output:\n{logs}")
+
+
+def shows(percent: float, status: str = "ok") -> Callable[[dict], bool]:
+    return lambda v: v["status"] == status and v["icon"]["percent"] == percent
+
+
+def menu_line(v: dict, prefix: str) -> str:
+    found = [line for line in v["menu"] if line.startswith(prefix)]
+    assert found, f"no menu line starting {prefix!r} in {v['menu']}"
+    return found[0]
+
+
+def assert_kept(v: dict, percent: float, reason: str) -> None:
+    """The last good reading is still shown, and marked as old with the reason."""
+    assert menu_line(v, "Session (5h): ").startswith(f"Session (5h): {percent:.0f}%")
+    updated = menu_line(v, "Last reading")
+    assert reason in updated, updated
+
+
+def clock_texts(at: datetime, slack: float = 2.0) -> set[str]:
+    """"HH:MM" as the app shows `at`, allowing the minute to turn within `slack` seconds."""
+    return {format_clock(at + timedelta(seconds=s), at) for s in (-slack, 0, slack)}
+
+
+def start_tray(world: ClaudeTrayWorld, prefix: tuple = ()) -> App:
+    workdir = world.root / "apps"
+    workdir.mkdir(exist_ok=True)
+    name = f"tray-{len(world.apps)}"
+    program = _start_with_stdin(name, [*prefix, sys.executable, "-m", "tray_monitor"], clean_env(world), workdir)
+    app = App(program, workdir / f"{name}.status")
+    world.apps.append(app)
+    return app
+
+
+def finish(world: ClaudeTrayWorld, app: App) -> None:
+    """Still alive after the fault, quits cleanly, printed no traceback."""
+    assert app.process.poll() is None, f"claude-tray died:\n{app.log()}"
+    assert control(world, "quit") == "quitting"
+    assert app.wait_exit(15) == 0
+    assert "Traceback" not in app.log(), app.log()
+
+
+def no_privilege_prefix() -> tuple:
+    """root reads a chmod 000 file anyway: drop the capabilities that let it (setpriv), so a
+    permission refusal is real. Empty for a normal user."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a permission refusal cannot be made")
+    return ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+# ----------------------------------------------------------------------------- status --json, per response
+
+
+@pytest.fixture
+def world(tmp_path, fake_api):
+    w = make_world(tmp_path / "w", fake_api)
+    yield w
+    w.stop_all()
+
+
+def _retry_after(value: str | None) -> Response:
+    headers = {} if value is None else {"Retry-After": value}
+    return error_response(429, "429-rate-limited.json", **headers)
+
+
+HTTP_CASES = {
+    # name: (response, status --json "status", words in the message)
+    "401": (error_response(401, "401-invalid-token.json"), "expired", "run `claude`"),
+    "403 scope": (error_response(403, "403-scope.json"), "no_scope", "claude"),
+    "429 Retry-After 0": (_retry_after("0"), "rate_limited", "Rate limited"),
+    "429 Retry-After 120": (_retry_after("120"), "rate_limited", "Rate limited"),
+    "429 Retry-After 3600": (_retry_after("3600"), "rate_limited", "Rate limited"),
+    "429 no Retry-After": (_retry_after(None), "rate_limited", "Rate limited"),
+    "500": (api_error(500, "api_error", "Internal server error"), "error", "HTTP 500"),
+    "502 HTML page": (error_response(502, "502-html.html"), "error", "HTTP 502"),
+    "529 overloaded": (error_response(529, "529-overloaded.json"), "error", "HTTP 529"),
+    "body cut in half": (Response(200, usage_body(40, 30), truncate=True), "error", "broke off"),
+    "empty body": (Response(200, b""), "error", "not JSON"),
+    "200 not JSON": (Response(200, b"<html><body>Welcome</body></html>", {"Content-Type": "text/html"}),
+                     "error", "not JSON"),
+    "closed without an answer": (Response(close=True), "error", "Cannot reach"),
+}
+
+
+@pytest.mark.parametrize("case", list(HTTP_CASES))
+def test_status_json_for_each_response_fault_names_it_with_one_request(world, case):
+    response, expected_status, words = HTTP_CASES[case]
+    world.api.queue(response)
+    write_login(world)
+    payload, done = status_json(world)
+    assert done.returncode == 1
+    assert payload["status"] == expected_status
+    assert payload["windows"] == [] and payload["updated_at"] is None
+    assert words in payload["message"], payload["message"]
+    assert payload["message"] in done.stderr  # the same sentence for a human, on stderr
+    # One request: a 401 re-reads the store and, the token being the same, does not ask again.
+    assert len(world.api.requests) == 1
+    assert world.api.requests[0].headers["authorization"] == f"Bearer {canary_token(1)}"
+    assert_no_canary(world, done.stdout, done.stderr)
+    assert_store_untouched(world)
+
+
+def test_status_json_with_connection_refused_says_so_and_exits_1(world):
+    gate = Gate(world.api.port)
+    gate.down()
+    write_login(world)
+    payload, done = status_json(world, CLAUDE_TRAY_API_URL=gate.url)
+    assert done.returncode == 1
+    assert payload["status"] == "error"
+    assert payload["message"].startswith("Cannot reach 127.0.0.1")
+    assert world.api.requests == []
+    assert_no_canary(world, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("fixture", sorted(p.stem for p in (Path(__file__).parent / "fixtures/usage").glob("*.json")))
+def test_status_json_shows_every_recorded_usage_body_as_parsed(world, fixture):
+    body = usage_fixture(fixture)
+    world.api.queue(Response(200, body))
+    write_login(world)
+    payload, done = status_json(world)
+    assert done.returncode == 0, done.stderr
+    expected = parse_usage(json.loads(body), datetime.now(timezone.utc))
+    assert payload["status"] == "ok"
+    assert [(w["id"], w["percent"]) for w in payload["windows"]] == [(w.id, w.percent) for w in expected.windows]
+    assert len(world.api.requests) == 1
+    assert_no_canary(world, done.stdout, done.stderr)
+    assert_store_untouched(world)
+
+
+def _half_written(world: ClaudeTrayWorld) -> None:
+    """Claude Code caught mid-write (a non-atomic writer): half the bytes, in place."""
+    world.claude_dir.mkdir(parents=True, exist_ok=True)
+    path = world.claude_dir / ".credentials.json"
+    data = json.dumps(canary_payload()).encode()
+    path.write_bytes(data[: len(data) // 2])
+    remember_store(world)
+
+
+def _not_json(world: ClaudeTrayWorld) -> None:
+    world.claude_dir.mkdir(parents=True, exist_ok=True)
+    path = world.claude_dir / ".credentials.json"
+    path.write_text("this is not JSON\n")
+    remember_store(world)
+
+
+CREDENTIAL_CASES = {
+    # name: (make the store, status --json "status", words in the message)
+    "file missing": (lambda w: (w.claude_dir.mkdir(parents=True), remember_store(w)), "signed_out", "claude"),
+    "half-written": (_half_written, "error", ".credentials.json"),
+    "not JSON": (_not_json, "error", ".credentials.json"),
+    "mcpOAuth only": (lambda w: write_login(w, "mcp-only"), "signed_out", "claude"),
+    "empty token": (lambda w: write_login(w, "empty-token"), "signed_out", "claude"),
+    "expired": (lambda w: write_login(w, expires_in=-3600), "expired", "run `claude`"),
+    "permission denied": (lambda w: write_login(w, mode=0o000), "error", "permission denied"),
+}
+
+
+@pytest.mark.parametrize("case", list(CREDENTIAL_CASES))
+def test_status_json_for_each_credential_fault_sends_nothing(world, case):
+    make_store, expected_status, words = CREDENTIAL_CASES[case]
+    make_store(world)
+    prefix = no_privilege_prefix() if case == "permission denied" else ()
+    payload, done = status_json(world, prefix=prefix)
+    assert done.returncode == 1
+    assert payload["status"] == expected_status
+    assert words in payload["message"], payload["message"]
+    assert world.api.requests == []  # nothing is sent without a usable login
+    assert_no_canary(world, done.stdout, done.stderr)
+    assert_store_untouched(world)
+
+
+# ----------------------------------------------------------------------------- the fleet: running trays
+
+
+@dataclass
+class Context:
+    """What scenarios share: the desktop, and a place for their own X servers and buses."""
+
+    display: str
+    bus_env: dict
+    workdir: Path
+
+
+@dataclass
+class Run:
+    name: str
+    world: ClaudeTrayWorld
+    script: Callable
+    error: str | None = None
+    cleanup: list = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def go(self, context: Context) -> None:
+        try:
+            self.script(self.world, context, self)
+        except BaseException:
+            self.error = traceback.format_exc()
+
+
+def transient(fault: Response, reason: str, message: str) -> Callable:
+    """good -> refresh -> `fault` -> (the retry comes by itself 30 s later) -> good."""
+
+    def script(world, context, run):
+        world.api.queue(good(BEFORE), fault)
+        world.api.default = good(AFTER)
+        write_login(world)
+        app = start_tray(world)
+        wait_view(world, shows(BEFORE), "the first reading")
+        assert len(world.api.requests) == 1
+        assert control(world, "refresh") == "Refreshing now."
+        v = wait_view(world, lambda v: v["status"] == "stale", "the fault to show")
+        failed_at = datetime.now(timezone.utc)
+        assert v["icon"] == {**v["icon"], "state": "stale", "percent": BEFORE}
+        assert_kept(v, BEFORE, reason)
+        assert message in v["menu"][v["menu"].index(menu_line(v, "Last reading")) - 1]
+        retry_at = menu_line(v, "Last reading").rsplit("retrying at ", 1)[1]
+        assert retry_at in clock_texts(failed_at + timedelta(seconds=TRANSIENT_RETRY), slack=3)
+        assert len(world.api.requests) == 2
+        wait_view(world, shows(AFTER), "the retry to restore the normal state", timeout=TRANSIENT_RETRY + 20)
+        requests = world.api.requests
+        assert len(requests) == 3
+        assert requests[2].at - requests[1].at >= TRANSIENT_RETRY - 0.5  # not hammered
+        finish(world, app)
+
+    return script
+
+
+def refused(world, context, run):
+    """The server goes away (nothing listens on the port), then comes back."""
+    gate = Gate(world.api.port)
+    run.cleanup.append(gate.down)
+    world.extra_env["CLAUDE_TRAY_API_URL"] = gate.url
+    world.api.queue(good(BEFORE))
+    world.api.default = good(AFTER)
+    write_login(world)
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading")
+    gate.down()
+    assert control(world, "refresh") == "Refreshing now."
+    v = wait_view(world, lambda v: v["status"] == "stale", "connection refused to show")
+    assert_kept(v, BEFORE, "offline, retrying at")
+    gate.up()
+    wait_view(world, shows(AFTER), "the retry after the server came back", timeout=TRANSIENT_RETRY + 20)
+    assert len(world.api.requests) == 2
+    finish(world, app)
+
+
+def stall(world, context, run):
+    """The server answers 30 s late, 10 s past the client's 20 s read timeout. Meanwhile the tray
+    keeps showing the last reading and answers; a second refresh does not send a second request."""
+    world.api.queue(good(BEFORE), Response(200, usage_body(AFTER, 30), delay=30.0))
+    world.api.default = good(AFTER)
+    write_login(world)
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading")
+    assert control(world, "refresh") == "Refreshing now."
+    refreshed = time.monotonic()
+    wait_view(world, lambda v: len(world.api.requests) == 2, "the stalled request to arrive", timeout=10)
+    assert view(world)["status"] == "ok"  # during the stall: the reading is still fresh
+    assert control(world, "refresh").startswith("A request is already in flight")
+    v = wait_view(world, lambda v: v["status"] == "stale", "the read timeout", timeout=30)
+    assert_kept(v, BEFORE, "offline, retrying at")
+    assert len(world.api.requests) == 2
+    # The next accepted refresh (30 s after the last) asks again; the server answers at once now.
+    time.sleep(max(0.0, refreshed + REFRESH_COALESCE + 0.5 - time.monotonic()))
+    assert control(world, "refresh") == "Refreshing now."
+    wait_view(world, shows(AFTER), "the next good answer")
+    assert len(world.api.requests) == 3
+    finish(world, app)
+
+
+def rate_limited(retry_after: str | None, cooldown: float) -> Callable:
+    """good -> refresh -> 429: the reading stays (icon "stale"), the menu tells when we ask again,
+    and no refresh sends anything before then. (Recovery takes >= 120 s: FakeClock tests below.)"""
+
+    def script(world, context, run):
+        world.api.queue(good(BEFORE), _retry_after(retry_after))
+        world.api.default = good(AFTER)
+        write_login(world)
+        app = start_tray(world)
+        wait_view(world, shows(BEFORE), "the first reading")
+        assert control(world, "refresh") == "Refreshing now."
+        v = wait_view(world, lambda v: v["status"] == "rate_limited", "the 429 to show")
+        limited_at = datetime.now(timezone.utc)
+        assert v["icon"]["state"] == "stale" and v["icon"]["percent"] == BEFORE
+        assert_kept(v, BEFORE, "rate limited, retrying at")
+        retry_at = menu_line(v, "Last reading").rsplit("retrying at ", 1)[1]
+        assert retry_at in clock_texts(limited_at + timedelta(seconds=cooldown), slack=3)
+        for _ in range(3):
+            assert control(world, "refresh").startswith(SLOWDOWN)
+        cli = run_cli(world, "refresh")  # as a user types it
+        assert cli.returncode == 0 and cli.stdout.startswith(SLOWDOWN), cli
+        time.sleep(1.0)
+        assert len(world.api.requests) == 2
+        assert view(world)["status"] == "rate_limited"
+        finish(world, app)
+
+    return script
+
+
+def rejected_then_unscoped(world, context, run):
+    """401, then (after a new login) 403, then (after another) good: one request per login,
+    nothing between logins however often the user refreshes."""
+    world.api.queue(good(BEFORE), error_response(401, "401-invalid-token.json"))
+    world.api.default = good(AFTER)
+    write_login(world, n=1)
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading")
+    assert control(world, "refresh") == "Refreshing now."
+    v = wait_view(world, lambda v: v["status"] == "expired", "the 401 to show")
+    assert "Login expired — run `claude`" in v["menu"]
+    assert_kept(v, BEFORE, "login expired")
+    for _ in range(3):
+        assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
+    time.sleep(STORE_CHECK + 1)  # a store check passes: unchanged, so nothing is sent
+    assert len(world.api.requests) == 2
+
+    world.api.queue(error_response(403, "403-scope.json"))
+    write_login(world, n=2)  # Claude Code wrote a new login
+    v = wait_view(world, lambda v: v["status"] == "no_scope", "the 403 after the new login", timeout=STORE_CHECK + 10)
+    assert_kept(v, BEFORE, "login cannot read usage")
+    assert len(world.api.requests) == 3
+    assert world.api.requests[2].headers["authorization"] == f"Bearer {canary_token(2)}"
+    assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
+
+    write_login(world, n=3)
+    wait_view(world, shows(AFTER), "the good answer for the next login", timeout=STORE_CHECK + 10)
+    assert len(world.api.requests) == 4
+    assert world.api.requests[3].headers["authorization"] == f"Bearer {canary_token(3)}"
+    finish(world, app)
+
+
+def credential_faults(world, context, run):
+    """One running tray through every credential fault, each picked up from the store without a
+    restart; the CLI agrees with the tray at each step; not one request until a usable login."""
+    prefix = no_privilege_prefix()
+    world.api.queue(good(BEFORE))
+    world.api.default = good(AFTER)
+    path = write_login(world, n=1)
+    app = start_tray(world, prefix=prefix)
+    wait_view(world, shows(BEFORE), "the first reading")
+
+    def step(make_store, tray_status: str, cli_status: str, words: str, timeout: float = STORE_CHECK + 10):
+        make_store()
+        v = wait_view(world, lambda v: v["status"] == tray_status, f"{tray_status} ({words})", timeout=timeout)
+        assert_kept(v, BEFORE, "")
+        assert any(words in line for line in v["menu"]), (words, v["menu"])
+        payload, done = status_json(world, prefix=prefix)
+        assert payload["status"] == cli_status and words in payload["message"], payload
+        assert_no_canary(world, done.stdout, done.stderr)
+        assert len(world.api.requests) == 1, "a request was sent without a usable login"
+
+    def delete():
+        path.unlink()
+        remember_store(world)
+
+    # Deleted while running: noticed at the next poll, here a manual refresh.
+    step(lambda: (delete(), control(world, "refresh")), "signed_out", "signed_out", "No Claude Code login")
+    step(lambda: _half_written(world), "stale", "error", ".credentials.json")
+    step(lambda: write_login(world, "mcp-only"), "signed_out", "signed_out", "No Claude Code login")
+    step(lambda: _not_json(world), "stale", "error", ".credentials.json")
+    step(lambda: write_login(world, "empty-token"), "signed_out", "signed_out", "No Claude Code login")
+    step(lambda: write_login(world, n=1, mode=0o000), "stale", "error", "permission denied")
+    step(lambda: write_login(world, n=1, expires_in=-3600), "expired", "expired", "Login expired")
+    # Rewritten atomically with a new token: used at once, without a restart.
+    write_login(world, n=2)
+    wait_view(world, shows(AFTER), "the new login to be used", timeout=STORE_CHECK + 10)
+    assert len(world.api.requests) == 2
+    assert world.api.requests[1].headers["authorization"] == f"Bearer {canary_token(2)}"
+    finish(world, app)
+
+
+def missing_at_start(world, context, run):
+    """No login when the tray starts: it says what to do, sends nothing, and picks up the login."""
+    world.claude_dir.mkdir(parents=True)
+    remember_store(world)
+    world.api.default = good(BEFORE)
+    app = start_tray(world)
+    v = wait_view(world, lambda v: v["status"] == "signed_out", "signed out")
+    assert v["icon"]["state"] == "signed_out"
+    assert "No Claude Code login — install Claude Code and run `claude`" in v["menu"]
+    assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
+    time.sleep(STORE_CHECK + 1)
+    assert world.api.requests == []
+    write_login(world)
+    wait_view(world, shows(BEFORE), "the login to be picked up", timeout=STORE_CHECK + 10)
+    assert len(world.api.requests) == 1
+    finish(world, app)
+
+
+def no_notification_daemon(world, context, run):
+    """A session bus where nobody owns org.freedesktop.Notifications: crossing 75% and then 90%
+    cannot be shown as popups, and the tray carries on."""
+    bus = start_session_bus(context.workdir / f"bus-{run.name.replace(' ', '-')}", "nodaemon")
+    run.cleanup.append(lambda: stop_session_bus(bus))
+    world.with_desktop(context.display, bus.env, "xorg")
+    world.api.queue(good(BEFORE))
+    world.api.default = good(92.0)
+    write_login(world)
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading")
+    assert control(world, "refresh") == "Refreshing now."
+    wait_view(world, shows(92.0), "the next reading")
+    assert len(world.api.requests) == 2
+    finish(world, app)
+
+
+def tray_host_late_and_restarting(world, context, run):
+    """On an X display of its own: no tray host at start (it appears 10 s later), then the host
+    restarts while the app runs. The icon docks each time; polling never depends on it."""
+    from tray_monitor.tray import APP_ID
+
+    workdir = context.workdir / "late-host"
+    workdir.mkdir()
+    x = start_xvfb(workdir)
+    run.cleanup.append(lambda: stop_process(x.program.process))
+    world.with_desktop(x.display, context.bus_env, "xorg")
+    world.api.default = good(BEFORE)
+    write_login(world)
+    started = time.monotonic()
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading without a tray host")
+    time.sleep(max(0.0, started + 10 - time.monotonic()))
+    assert app.process.poll() is None
+    icon = find_tray_icon(x, APP_ID)
+    assert icon is None or not icon.docked
+    host = start_trayer(x, x.workdir)
+    run.cleanup.append(lambda: stop_process(host.process))
+    wait_docked(x, APP_ID, timeout=20)
+
+    stop_process(host.process)  # the panel crashes...
+    time.sleep(1.0)
+    assert app.process.poll() is None
+    host = start_trayer(x, x.workdir)  # ...and comes back
+    run.cleanup.append(lambda: stop_process(host.process))
+    wait_docked(x, APP_ID, timeout=20)
+    assert view(world)["status"] == "ok"
+    assert len(world.api.requests) == 1  # tray host events cause no request
+    finish(world, app)
+
+
+SCENARIOS: dict[str, Callable] = {
+    "500": transient(api_error(500, "api_error", "Internal server error"), "offline, retrying at", "Offline"),
+    "502 HTML page": transient(error_response(502, "502-html.html"), "offline, retrying at", "Offline"),
+    "529 overloaded": transient(error_response(529, "529-overloaded.json"), "offline, retrying at", "Offline"),
+    "body cut in half": transient(Response(200, usage_body(40, 30), truncate=True), "offline, retrying at", "Offline"),
+    "empty body": transient(Response(200, b""), "update failed, retrying at", "Unexpected answer"),
+    "200 not JSON": transient(Response(200, b"<html>Welcome</html>", {"Content-Type": "text/html"}),
+                              "update failed, retrying at", "Unexpected answer"),
+    "closed mid-response": transient(Response(close=True), "offline, retrying at", "Offline"),
+    "connection refused": refused,
+    "stall past the read timeout": stall,
+    "429 Retry-After 0": rate_limited("0", 300),
+    "429 Retry-After 120": rate_limited("120", 120),
+    "429 Retry-After 3600": rate_limited("3600", 3600),
+    "429 without Retry-After": rate_limited(None, 300),
+    "401 then 403": rejected_then_unscoped,
+    "credential faults": credential_faults,
+    "credentials missing at start": missing_at_start,
+    "no notification daemon": no_notification_daemon,
+    "tray host late and restarting": tray_host_late_and_restarting,
+}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, xvfb, xembed_tray, session_bus, notification_daemon):
+    """Every scenario's tray started at once, each driven by its own thread."""
+    root = tmp_path_factory.mktemp("fleet")
+    context = Context(xvfb.display, session_bus.env, root)
+    runs: dict[str, Run] = {}
+    apis = []
+    try:
+        for index, (name, script) in enumerate(SCENARIOS.items()):
+            api = FakeApi().start()
+            apis.append(api)
+            world = make_world(root / f"s{index}", api)
+            world.with_desktop(xvfb.display, session_bus.env, "xorg")
+            runs[name] = Run(name, world, script)
+        for run in runs.values():
+            run.thread = threading.Thread(target=run.go, args=(context,), name=f"fault-{run.name}", daemon=True)
+            run.thread.start()
+        yield runs
+    finally:
+        for run in runs.values():
+            run.world.stop_all()
+            for cleanup in reversed(run.cleanup):
+                try:
+                    cleanup()
+                except Exception:
+                    pass
+        for api in apis:
+            api.stop()
+
+
+@pytest.mark.desktop
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_a_running_tray_survives_the_fault_keeps_the_reading_and_recovers(fleet, scenario, notification_daemon):
+    run = fleet[scenario]
+    run.thread.join(180)
+    assert not run.thread.is_alive(), f"scenario {scenario!r} still running after 180 s"
+    assert run.error is None, run.error
+    # dunst is shared by the whole fleet: read its history once nothing is being notified any more.
+    for other in fleet.values():
+        other.thread.join(180)
+    assert_no_canary(run.world, daemon=notification_daemon)
+    assert_store_untouched(run.world)
