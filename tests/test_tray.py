@@ -105,6 +105,12 @@ def recording_backend(module_name: str = "fake._recording"):
         def _update_icon(self):
             self.platform_calls.append(("icon", self.icon.tobytes()))
 
+        _systray_manager = None
+
+        def _dock_window(self):  # pystray xorg: send SYSTEM_TRAY_REQUEST_DOCK
+            self.platform_calls.append(("dock request",))
+            self._systray_manager = object()
+
         def _update_title(self):
             self.platform_calls.append(("title", self.title))
 
@@ -122,14 +128,24 @@ def recording_backend(module_name: str = "fake._recording"):
     return types.SimpleNamespace(__name__=module_name, Icon=RecordingIcon)
 
 
+ROOT_WINDOW, TRAY_SOCKET = 1, 2
+
+
 class FakeXWindow:
     id = 0x1234
 
     def __init__(self):
         self.event_masks: list[int] = []
+        self.parent = ROOT_WINDOW
+        self.destroyed = False
 
     def change_attributes(self, event_mask):
         self.event_masks.append(event_mask)
+
+    def query_tree(self):
+        if self.destroyed:
+            raise ConnectionError("BadWindow")
+        return types.SimpleNamespace(parent=types.SimpleNamespace(id=self.parent))
 
 
 class FakeXDisplay:
@@ -137,6 +153,9 @@ class FakeXDisplay:
 
     def flush(self):
         self.flushed += 1
+
+    def screen(self):
+        return types.SimpleNamespace(root=types.SimpleNamespace(id=ROOT_WINDOW))
 
 
 def labels(icon) -> list[str]:
@@ -343,6 +362,32 @@ def test_xorg_window_gets_button_press_so_left_clicks_arrive(env):
     assert adapter.icon._window.event_masks[-1] & X.ButtonPressMask
     assert adapter.icon._window.event_masks[-1] & X.ExposureMask  # redraws still arrive
     assert adapter.icon._display.flushed >= 1
+
+
+def dock_requests(icon) -> int:
+    return sum(1 for call in icon.platform_calls if call == ("dock request",))
+
+
+def test_xorg_asks_to_dock_only_while_not_embedded(env):
+    """pystray re-sent the dock request on every image update; trayer re-embedded each time."""
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    icon = adapter.icon
+    icon._dock_window()
+    assert dock_requests(icon) == 1  # first start: on the root window
+    icon._window.parent = TRAY_SOCKET
+    icon._dock_window()
+    assert dock_requests(icon) == 1  # embedded: no new request
+    icon._window.parent = ROOT_WINDOW  # the tray host went away
+    icon._dock_window()
+    assert dock_requests(icon) == 2
+
+
+def test_xorg_dock_request_goes_out_when_the_window_cannot_be_queried(env):
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    adapter.icon._dock_window()
+    adapter.icon._window.destroyed = True
+    adapter.icon._dock_window()
+    assert dock_requests(adapter.icon) == 2
 
 
 def test_latin1_safe_keeps_latin1_and_replaces_the_rest():
@@ -576,3 +621,50 @@ def test_importing_the_tray_module_without_a_display_does_not_import_pystray():
     clean = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "PYSTRAY_BACKEND")}
     out = subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout.strip()) == (0, "False"), out.stderr
+
+
+def test_xorg_update_stuck_on_a_lost_x_wakeup_is_freed_by_a_flush_from_another_thread(env):
+    """Story: under trayer, `claude-tray` hung at start or on Quit in about 1 of 10 starts. pystray's
+    xorg backend runs each icon/title/stop change on its event thread: our thread sends a message,
+    flushes and waits. python-xlib lost the wake-up of the event thread (waiting for a get_geometry
+    reply while redrawing) when that flush left by its "another thread receives" exit, so both
+    waited for ever. Here the platform call blocks until some OTHER thread flushes the display, as
+    the stuck event thread did; the adapter must get it flushed while it holds its lock."""
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    icon = adapter.icon
+    icon._visible = True  # shown, so an image change reaches the platform layer
+    caller: list = []
+    flushed_from_elsewhere = threading.Event()
+    flushers: list[str] = []
+
+    def flush():
+        flushers.append(threading.current_thread().name)
+        if threading.current_thread() not in caller:
+            flushed_from_elsewhere.set()
+
+    def update_icon_waiting_for_the_event_thread():
+        if not flushed_from_elsewhere.wait(5):
+            raise TimeoutError("nobody flushed the X connection: the event thread would wait for ever")
+        icon.platform_calls.append(("icon", icon.icon.tobytes()))
+
+    icon._display.flush = flush
+    icon._update_icon = update_icon_waiting_for_the_event_thread
+    shower = threading.Thread(target=lambda: adapter.show(make_view(79)), name="poller-like")
+    caller.append(shower)
+    shower.start()
+    shower.join(10)
+    assert not shower.is_alive()
+    assert [c[0] for c in icon.platform_calls].count("icon") == 1 and adapter.redraw_count == 1
+    assert "claude-tray-xflush" in flushers
+
+
+def test_the_xorg_flush_helper_is_idle_while_nobody_waits(env):
+    """The helper flushes only while a pystray call is in flight: an idle tray costs no wake-ups."""
+    adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
+    adapter.show(make_view(79))  # starts the helper; the fake call returns at once
+    flushes_after_show = adapter.icon._display.flushed
+    helper = next(t for t in threading.enumerate() if t.name == "claude-tray-xflush")
+    assert helper.daemon
+    stopping = threading.Event()
+    stopping.wait(3 * tray_module.XORG_UNSTICK_EVERY)  # a real wait: the helper runs on real time
+    assert adapter.icon._display.flushed == flushes_after_show

@@ -32,6 +32,7 @@ DEFAULT_ICON_SIZE = 64
 DOCK_CHECK_INTERVAL = 10.0  # seconds between checks that the xorg icon is still docked
 FIRST_DOCK_TIMEOUT = 1.0  # seconds to wait for the tray host to embed us before asking again
 FIRST_DOCK_ATTEMPTS = 5
+XORG_UNSTICK_EVERY = 0.25  # seconds a pystray call may wait before we flush X for it (_UnstickingLock)
 
 
 class NoGraphicalSession(ConfigError):
@@ -168,7 +169,8 @@ class TrayAdapter:
         self._is_xorg = self.backend == "xorg"
         self._template = self.backend == "darwin"  # menu-bar images are templates: only alpha counts
 
-        self._state_lock = threading.Lock()  # guards the caches below and every pystray call
+        # guards the caches below and every pystray call; on xorg it also un-sticks python-xlib
+        self._state_lock = _UnstickingLock(self._flush_stranded_x_requests) if self._is_xorg else threading.Lock()
         self._view = None
         self._icon_key: tuple | None = None  # (spec, size) last rendered
         self._image_bytes: bytes | None = None
@@ -477,6 +479,48 @@ class XembedDockChecker:
         geometry = self._window.get_geometry()
         size = min(geometry.width, geometry.height)
         return size if size >= 8 else None
+
+
+class _UnstickingLock:
+    """The adapter's state lock on xorg: while it is held, a helper thread flushes the icon's X
+    connection every XORG_UNSTICK_EVERY seconds.
+
+    Why: pystray's xorg backend runs each icon, title and stop request on its event thread; the
+    calling thread sends a ClientMessage, flushes and waits for it. python-xlib (threaded) loses a
+    wake-up there: when that flush leaves `send_and_recv` by its "data to read, but another thread
+    receives" exit, it does not wake the event thread, which meanwhile queued a request of its own
+    (get_geometry, redrawing on Expose) and waits for the sender to finish. Both then wait for
+    ever: the tray hung at start or on Quit in about 1 of 10 starts under trayer. Any later flush
+    from a third thread reads the pending reply and wakes the event thread. Idle (lock free), the
+    helper sleeps on an Event: no wake-ups."""
+
+    def __init__(self, flush: Callable[[], None], every: float | None = None):
+        self._lock = threading.Lock()
+        self._flush = flush
+        self._every = XORG_UNSTICK_EVERY if every is None else every
+        self._held = threading.Event()
+        self._released = threading.Event()
+        self._helper: threading.Thread | None = None
+
+    def __enter__(self) -> "_UnstickingLock":
+        self._lock.acquire()
+        self._released.clear()
+        self._held.set()
+        if self._helper is None:
+            self._helper = threading.Thread(target=self._unstick, name="claude-tray-xflush", daemon=True)
+            self._helper.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._held.clear()
+        self._released.set()
+        self._lock.release()
+
+    def _unstick(self) -> None:
+        while True:
+            self._held.wait()
+            if not self._released.wait(self._every):
+                self._flush()  # never raises: _flush_stranded_x_requests logs at debug
 
 
 class _LostTrayFilter(logging.Filter):
