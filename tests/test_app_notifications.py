@@ -1,0 +1,232 @@
+"""Notifications end to end: the real `claude-tray` process, a real notification daemon.
+
+The tray runs as a user runs it (tests/apprun.py: a private HOME, Claude Code's login in its own
+CLAUDE_CONFIG_DIR, the loopback FakeApi as the usage endpoint) under Xvfb with a private session bus
+and dunst (tests/desktop_bus.py). What the user gets is read back from dunst's own history
+(summary, body, app name, urgency), never from our sender's return value.
+
+How the usage is stepped. Manual refreshes within 30 s of the last accepted one are coalesced
+(tray_monitor/schedule.py, REFRESH_COALESCE) and scheduled polls are at least 60 s apart, so one tray
+process answers exactly two quick polls: the one at start and the first `claude-tray refresh`.
+Each step of the walk is therefore one tray run ("start, refresh, quit") on the same data dir;
+the restarts are not a trick, they are the rule under test (alert memory survives a restart).
+Every poll the tray makes is counted at the FakeApi, so a run that asked more often than
+intended fails.
+
+Sync points. The tray updates its state (what `view` reports) just before it carries out the
+popups of that step, so a popup that is due is awaited in dunst's history; a popup that must NOT
+come is checked after the tray has quit (Poller.stop joins the poll thread, so a popup being sent
+at that moment has reached dunst before the process exits).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.desktop_x import sni_item, sni_click, wait_until
+from tests.fakeapi import Response, credentials_fixture, error_fixture, usage_fixture
+from tray_monitor.fmt import format_clock, format_countdown
+
+pytestmark = pytest.mark.desktop
+
+APP_NAME = "claude-tray"
+#: A recognisable token: if any part of it reaches a popup, the log or our files, the test sees it.
+CANARY_PREFIX = "sk-ant-oat01-CANARY-"
+
+
+# ----------------------------------------------------------------------------- the user's world
+
+
+def canary_token() -> str:
+    return CANARY_PREFIX + secrets.token_hex(24)
+
+
+def login_with(world, token: str) -> None:
+    payload = credentials_fixture("max-linux")
+    payload["claudeAiOauth"]["accessToken"] = token
+    world.login(payload)
+
+
+def server_time(moment: datetime) -> str:
+    """resets_at as the server writes it: microsecond noise and an offset."""
+    return moment.replace(microsecond=1100).isoformat()
+
+
+def usage_body(session_percent: float, session_resets_at: datetime) -> Response:
+    """The recorded small-2026-03 body with the session (five_hour) window set as given; the
+    weekly windows stay below every threshold, with resets_at in the future like a live account."""
+    body = json.loads(usage_fixture("small-2026-03"))
+    body["five_hour"] = {"utilization": session_percent, "resets_at": server_time(session_resets_at)}
+    week = session_resets_at + timedelta(days=3)
+    body["seven_day"]["resets_at"] = server_time(week)
+    body["seven_day_sonnet"]["resets_at"] = server_time(week + timedelta(hours=1))
+    return Response.json(body)
+
+
+def future_minute(hours: float) -> datetime:
+    return (datetime.now(timezone.utc) + timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+# ----------------------------------------------------------------------------- what the user sees
+
+
+def resets_sentence(resets_at: datetime, now: datetime) -> str:
+    return f"Resets at {format_clock(resets_at, now)} (in {format_countdown(resets_at - now)})."
+
+
+class Moment:
+    """The wall-clock span in which the tray wrote a popup: a countdown ("in 2h 59m") is exact
+    only to the minute the tray computed it in, so a text is expected as it read at the start
+    or at the end of the span (one value, or two across a minute boundary)."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(timezone.utc)
+        self.end: datetime | None = None
+
+    def close(self) -> "Moment":
+        self.end = datetime.now(timezone.utc)
+        return self
+
+    def texts(self, make) -> set:
+        return {make(self.start), make(self.end or datetime.now(timezone.utc))}
+
+
+def popups(daemon) -> list[tuple]:
+    """dunst's history, oldest first, as (appname, urgency, summary, body)."""
+    return [(e["appname"], e["urgency"], e["summary"], e["body"]) for e in reversed(daemon.history())]
+
+
+def wait_popups(daemon, count: int, timeout: float = 10) -> list[tuple]:
+    return wait_until(lambda: (lambda p: p if len(p) >= count else None)(popups(daemon)), timeout,
+                      f"{count} notifications in dunst's history")
+
+
+def assert_popup(popup: tuple, urgency: str, summary: str, bodies: set) -> None:
+    appname, got_urgency, got_summary, got_body = popup
+    assert (appname, got_urgency, got_summary) == (APP_NAME, urgency, summary), popup
+    assert got_body in bodies, f"{got_body!r} is none of {bodies!r}"
+
+
+def assert_no_token(world, daemon, token: str) -> None:
+    """The canary token (or its distinctive part) is nowhere the user or a bug report can see."""
+    secret = token[len(CANARY_PREFIX):]
+    for entry in daemon.history():
+        for value in entry.values():
+            assert secret not in str(value) and "CANARY" not in str(value), entry
+    for path in [world.log_path, *world.data_dir.rglob("*"), *(world.root / "apps").glob("*.log")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+# ----------------------------------------------------------------------------- running the tray
+
+
+def start_and_wait(world, predicate, what: str):
+    app = world.start_tray("--interval", "600")
+    world.wait_view(predicate, timeout=30, what=what)
+    return app
+
+
+def session_at(percent: float):
+    """The tray shows a good reading whose session line reads `percent`."""
+    line = f"Session (5h): {percent}%"
+    return lambda v: v["status"] == "ok" and any(m.startswith(line + " ") for m in v["menu"])
+
+
+def refresh(world, predicate, what: str) -> None:
+    done = world.cli("refresh")
+    assert (done.returncode, done.stdout.strip()) == (0, "Refreshing now."), done
+    world.wait_view(predicate, timeout=20, what=what)
+
+
+def quit_tray(world, app) -> None:
+    assert world.control("quit") == "quitting"
+    assert app.wait_exit(15) == 0
+    assert "Traceback" not in app.log(), app.log()
+
+
+# ----------------------------------------------------------------------------- the tests
+
+
+@pytest.fixture
+def xorg_world(claude_tray_world, xvfb, xembed_tray, session_bus, notification_daemon):
+    """A signed-in user (canary token) whose tray runs on the xorg backend next to dunst."""
+    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "xorg")
+    world.token = canary_token()
+    login_with(world, world.token)
+    notification_daemon.clear()
+    return world
+
+
+def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_refreshes_and_restarts(
+        xorg_world, notification_daemon):
+    world, api, daemon = xorg_world, xorg_world.api, notification_daemon
+    session = future_minute(3)
+    next_session = session + timedelta(hours=5)
+    expected: list = []  # (urgency, summary, bodies) in the order they must arrive
+
+    def check(requests: int) -> None:
+        got = popups(daemon)
+        assert len(got) == len(expected), got
+        for popup, (urgency, summary, bodies) in zip(got, expected):
+            assert_popup(popup, urgency, summary, bodies)
+        assert len(api.requests) == requests
+
+    # Run 1: 60 % at start (no threshold), 80 % on refresh: "at 80%" (threshold 75).
+    api.queue(usage_body(60, session), usage_body(80, session))
+    app = start_and_wait(world, session_at(60), "60% at start")
+    moment = Moment()
+    refresh(world, session_at(80), "80% after refresh")
+    wait_popups(daemon, 1)
+    moment.close()
+    expected.append(("normal", "Session (5h) at 80%", moment.texts(lambda now: resets_sentence(session, now))))
+    quit_tray(world, app)
+    check(requests=2)
+
+    # Run 2: a restart still at 80 % repeats nothing, and neither does a refresh with the same data.
+    api.queue(usage_body(80, session), usage_body(80, session))
+    app = start_and_wait(world, session_at(80), "80% after restart")
+    refresh(world, session_at(80), "80% after refresh")
+    quit_tray(world, app)
+    check(requests=4)
+
+    # Run 3: 95 % at start: "at 95%" (threshold 90, the 75 one is not repeated); then 102 % on
+    # refresh: limit reached, critical, and extra usage is enabled in this account.
+    api.queue(usage_body(95, session), usage_body(102, session))
+    moment = Moment()
+    app = start_and_wait(world, session_at(95), "95% at start")
+    wait_popups(daemon, 2)
+    moment.close()
+    expected.append(("normal", "Session (5h) at 95%", moment.texts(lambda now: resets_sentence(session, now))))
+    moment = Moment()
+    refresh(world, session_at(102), "102% after refresh")
+    wait_popups(daemon, 3)
+    moment.close()
+    expected.append(("critical", "Session (5h) limit reached: 102%", moment.texts(
+        lambda now: resets_sentence(session, now) + " Until then, usage is billed as extra usage.")))
+    quit_tray(world, app)
+    check(requests=6)
+
+    # Run 4: a restart at 102 % repeats nothing; the window then resets (a later resets_at, 3 %).
+    api.queue(usage_body(102, session), usage_body(3, next_session))
+    app = start_and_wait(world, session_at(102), "102% after restart")
+    moment = Moment()
+    refresh(world, session_at(3), "3% after the reset")
+    wait_popups(daemon, 4)
+    moment.close()
+    expected.append(("low", "Session (5h) limit reset — back to 3%", moment.texts(
+        lambda now: f"The full limit is available again. Next reset at {format_clock(next_session, now)}.")))
+    quit_tray(world, app)
+    check(requests=8)
+
+    # Run 5: the reset is not announced again after a restart.
+    api.queue(usage_body(3, next_session))
+    app = start_and_wait(world, session_at(3), "3% after restart")
+    quit_tray(world, app)
+    check(requests=9)
+
+    assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {world.token}"}
+    assert_no_token(world, daemon, world.token)
