@@ -461,11 +461,16 @@ def test_a_failing_on_ready_is_logged_and_the_tray_keeps_running(env, caplog):
     adapter = adapter_for(env, Recorder())
 
     def on_ready():
-        threading.Timer(0, adapter.stop).start()
         raise RuntimeError("ready broke")
 
     runner = threading.Thread(target=adapter.run, args=(on_ready,))
     runner.start()
+    for _ in range(200):  # the setup thread logs; wait for it without a fixed sleep
+        if "on_ready callback failed" in caplog.text:
+            break
+        threading.Event().wait(0.025)
+    assert runner.is_alive()  # still running after the failure
+    adapter.stop()
     runner.join(10)
     assert not runner.is_alive()
     assert "on_ready callback failed" in caplog.text

@@ -177,7 +177,7 @@ class TrayAdapter:
         self._title: str | None = None
         self._menu: tuple[MenuEntry, ...] | None = None
         self._autostart_on = self._query_autostart()
-        self.slot_size: int | None = None  # xorg: the tray's slot, learnt after docking
+        self.slot_size: tuple[int, int] | None = None  # xorg: the tray's slot (w, h), learnt after docking
         self.redraw_count = 0  # icon image assignments (benchmark: unchanged views cost nothing)
         self.title_updates = 0
         self.menu_updates = 0
@@ -189,7 +189,7 @@ class TrayAdapter:
 
         loading = self._spec_loading()
         image = self._render_image(loading, self._icon_size())
-        self._icon_key = (loading, self._icon_size())
+        self._icon_key = (loading, self._icon_size(), self.slot_size)
         self._image_bytes = image.tobytes()
         self._menu = menu_entries(None, self._autostart_on)
         self._title = self._safe_title("Claude usage: loading…")
@@ -202,6 +202,7 @@ class TrayAdapter:
             ) from exc
         if self._is_xorg:
             _enable_xorg_clicks(self.icon)
+            _dock_only_when_undocked(self.icon)
             _quiet_lost_tray_errors()
         if self._template:
             _mark_darwin_images_as_template(self.icon)
@@ -231,6 +232,10 @@ class TrayAdapter:
         def setup(icon) -> None:
             with self._state_lock:
                 icon.visible = True
+                if self._is_xorg:
+                    # xorg writes WM_NAME only at window creation and on a title change while
+                    # visible: a view shown before `run` would leave "loading" as the tooltip
+                    icon._update_title()
             if self._is_xorg:
                 self._dock_guard = threading.Thread(
                     target=self._guard_docking, name="claude-tray-dockguard", daemon=True
@@ -264,10 +269,13 @@ class TrayAdapter:
         return IconSpec(state="loading")
 
     def _icon_size(self) -> int:
-        return self.slot_size or DEFAULT_ICON_SIZE
+        return min(self.slot_size) if self.slot_size else DEFAULT_ICON_SIZE
 
     def _render_image(self, spec, size: int):
-        return self._render(spec, size=size, template=self._template, opaque=self._is_xorg)
+        image = self._render(spec, size=size, template=self._template, opaque=self._is_xorg)
+        if self._is_xorg and self.slot_size and self.slot_size != image.size:
+            image = fit_to_slot(image, *self.slot_size)
+        return image
 
     def _safe_title(self, text: str) -> str:
         return latin1_safe(text) if self._is_xorg else text
@@ -296,7 +304,7 @@ class TrayAdapter:
             log.debug("flushing the X connection failed", exc_info=True)
 
     def _update_image_locked(self, spec, force: bool = False) -> None:
-        key = (spec, self._icon_size())
+        key = (spec, self._icon_size(), self.slot_size)
         if key == self._icon_key and not force:
             return
         image = self._render_image(spec, key[1])
@@ -475,10 +483,19 @@ class XembedDockChecker:
 
         return self._x.get_selection_owner(self._tray_atom) != X.NONE
 
-    def slot_size(self) -> int | None:
+    def slot_size(self) -> tuple[int, int] | None:
         geometry = self._window.get_geometry()
-        size = min(geometry.width, geometry.height)
-        return size if size >= 8 else None
+        return (geometry.width, geometry.height) if min(geometry.width, geometry.height) >= 8 else None
+
+
+def fit_to_slot(image, width: int, height: int):
+    """A square icon centred in a non-square xorg slot (trayer gives 24 x 64), the rest filled
+    with the plate's colour: pystray would otherwise stretch it and the digits with it."""
+    from PIL import Image
+
+    canvas = Image.new(image.mode, (width, height), image.getpixel((0, 0)))
+    canvas.paste(image, ((width - image.width) // 2, (height - image.height) // 2))
+    return canvas
 
 
 class _UnstickingLock:
@@ -521,6 +538,25 @@ class _UnstickingLock:
             self._held.wait()
             if not self._released.wait(self._every):
                 self._flush()  # never raises: _flush_stranded_x_requests logs at debug
+
+
+def _dock_only_when_undocked(icon) -> None:
+    """pystray's xorg backend sends SYSTEM_TRAY_REQUEST_DOCK again on every image update, even when
+    embedded: the host then re-embeds the icon (a visible flicker per update, and under trayer it
+    once left the icon 1 x 1 px). Ask only when the window is not embedded (first start, lost
+    request, host restarted). Runs on pystray's event thread, so it may use its connection."""
+    original = icon._dock_window
+
+    def dock_window() -> None:
+        try:
+            embedded = icon._window.query_tree().parent.id != icon._display.screen().root.id
+        except Exception:  # the window is being destroyed: let pystray decide
+            embedded = False
+        if icon._systray_manager is not None and embedded:
+            return
+        original()
+
+    icon._dock_window = dock_window
 
 
 class _LostTrayFilter(logging.Filter):
