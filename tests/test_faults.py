@@ -24,7 +24,7 @@ and within the observed time in the real process):
   healthy 200                                 30 (+1/reset)     120
   5xx / 502 HTML / 529                        32                120
   body cut / empty / not JSON / closed        32                120
-  10 s stall past the 20 s read timeout       32                 90 (a request takes 20 s)
+  10 s stall past the 20 s read timeout       27                120 (each request takes 20 s)
   connection refused                          32                120
   429 Retry-After absent or 0                  4                  4
   429 Retry-After 120                         30                 30
@@ -728,3 +728,208 @@ def test_a_running_tray_survives_the_fault_keeps_the_reading_and_recovers(fleet,
         other.thread.join(180)
     assert_no_canary(run.world, daemon=notification_daemon)
     assert_store_untouched(run.world)
+
+
+# ----------------------------------------------------------------------------- time: real Poller + Monitor, FakeClock
+#
+# A real process cannot have its wall clock moved without libfaketime (not installed, and it would
+# move the clock of every thread of the test too), so sleep, clock changes and resets run here: the
+# real Poller and the real Monitor (state.step, alerts, view), a FakeClock and a scripted source.
+
+from tray_monitor.clock import FakeClock  # noqa: E402
+from tray_monitor.errors import (  # noqa: E402
+    AuthExpired,
+    BadResponse,
+    CredentialsUnreadable,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
+from tray_monitor.model import Credentials, Reading, UsageWindow  # noqa: E402
+from tray_monitor.monitor import Monitor  # noqa: E402
+from tray_monitor.poller import TICK_EVERY, Poller  # noqa: E402
+from tray_monitor.state import MonitorState  # noqa: E402
+
+T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+CREDS = Credentials(access_token="not-a-real-token", source="test", subscription_type="max",
+                    rate_limit_tier="default_claude_max_5x")
+WAKE_DELAY = 5.0  # schedule.WAKE_DELAY
+
+
+def session_reading(now: datetime, percent: float, resets_at: datetime) -> Reading:
+    window = UsageWindow(id="five_hour", label="Session (5h)", percent=percent, resets_at=resets_at)
+    return Reading(windows=(window,), extra_usage=None, fetched_at=now)
+
+
+class ScriptedSource:
+    """`outcome(now)` -> a Reading, or an exception to raise. `network` counts reads that reached
+    the endpoint (errors in `offline` are raised before any request, as UsageSource does);
+    `takes` seconds pass on the clock during each request (a stall)."""
+
+    def __init__(self, clock: FakeClock, outcome, offline=(), takes: float = 0.0):
+        self.clock, self.outcome, self.offline, self.takes = clock, outcome, offline, takes
+        self.reads: list[float] = []
+        self.network = 0
+        self.fingerprint = 1
+
+    def read(self):
+        self.reads.append(self.clock.monotonic())
+        result = self.outcome(self.clock.now())
+        if not (isinstance(result, BaseException) and isinstance(result, self.offline)):
+            self.network += 1
+            self.clock.advance(self.takes)
+        if isinstance(result, BaseException):
+            raise result
+        return result, CREDS
+
+    def store_fingerprint(self):
+        return self.fingerprint
+
+
+class RecordingNotifier:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, notification) -> None:
+        self.sent.append(notification)
+
+
+def simulated(outcome, **source_kwargs):
+    clock = FakeClock(T0)
+    source = ScriptedSource(clock, outcome, **source_kwargs)
+    notifier = RecordingNotifier()
+    monitor = Monitor(MonitorState(interval=120), clock, notifier, None)
+    return Poller(source, monitor, clock, 120), clock, source, monitor, notifier
+
+
+def run_for(poller: Poller, clock: FakeClock, seconds: float, every=None, step: float | None = None) -> None:
+    """The poller's loop for `seconds` of fake time; `every()` before each iteration, and at
+    most `step` seconds between iterations when given."""
+    end = clock.monotonic() + seconds
+    for _ in range(200_000):
+        if clock.monotonic() >= end:
+            return
+        if every:
+            every()
+        wait = poller.step_once()
+        if step is not None:
+            wait = min(wait, step)
+        clock.advance(max(min(wait, end - clock.monotonic()), 0.001))
+    raise AssertionError("the loop does not advance")
+
+
+def rows(monitor: Monitor) -> list[str]:
+    return [row.menu_text for row in monitor.view().windows]
+
+
+def test_waking_after_3_hours_of_sleep_marks_the_reading_old_then_asks_once_5_seconds_later():
+    resets = T0 + timedelta(hours=2)
+
+    def api(now):  # the session window rolled over while the machine slept
+        return session_reading(now, 40.0, resets) if now < resets else session_reading(now, 3.0, resets + timedelta(hours=5))
+
+    poller, clock, source, monitor, _ = simulated(api)
+    run_for(poller, clock, 10)
+    assert monitor.view().status == "ok" and len(source.reads) == 1
+
+    clock.jump_wall(3 * HOUR)  # suspended: CLOCK_MONOTONIC did not move
+    asleep = monitor.view()
+    assert asleep.status == "stale"
+    assert asleep.updated_text == "Last reading 3 h ago"
+    assert rows(monitor)[0].startswith("Session (5h): 40%")  # kept, not dropped
+
+    noticed = clock.monotonic()
+    run_for(poller, clock, WAKE_DELAY + 1)
+    assert [round(t - noticed, 1) for t in source.reads[1:]] == [WAKE_DELAY]
+    awake = monitor.view()
+    assert awake.status == "ok"
+    assert rows(monitor)[0].startswith("Session (5h): 3%")
+    # No catching up on the missed polls: the next hour is ordinary (one per 120 s).
+    before = len(source.reads)
+    run_for(poller, clock, HOUR)
+    assert len(source.reads) - before == 30
+
+
+def test_the_clock_set_back_1_hour_asks_once_5_seconds_later_and_shows_sane_times():
+    resets = T0 + timedelta(hours=2)
+    poller, clock, source, monitor, _ = simulated(lambda now: session_reading(now, 40.0, resets))
+    run_for(poller, clock, 10)
+    clock.jump_wall(-HOUR)
+    just_after = monitor.view()  # the reading now seems to come from the future
+    assert just_after.status == "ok"
+    assert just_after.windows[0].reset_text.startswith("resets in 3h")
+    noticed = clock.monotonic()
+    run_for(poller, clock, WAKE_DELAY + 1)
+    assert [round(t - noticed, 1) for t in source.reads[1:]] == [WAKE_DELAY]
+    assert monitor.view().updated_text == f"Updated {format_clock(clock.now() - timedelta(seconds=1), clock.now())}"
+    before = len(source.reads)
+    run_for(poller, clock, HOUR)
+    assert len(source.reads) - before == 30
+
+
+def test_a_reset_passing_asks_5_seconds_after_it_and_shows_the_new_window():
+    resets = T0 + timedelta(seconds=200)
+
+    def api(now):
+        return session_reading(now, 92.0, resets) if now < resets else session_reading(now, 0.0, resets + timedelta(hours=5))
+
+    poller, clock, source, monitor, notifier = simulated(api)
+    run_for(poller, clock, 201)
+    assert [round(t - 1000) for t in source.reads] == [0, 120]
+    assert monitor.view().windows[0].reset_text.startswith("resets now")
+    assert rows(monitor)[0].startswith("Session (5h): 92%")
+    run_for(poller, clock, 10)
+    assert [round(t - 1000) for t in source.reads] == [0, 120, 205]
+    assert rows(monitor)[0].startswith("Session (5h): 0%")
+    assert monitor.view().status == "ok"
+    keys = [n.key for n in notifier.sent]
+    # 90% reached (one popup for the reading), then the reset of a window that reached 90%.
+    assert keys == ["window:five_hour", "window:five_hour"], notifier.sent
+    assert "reset" in (notifier.sent[1].summary + notifier.sent[1].body).lower(), notifier.sent[1]
+
+
+def _stall(now):
+    return Transient("api.anthropic.com did not answer in time: trying again later.")
+
+
+# name: (outcome, what the source does, max requests in an hour without user action, with a refresh every second)
+HOURLY_BOUNDS = {
+    "healthy 200": (lambda now: session_reading(now, 40.0, now + timedelta(hours=4)), {}, 30, 120),
+    "5xx": (lambda now: Transient("HTTP 502"), {}, 32, 120),
+    "bad body": (lambda now: BadResponse("not JSON"), {}, 32, 120),
+    "stall past the read timeout": (_stall, {"takes": 20.0}, 27, 120),
+    "429 without Retry-After": (lambda now: RateLimited("slow down"), {}, 4, 4),
+    "429 Retry-After 120": (lambda now: RateLimited("slow down", retry_after=120), {}, 30, 30),
+    "429 Retry-After 3600": (lambda now: RateLimited("slow down", retry_after=3600), {}, 1, 1),
+    "401 after the re-read": (lambda now: AuthExpired("expired"), {}, 1, 1),
+    "403 scope": (lambda now: ScopeMissing("no scope"), {}, 1, 1),
+    "credentials unreadable": (lambda now: CredentialsUnreadable("bad file"), {"offline": (CredentialsUnreadable,)}, 0, 0),
+}
+
+
+@pytest.mark.parametrize("fault", list(HOURLY_BOUNDS))
+def test_requests_per_hour_each_fault_can_cause(fault):
+    outcome, source_kwargs, quiet_max, spammed_max = HOURLY_BOUNDS[fault]
+    poller, clock, source, monitor, _ = simulated(outcome, **source_kwargs)
+    run_for(poller, clock, HOUR)
+    assert source.network == quiet_max
+
+    poller, clock, source, monitor, _ = simulated(outcome, **source_kwargs)
+    run_for(poller, clock, HOUR, every=poller.request_refresh, step=1.0)
+    assert source.network == spammed_max
+    gaps = [b - a for a, b in zip(source.reads, source.reads[1:])]
+    assert not gaps or min(gaps) >= min(REFRESH_COALESCE, TRANSIENT_RETRY)  # never a burst
+
+
+def test_a_broken_login_rewritten_every_minute_is_read_each_time_but_never_sent():
+    """Claude Code rewriting a still-unusable store: one read per change, zero requests."""
+    poller, clock, source, monitor, _ = simulated(lambda now: CredentialsUnreadable("half-written"),
+                                                   offline=(CredentialsUnreadable,))
+
+    def rewrite_every_minute():
+        source.fingerprint = int((clock.monotonic() - 1000) // 60) + 1
+
+    run_for(poller, clock, HOUR, every=rewrite_every_minute)
+    assert source.network == 0
+    assert 59 <= len(source.reads) <= 61
+    assert monitor.view().status == "error"
