@@ -230,3 +230,126 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
 
     assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {world.token}"}
     assert_no_token(world, daemon, world.token)
+
+
+def expired_401() -> Response:
+    return Response(401, error_fixture("401-invalid-token.json"))
+
+
+def test_fresh_data_dir_at_92_gives_one_popup_and_an_expired_login_is_announced_once(xorg_world, notification_daemon):
+    world, api, daemon = xorg_world, xorg_world.api, notification_daemon
+    session = future_minute(2)
+
+    # A first start at 92 %: one popup for the highest threshold crossed, not one per threshold.
+    api.queue(usage_body(92, session), expired_401())
+    moment = Moment()
+    app = start_and_wait(world, session_at(92), "92% at start")
+    wait_popups(daemon, 1)
+    moment.close()
+
+    # The token stops working (revoked, or Claude Code rotated it elsewhere): one popup.
+    refresh(world, lambda v: v["status"] == "expired", "the expired login")
+    wait_popups(daemon, 2)
+    # A refresh now sends nothing: the server already refused this token.
+    done = world.cli("refresh")
+    assert done.stdout.startswith("Waiting for a new Claude login: run `claude` to sign in"), done
+    quit_tray(world, app)
+    assert len(api.requests) == 2
+
+    # Restarted while still expired: the login popup is not repeated. Then the user runs `claude`
+    # (a new token lands in the store): the tray picks it up by itself, the 92 % is not repeated.
+    new_token = canary_token()
+    api.queue(expired_401(), usage_body(92, session))
+    app = start_and_wait(world, lambda v: v["status"] == "expired", "the expired login after restart")
+    login_with(world, new_token)
+    world.wait_view(session_at(92), timeout=20, what="92% with the new login")
+    quit_tray(world, app)
+    assert len(api.requests) == 4
+    assert [r.headers["authorization"] for r in api.requests] == [f"Bearer {world.token}"] * 3 + [f"Bearer {new_token}"]
+
+    got = popups(daemon)
+    assert len(got) == 2, got
+    assert_popup(got[0], "normal", "Session (5h) at 92%", moment.texts(lambda now: resets_sentence(session, now)))
+    assert_popup(got[1], "normal", "Claude login expired",
+                 {"Run `claude` to sign in again; the tray picks up the new login by itself."})
+    assert_no_token(world, daemon, world.token)
+    assert_no_token(world, daemon, new_token)
+
+
+# ----------------------------------------------------------------------------- the menu (SNI)
+
+
+def menu_checkbox(address: str, label: str) -> bool | None:
+    """The dbusmenu toggle-state of a checkbox entry (what the panel draws): True, False, or None
+    while the item or entry is not there."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    item = sni_item(address, APP_NAME)
+    if item is None or not item.menu_path:
+        return None
+    menu = DBusAddress(item.menu_path, bus_name=item.bus_name, interface="com.canonical.dbusmenu")
+    with open_dbus_connection(bus=address) as connection:
+        reply = connection.send_and_get_reply(new_method_call(menu, "GetLayout", "iias", (0, -1, [])), timeout=5)
+    _revision, layout = reply.body
+    for _signature, (_id, props, _children) in layout[2]:
+        if props.get("label", ("s", ""))[1].replace("_", "") == label:
+            state = props.get("toggle-state", ("i", -1))[1]
+            return None if state == -1 else bool(state)
+    return None
+
+
+@pytest.fixture
+def sni_world(claude_tray_world, xvfb, session_bus, sni_tray, notification_daemon):
+    """A signed-in user (canary token) whose tray runs on the appindicator backend (a real menu)."""
+    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "appindicator")
+    world.token = canary_token()
+    login_with(world, world.token)
+    notification_daemon.clear()
+    return world
+
+
+@pytest.mark.sni
+def test_menu_test_notification_and_the_notifications_toggle_which_silences_popups_and_survives_a_restart(
+        sni_world, session_bus, notification_daemon):
+    world, api, daemon, bus = sni_world, sni_world.api, notification_daemon, session_bus.address
+    session = future_minute(4)
+    preferences = world.data_dir / "preferences.json"
+
+    api.queue(usage_body(60, session), usage_body(80, session))
+    app = start_and_wait(world, session_at(60), "60% at start")
+    wait_until(lambda: menu_checkbox(bus, "Notifications") is True, 15, "the checked Notifications entry")
+
+    sni_click(bus, APP_NAME, "Send test notification")
+    wait_popups(daemon, 1)
+
+    # Off: remembered in preferences.json, the checkbox follows, and 80 % (threshold 75) stays silent.
+    sni_click(bus, APP_NAME, "Notifications")
+    wait_until(lambda: menu_checkbox(bus, "Notifications") is False, 10, "the unchecked Notifications entry")
+    assert json.loads(preferences.read_text()) == {"notifications": False}
+    refresh(world, session_at(80), "80% after refresh")
+    quit_tray(world, app)
+    assert len(popups(daemon)) == 1
+
+    # Still off after a restart: 95 % (threshold 90) is silent too.
+    api.queue(usage_body(95, session), usage_body(100, session))
+    app = start_and_wait(world, session_at(95), "95% after restart")
+    wait_until(lambda: menu_checkbox(bus, "Notifications") is False, 15, "the entry still unchecked after restart")
+    # On again: what happened while off is not replayed, the next threshold (100 %) pops up.
+    sni_click(bus, APP_NAME, "Notifications")
+    wait_until(lambda: menu_checkbox(bus, "Notifications") is True, 10, "the checked Notifications entry")
+    assert json.loads(preferences.read_text()) == {"notifications": True}
+    moment = Moment()
+    refresh(world, session_at(100), "100% after refresh")
+    wait_popups(daemon, 2)
+    moment.close()
+    quit_tray(world, app)
+    assert len(api.requests) == 4
+
+    got = popups(daemon)
+    assert len(got) == 2, got
+    assert_popup(got[0], "low", "claude-tray notifications work",
+                 {"You will be told here before you run out of Claude usage."})
+    assert_popup(got[1], "critical", "Session (5h) limit reached: 100%", moment.texts(
+        lambda now: resets_sentence(session, now) + " Until then, usage is billed as extra usage."))
+    assert_no_token(world, daemon, world.token)
