@@ -277,9 +277,13 @@ def no_privilege_prefix() -> tuple:
 
 @pytest.fixture
 def world(tmp_path, fake_api):
+    """A private user world for one CLI test. After the test (and its processes) end: the token is
+    in no file the app wrote, and Claude Code's store is exactly as the test left it."""
     w = make_world(tmp_path / "w", fake_api)
     yield w
     w.stop_all()
+    assert_no_canary(w)
+    assert_store_untouched(w)
 
 
 def _retry_after(value: str | None) -> Response:
