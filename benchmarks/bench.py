@@ -1,0 +1,307 @@
+"""claude-tray against the floor (benchmarks/floor_app.py), in one run on one machine.
+
+    .venv/bin/python benchmarks/bench.py [--idle 120] [--interval 60] [--starts 5] [--json FILE]
+
+Starts its own Xvfb and a real XEmbed tray host (trayer), one loopback usage server (tests/fakeapi.py,
+answering every request with the same recorded body), then:
+1. start -> docked, `--starts` times each, alternating: from Popen until the icon window is
+   reparented into the tray and viewable (X polled every 10 ms); the median counts;
+2. one long run of both side by side at the same poll interval against the same server:
+   RSS 30 s after start (/proc/PID/status VmRSS), then an idle window of `--idle` seconds:
+   CPU (utime+stime from /proc/PID/stat, and the finer on-CPU time summed over the threads'
+   /proc/PID/task/TID/schedstat), requests the server saw from each (told apart by User-Agent),
+   icon redraws (claude-tray: `redraws` of its `view` control command, asked just outside the
+   window; floor: its stats file), threads (/proc/PID/status).
+Prints a table with the ratios claude-tray / floor and PASS/MISS per target (issue 6).
+Measurements, not tests: nothing here fails a build.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.apprun import ClaudeTrayWorld  # noqa: E402
+from tests.desktop_x import (  # noqa: E402
+    base_env, find_tray_icon, start_program, start_trayer, start_xvfb, stop_process,
+)
+from tests.fakeapi import FakeApi  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+FLOOR = REPO / "benchmarks" / "floor_app.py"
+FLOOR_UA = "floor-app/1"
+RSS_AT = 30.0
+TARGETS = {"start_docked_s": 1.3, "rss_kb_30s": 1.15, "cpu_sched_ms": 1.5}
+
+
+# ----------------------------------------------------------------------------- /proc
+
+def cpu_ticks_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
+
+
+def sched_ms(pid: int) -> float:
+    """On-CPU time of all threads, ns resolution (utime+stime tick at 1/CLK_TCK = 10 ms)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread ended while we looked
+    return total / 1e6
+
+
+def status_field(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------- the two apps
+
+class ClaudeTray:
+    name = "claude-tray"
+    x_name = "claude-tray"  # pystray name: WM_CLASS "claude-traySystemTrayIcon"
+
+    def __init__(self, world: ClaudeTrayWorld, interval: int):
+        self.world, self.interval = world, interval
+        self.process = None
+
+    def start(self) -> None:
+        self.process = self.world.start_tray("--interval", str(self.interval)).process
+
+    def redraws(self) -> int:
+        return self.world.view()["redraws"]
+
+    def owns(self, request) -> bool:
+        return request.headers.get("user-agent") != FLOOR_UA
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=10)
+        self.world.apps.clear()
+
+
+class Floor:
+    name = "floor"
+    x_name = "floor"
+
+    def __init__(self, api: FakeApi, env: dict, interval: int, workdir: Path):
+        self.api, self.env, self.interval, self.workdir = api, env, interval, workdir
+        self.process = None
+        self.stats = workdir / "floor-stats.json"
+
+    def start(self) -> None:
+        self.stats.unlink(missing_ok=True)
+        self.process = start_program("floor", [sys.executable, str(FLOOR), self.api.url, str(self.interval),
+                                               str(self.stats)], self.env, self.workdir).process
+
+    def redraws(self) -> int:
+        return json.loads(self.stats.read_text())["redraws"] if self.stats.exists() else 0
+
+    def owns(self, request) -> bool:
+        return request.headers.get("user-agent") == FLOOR_UA
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=10)
+
+
+def wait_docked(x, app, started: float, timeout: float = 30.0) -> float:
+    """Seconds from `started` until the icon window sits in the tray, polled every 10 ms."""
+    while time.monotonic() - started < timeout:
+        if app.process.poll() is not None:
+            raise SystemExit(f"{app.name} exited with {app.process.returncode} before docking")
+        found = find_tray_icon(x, app.x_name)
+        if found and found.docked and found.viewable and found.width > 1:
+            return time.monotonic() - started
+        time.sleep(0.01)
+    raise SystemExit(f"{app.name} did not dock within {timeout} s")
+
+
+# ----------------------------------------------------------------------------- the run
+
+def measure(args) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="claude-tray-bench-"))
+    x = start_xvfb(workdir)
+    trayer = api = None
+    apps = []
+    try:
+        trayer = start_trayer(x, workdir)
+        api = FakeApi().start()
+        world = ClaudeTrayWorld(workdir / "world", api).with_desktop(x.display, None, "xorg")
+        world.home.mkdir(parents=True)
+        world.login()
+        tray = ClaudeTray(world, args.interval)
+        floor = Floor(api, base_env(**x.env, PYSTRAY_BACKEND="xorg"), args.interval, workdir)
+        apps = [tray, floor]
+
+        # 1. start -> docked, alternating so neither always runs on a warmer cache.
+        starts = {app.name: [] for app in apps}
+        for i in range(args.starts):
+            for app in (apps if i % 2 == 0 else apps[::-1]):
+                t0 = time.monotonic()
+                app.start()
+                starts[app.name].append(wait_docked(x, app, t0))
+                time.sleep(1.0)  # let it finish its first poll before it is stopped
+                app.stop()
+                time.sleep(0.5)
+        print(f"start->docked runs: {json.dumps({k: [round(v, 3) for v in s] for k, s in starts.items()})}",
+              file=sys.stderr)
+
+        # 2. one long run, side by side.
+        started = {}
+        for app in apps:
+            started[app.name] = time.monotonic()
+            app.start()
+            wait_docked(x, app, started[app.name])
+        rss30 = {}
+        for app in apps:
+            time.sleep(max(0.0, started[app.name] + RSS_AT - time.monotonic()))
+            rss30[app.name] = status_field(app.process.pid, "VmRSS")
+        # Counted just outside the window: asking claude-tray costs it a little CPU.
+        redraws0 = {app.name: app.redraws() for app in apps}
+        time.sleep(1.0)
+        cpu0 = {app.name: (cpu_ticks_s(app.process.pid), sched_ms(app.process.pid)) for app in apps}
+        requests0 = len(api.requests)
+        w0 = time.monotonic()
+        print(f"idle window of {args.idle:.0f} s started", file=sys.stderr)
+        time.sleep(args.idle)
+        window = time.monotonic() - w0
+        cpu1 = {app.name: (cpu_ticks_s(app.process.pid), sched_ms(app.process.pid)) for app in apps}
+        in_window = api.requests[requests0:]
+        threads = {app.name: status_field(app.process.pid, "Threads") for app in apps}
+        rss_end = {app.name: status_field(app.process.pid, "VmRSS") for app in apps}
+        time.sleep(1.0)
+        redraws1 = {app.name: app.redraws() for app in apps}
+
+        results = {}
+        for app in apps:
+            mine = [r.at for r in api.requests if r.at >= started[app.name] and app.owns(r)]
+            gaps = [round(b - a, 2) for a, b in zip(mine, mine[1:])]
+            results[app.name] = {
+                "start_docked_s": statistics.median(starts[app.name]),
+                "start_docked_runs_s": [round(v, 3) for v in starts[app.name]],
+                "rss_kb_30s": rss30[app.name],
+                "rss_kb_end": rss_end[app.name],
+                "cpu_s": round(cpu1[app.name][0] - cpu0[app.name][0], 3),
+                "cpu_sched_ms": round(cpu1[app.name][1] - cpu0[app.name][1], 1),
+                "requests_in_window": sum(1 for r in in_window if app.owns(r)),
+                "request_gaps_s": gaps,
+                "redraws_in_window": redraws1[app.name] - redraws0[app.name],
+                "redraws_total": redraws1[app.name],
+                "threads": threads[app.name],
+            }
+        return {"window_s": round(window, 1), "interval_s": args.interval, "results": results,
+                "machine": machine_facts()}
+    finally:
+        for app in apps:
+            if app.process is not None and app.process.poll() is None:
+                app.stop()
+        if api is not None:
+            api.stop()
+        if trayer is not None:
+            stop_process(trayer.process)
+        stop_process(x.program.process)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def machine_facts() -> dict:
+    import PIL
+    import requests
+
+    from importlib.metadata import version
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), platform.processor()),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pystray": version("pystray"), "Pillow": PIL.__version__, "requests": requests.__version__,
+        "python-xlib": version("python-xlib"),
+        "loadavg_at_end": os.getloadavg(),
+    }
+
+
+# ----------------------------------------------------------------------------- the table
+
+def table(data: dict) -> str:
+    tray, floor = data["results"]["claude-tray"], data["results"]["floor"]
+    interval, window = data["interval_s"], data["window_s"]
+    rows = []
+
+    def ratio_row(label, key, fmt, target=None):
+        a, b = tray[key], floor[key]
+        ratio = a / b if b else float("inf")
+        verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
+        rows.append((label, fmt(a), fmt(b), f"{ratio:.2f}x", f"<= {target}x" if target else "", verdict))
+
+    ratio_row("start -> docked (median)", "start_docked_s", lambda v: f"{v:.3f} s", TARGETS["start_docked_s"])
+    ratio_row("RSS 30 s after start", "rss_kb_30s", lambda v: f"{v / 1024:.1f} MiB", TARGETS["rss_kb_30s"])
+    ratio_row(f"CPU over {window:.0f} s idle (schedstat)", "cpu_sched_ms", lambda v: f"{v:.1f} ms",
+              TARGETS["cpu_sched_ms"])
+    ratio_row(f"CPU over {window:.0f} s idle (utime+stime)", "cpu_s", lambda v: f"{v:.2f} s")
+    ratio_row("RSS at the end of the window", "rss_kb_end", lambda v: f"{v / 1024:.1f} MiB")
+    ratio_row("threads", "threads", str)
+
+    expected = {int(window // interval), int(-(-window // interval))}
+
+    def one_per_interval(r):
+        return r["requests_in_window"] in expected and all(abs(g - interval) <= 2 for g in r["request_gaps_s"])
+
+    rows.append((f"requests in the window ({interval} s interval)", str(tray["requests_in_window"]),
+                 str(floor["requests_in_window"]), "", "one per interval",
+                 "PASS" if one_per_interval(tray) else "MISS"))
+    rows.append(("icon redraws in the window", str(tray["redraws_in_window"]), str(floor["redraws_in_window"]),
+                 "", "0 (nothing changed)", "PASS" if tray["redraws_in_window"] == 0 else "MISS"))
+    rows.append(("icon redraws since start", str(tray["redraws_total"]), str(floor["redraws_total"]), "", "", ""))
+
+    head = ("measure", "claude-tray", "floor", "ratio", "target", "")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
+    out.append("")
+    out.append(f"request gaps (s): claude-tray {tray['request_gaps_s']}; floor {floor['request_gaps_s']}")
+    out.append(f"start -> docked runs (s): claude-tray {tray['start_docked_runs_s']}; "
+               f"floor {floor['start_docked_runs_s']}")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--idle", type=float, default=120.0, help="idle window in seconds (default 120)")
+    parser.add_argument("--interval", type=int, default=60, help="poll interval of both apps (default 60, the minimum)")
+    parser.add_argument("--starts", type=int, default=5, help="start->docked runs per app (default 5)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args()
+    missing = [p for p in ("Xvfb", "trayer") if shutil.which(p) is None]
+    if missing:
+        print(f"The benchmark needs {', '.join(missing)} (Debian: apt-get install xvfb trayer).", file=sys.stderr)
+        return 2
+    data = measure(args)
+    print(table(data))
+    facts = data["machine"]
+    print(f"\nmachine: {facts['nproc']} CPUs ({facts['cpu']}), Linux {facts['kernel']}, Python {facts['python']}, "
+          f"pystray {facts['pystray']}, Pillow {facts['Pillow']}, requests {facts['requests']}, "
+          f"python-xlib {facts['python-xlib']}; load average at the end {facts['loadavg_at_end']}")
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
