@@ -86,14 +86,15 @@ class FakeApi:
     queued Response, or `default` when the queue is empty, and records every request."""
 
     def __init__(self, default: Response | None = None, ssl_context: ssl.SSLContext | None = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", port: int = 0):
         self.default = default or Response(200, usage_fixture("small-2026-03"),
                                            {"Content-Type": "application/json"})
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Response] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = _QuietServer((host, 0), self._handler_class())
+        # port: 0 = a free one; a fixed one brings a stopped server back at the same address
+        self._server = _QuietServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         scheme = "http"
