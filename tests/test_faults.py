@@ -63,7 +63,7 @@ from tests.desktop_x import (
     stop_process,
     wait_docked,
 )
-from tests.fakeapi import FakeApi, Response, error_fixture, usage_fixture, write_credentials
+from tests.fakeapi import FakeApi, Response, error_fixture, usage_fixture
 from tests.test_secrets import (
     assert_no_canary,
     assert_store_untouched,
@@ -751,7 +751,7 @@ from tray_monitor.errors import (  # noqa: E402
 )
 from tray_monitor.model import Credentials, Reading, UsageWindow  # noqa: E402
 from tray_monitor.monitor import Monitor  # noqa: E402
-from tray_monitor.poller import TICK_EVERY, Poller  # noqa: E402
+from tray_monitor.poller import Poller  # noqa: E402
 from tray_monitor.state import MonitorState  # noqa: E402
 
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.apprun import ClaudeTrayWorld
-from tests.desktop_x import REPO, base_env
+from tests.desktop_x import REPO
 from tests.fakeapi import FakeApi, Response, credentials_fixture, usage_fixture, write_credentials
 
 #: One per test session; a token holding it looks like no real token format on purpose.
