@@ -324,6 +324,6 @@ def make_test_notification() -> Notification:
     return Notification(
         key="test",
         summary="claude-tray notifications work",
-        body="This is how usage alerts will look.",
-        urgency=URGENCY_NORMAL,
+        body="You will be told here before you run out of Claude usage.",
+        urgency=URGENCY_LOW,
     )

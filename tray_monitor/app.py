@@ -99,7 +99,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
     from tray_monitor import instance
     from tray_monitor.alert_store import AlertStore, alert_store_path
-    from tray_monitor.alerts import Notification
+    from tray_monitor.alerts import Notification, make_test_notification
     from tray_monitor.autostart import make_autostart
     from tray_monitor.monitor import Monitor
     from tray_monitor.notifier import make_notifier
@@ -169,8 +169,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
             send(Notification(key="autostart", summary="Start at login", body=error.message, urgency="normal"))
 
     def send_test_notification() -> None:
-        send(Notification(key="test", summary="claude-tray notifications work",
-                          body="You will be told here before you run out of Claude usage.", urgency="low"))
+        send(make_test_notification())
 
     actions = TrayActions(
         refresh=lambda: holder["poller"].request_refresh(),
