@@ -384,3 +384,13 @@ def test_a_tooltip_is_cut_by_utf16_units_so_an_emoji_label_counts_twice():
     r = reading(UsageWindow("codename", label, 5.0, None))
     tooltip = view(state(reading=r), NOW).tooltip
     assert len(tooltip.encode("utf-16-le")) // 2 <= 127 and tooltip.endswith("…")
+
+
+def test_a_kept_reading_with_an_unreadable_login_says_it_waits_for_the_fix_not_a_retry():
+    """Regression: with a reading kept and the credentials file corrupt, the menu said "update
+    failed, retrying soon" although the poller sends nothing until the file changes."""
+    problem = CredentialsUnreadable("~/.claude/.credentials.json is not valid JSON; run `claude` to log in again.")
+    v = view(state(reading=reading(age=NINE_MIN), problem=problem, next_poll_at=None), NOW)
+    assert v.message == problem.message
+    assert v.updated_text == "Last reading 9 min ago · waiting for you to fix it (see above)"
+    assert "retrying" not in v.updated_text

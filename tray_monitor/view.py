@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from tray_monitor.errors import (
     AuthExpired,
     BadResponse,
+    ConfigError,
     CredentialsNotFound,
+    CredentialsUnreadable,
     MonitorError,
     RateLimited,
     ScopeMissing,
@@ -252,6 +254,9 @@ def _stale_reason(problem: MonitorError | None, next_poll_at: datetime | None, n
         return f"rate limited, {_retry_clause(next_poll_at, now)}"
     if isinstance(problem, Transient):
         return f"offline, {_retry_clause(next_poll_at, now)}"
+    if isinstance(problem, (CredentialsUnreadable, ConfigError)):
+        # Nothing is retried until the user fixes the file or setting (see schedule.py).
+        return "waiting for you to fix it (see above)"
     return f"update failed, {_retry_clause(next_poll_at, now)}"
 
 
