@@ -294,7 +294,7 @@ def test_a_429_keeps_the_last_percent_and_sends_nothing_during_the_cooldown(
 def test_an_expired_login_sends_nothing_until_claude_writes_a_new_one(
         claude_tray_world, xvfb, xembed_tray, session_bus):
     world = claude_tray_world
-    app, view = start(world, xvfb, session_bus, "xorg", session=78.0)
+    app, start_view = start(world, xvfb, session_bus, "xorg", session=78.0)
 
     world.login(expires_in=-60)  # Claude Code's login ran out (expiresAt in the past)
     world.cli("refresh")
@@ -306,6 +306,7 @@ def test_an_expired_login_sends_nothing_until_claude_writes_a_new_one(
     assert "run `claude`" in again.stdout, again.stdout
     time.sleep(6)  # longer than the 5 s login-store check
     assert usage_requests(world.api) == 1  # the refused login never went out
+    wait_xorg_shows(xvfb, IconSpec(state="signed_out"), neighbour=spec_of(start_view))
     screenshot(xvfb, "app-xorg-expired")
 
     serve(world, 64.0)
@@ -332,6 +333,7 @@ def test_a_server_restart_shows_stale_then_recovers_on_the_same_address(
     view = world.wait_view(lambda v: v["status"] == "stale", what="the refused connection to show")
     assert view["icon"]["state"] == "stale" and view["icon"]["percent"] == 78.0
     assert any("78%" in line for line in view["menu"]), view["menu"]
+    wait_xorg_shows(xvfb, spec_of(view), neighbour=with_percent(spec_of(view), 79.0))
     screenshot(xvfb, "app-xorg-server-down")
 
     restarted = FakeApi(port=port).start()
@@ -340,7 +342,8 @@ def test_a_server_restart_shows_stale_then_recovers_on_the_same_address(
         serve(world, 86.0)
         # A refresh within 30 s of the last one is coalesced; the failed request is retried after
         # 30 s anyway. Either way the tray comes back without a restart of its own.
-        world.cli("refresh")
+        again = world.cli("refresh")
+        assert again.returncode == 0 and ("less than 30 s ago" in again.stdout or "Refreshing now" in again.stdout), again
         view = world.wait_view(lambda v: v["status"] == "ok", timeout=40, what="the restarted server to be used")
         assert view["icon"]["percent"] == 86.0
         assert usage_requests(restarted) == 1
@@ -395,6 +398,7 @@ def test_sni_item_shows_the_served_percent_lists_the_windows_refreshes_and_quits
     neighbour = render_icon(with_percent(spec_of(view), 79.0), size=64)
     assert expected.tobytes() != neighbour.tobytes()
     item, shown = wait_until(lambda: sni_png(session_bus.address), 20, "the SNI item with its icon")
+    assert shown.size == (64, 64)  # the adapter's DEFAULT_ICON_SIZE; the host scales it to its bar
     wait_until(lambda: (lambda found: found and found[1].tobytes() == expected.tobytes())(sni_png(session_bus.address)),
                10, "the SNI icon to be the rendering of 78%")
     assert item.id == APP_ID
