@@ -721,7 +721,12 @@ def test_entry_launched_like_a_desktop_session_starts_the_tray_icon(xembed_tray,
             pids = _pids_with_marker(marker)
             assert pids, "the app is not running"
             cmdline = Path(f"/proc/{pids[0]}/cmdline").read_bytes().split(b"\0")
-            assert [c.decode() for c in cmdline if c][: len(autostart.command)] == list(autostart.command)
+            args = [c.decode() for c in cmdline if c]
+            # A console script (pip install puts bin/claude-tray beside python) runs as
+            # "<interpreter> <script> ...": the kernel puts its shebang interpreter first.
+            started = args[1:] if Path(args[0]).name.startswith("python") and len(args) > 1 and \
+                args[1] == autostart.command[0] else args
+            assert started[: len(autostart.command)] == list(autostart.command)
             wait_until(lambda: fake_api.requests, 20, "the started app to poll the usage endpoint")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{story()}") from None
