@@ -206,6 +206,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())
+        first_run_hint(env, send)
         poller.start()  # first: the icon must come alive even if the control channel fails
         try:
             control.start()
@@ -222,6 +223,28 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         lock.release()
         log.info("claude-tray stopped")
     return 0
+
+
+WINDOWS_OVERFLOW_HINT = dict(
+    key="welcome",
+    summary="claude-tray is running",
+    body="Windows may hide new tray icons under the ^ arrow: drag the Claude icon onto the taskbar to keep it in sight.",
+    urgency="low",
+)
+
+
+def first_run_hint(env: Environment, send) -> None:
+    """Windows puts a new tray icon in the overflow area, where nobody sees it: say so, once."""
+    from tray_monitor.alerts import Notification
+    from tray_monitor.settings import load_preferences, save_preference
+
+    if env.platform != "win32" or load_preferences(env)[0].get("overflow_hint_shown"):
+        return
+    send(Notification(**WINDOWS_OVERFLOW_HINT))
+    try:
+        save_preference(env, "overflow_hint_shown", True)
+    except OSError as error:
+        log.warning("could not remember that the tray hint was shown: %s", error)
 
 
 def describe_tray(view, tray_adapter, autostart) -> str:

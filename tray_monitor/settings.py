@@ -35,6 +35,7 @@ PREFERENCE_KEYS: dict[str, tuple[type, ...]] = {
     "notifications": (bool,),
     "autostart": (bool,),  # "Start at login" wanted: lets autostart tell "removed by hand" apart
     "icon_window": (str, type(None)),
+    "overflow_hint_shown": (bool,),  # Windows: the "drag me out of the ^ overflow" hint, once
 }
 
 _WINDOW_ID = re.compile(r"^[a-z0-9_]+$")
