@@ -31,3 +31,28 @@ def test_other_systems_get_no_overflow_hint(tmp_path):
         app.first_run_hint(env_for(tmp_path, platform), sent.append)
     assert sent == []
     assert not preferences_path(env_for(tmp_path, "linux")).exists()
+
+
+def test_waiting_for_the_next_view_returns_when_the_monitor_publishes_one():
+    import threading
+
+    from tray_monitor.clock import FakeClock
+    from tray_monitor.errors import Transient
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.notifier import NullNotifier
+    from tray_monitor.state import MonitorState, PollFailed
+
+    monitor = Monitor(MonitorState(), FakeClock(), NullNotifier(), None)
+    threading.Timer(0.05, monitor.handle, args=(PollFailed(Transient("offline")),)).start()
+    assert app.wait_for_next_view(monitor, timeout=5) is True
+
+
+def test_waiting_for_the_next_view_gives_up_after_the_timeout_and_unsubscribes():
+    from tray_monitor.clock import FakeClock
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.notifier import NullNotifier
+    from tray_monitor.state import MonitorState
+
+    monitor = Monitor(MonitorState(), FakeClock(), NullNotifier(), None)
+    assert app.wait_for_next_view(monitor, timeout=0.05) is False
+    assert monitor._listeners == []

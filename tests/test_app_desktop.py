@@ -225,9 +225,9 @@ def test_xorg_left_click_asks_the_server_and_pops_up_the_status(
     assert len(popups) == 1, popups
     popup = popups[0]
     assert popup["summary"].startswith("Claude:")
-    # Every window with its percent and reset time, as in the menu. The popup is built when the
-    # click arrives, so it may still carry the numbers from before the refresh it started.
-    assert re.search(r"^Session \(5h\): (78|81)% · resets in 2h 1\dm " + clock_pattern(session_resets) + "$",
+    # Every window with its percent and reset time, as in the menu, from the refresh the click
+    # started (regression: the popup used to be built before that refresh came back, showing 78).
+    assert re.search(r"^Session \(5h\): 81% · resets in 2h 1\dm " + clock_pattern(session_resets) + "$",
                      popup["body"], re.M), popup
     assert re.search(r"^Weekly: 40% · resets in 3d \d+h \(", popup["body"], re.M), popup
     assert popup["urgency"] == "low"

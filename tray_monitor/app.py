@@ -15,6 +15,7 @@ log = logging.getLogger("tray_monitor.app")
 
 USAGE_PAGE = "https://claude.ai/settings/usage"
 DEMO_INTERVAL = 5  # --demo only: the simulated source walks through its states in about a minute
+STATUS_WAIT = 8.0  # seconds a click's status popup waits for the refresh it asked for (read timeout is 20)
 
 
 # ---------------------------------------------------------------------- shared wiring
@@ -103,7 +104,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     from tray_monitor.autostart import make_autostart
     from tray_monitor.monitor import Monitor
     from tray_monitor.notifier import make_notifier
-    from tray_monitor.poller import Poller
+    from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, Poller
     from tray_monitor.settings import save_preference
     from tray_monitor.state import NotificationsToggled
     from tray_monitor.tray import NoGraphicalSession, TrayActions, TrayAdapter
@@ -149,7 +150,15 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     def send(notification: Notification) -> None:
         holder["notifier"].send(notification)
 
+    def refresh() -> str:
+        holder["last_refresh"] = reply = holder["poller"].request_refresh()
+        return reply
+
     def show_status() -> None:
+        # A left click asks for a refresh first (tray.py): show what that request brings, not the
+        # numbers from before it, unless no request was sent (coalesced, rate limited, logged out).
+        if holder.pop("last_refresh", None) == REFRESH_ACCEPTED_REPLY:
+            wait_for_next_view(holder["monitor"], STATUS_WAIT)
         view = holder["monitor"].view()
         lines = [row.menu_text for row in view.windows]
         if view.extra_usage_text:
@@ -172,7 +181,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         send(make_test_notification())
 
     actions = TrayActions(
-        refresh=lambda: holder["poller"].request_refresh(),
+        refresh=refresh,
         show_status=show_status,
         open_usage_page=lambda: webbrowser.open(USAGE_PAGE),
         quit=lambda: holder["tray"].stop(),
@@ -231,6 +240,17 @@ WINDOWS_OVERFLOW_HINT = dict(
     body="Windows may hide new tray icons under the ^ arrow: drag the Claude icon onto the taskbar to keep it in sight.",
     urgency="low",
 )
+
+
+def wait_for_next_view(monitor, timeout: float) -> bool:
+    """Block (on the tray's action thread, never the tray's own) until the monitor publishes a new
+    view, e.g. the result of a refresh; False after `timeout` seconds."""
+    arrived = threading.Event()
+    unsubscribe = monitor.subscribe(lambda _view: arrived.set())
+    try:
+        return arrived.wait(timeout)
+    finally:
+        unsubscribe()
 
 
 def first_run_hint(env: Environment, send) -> None:

@@ -30,8 +30,11 @@ ERROR_PAUSE = 30.0
 #: fingerprint differs from it, so a store that becomes readable again gets one attempt.
 _UNKNOWN = object()
 
+#: What `request_refresh` answers when a request is on its way now.
+REFRESH_ACCEPTED_REPLY = "Refreshing now."
+
 _REFRESH_REPLIES = {
-    sch.REFRESH_ACCEPTED: "Refreshing now.",
+    sch.REFRESH_ACCEPTED: REFRESH_ACCEPTED_REPLY,
     sch.REFRESH_COALESCED: "A refresh was requested less than 30 s ago; its result is on the way or shown.",
     sch.REFRESH_IN_FLIGHT: "A request is already in flight; its result will show in a moment.",
     sch.REFRESH_WAITING_FOR_LOGIN: "Waiting for a new Claude login: run `claude` to sign in; "
