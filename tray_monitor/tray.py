@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import queue
+import select
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -29,7 +31,9 @@ log = logging.getLogger(__name__)
 APP_ID = "claude-tray"  # pystray name: X WM_CLASS "claude-traySystemTrayIcon", SNI Id "claude-tray"
 USAGE_PAGE_URL = "https://claude.ai/settings/usage"
 DEFAULT_ICON_SIZE = 64
-DOCK_CHECK_INTERVAL = 10.0  # seconds between checks that the xorg icon is still docked
+#: The xorg dock guard reacts to X events (reparenting, resizing, a new tray host's MANAGER message);
+#: this is only its safety net. Polling every 10 s cost more idle CPU than the 60 s poll itself.
+DOCK_CHECK_INTERVAL = 300.0
 FIRST_DOCK_TIMEOUT = 1.0  # seconds to wait for the tray host to embed us before asking again
 FIRST_DOCK_ATTEMPTS = 5
 XORG_UNSTICK_EVERY = 0.25  # seconds a pystray call may wait before we flush X for it (_UnstickingLock)
@@ -186,6 +190,7 @@ class TrayAdapter:
         self._action_queue: queue.Queue = queue.Queue()
         self._action_thread: threading.Thread | None = None
         self._dock_guard: threading.Thread | None = None
+        self._guard_wake: tuple[int, int] | None = None  # pipe: stop() wakes the guard's select()
 
         loading = self._spec_loading()
         image = self._render_image(loading, self._icon_size())
@@ -237,6 +242,7 @@ class TrayAdapter:
                     # visible: a view shown before `run` would leave "loading" as the tooltip
                     icon._update_title()
             if self._is_xorg:
+                self._guard_wake = os.pipe()
                 self._dock_guard = threading.Thread(
                     target=self._guard_docking, name="claude-tray-dockguard", daemon=True
                 )
@@ -255,6 +261,12 @@ class TrayAdapter:
             return
         self._stopping.set()
         self._action_queue.put(None)
+        if self._guard_wake is not None:
+            try:
+                os.write(self._guard_wake[1], b"x")
+                os.close(self._guard_wake[1])
+            except OSError:
+                pass
         with self._state_lock:  # let a running update finish before the event loop goes away
             try:
                 self.icon.stop()
@@ -403,8 +415,10 @@ class TrayAdapter:
     # ------------------------------------------------------------------ xorg dock guard
     def _guard_docking(self) -> None:
         """xorg only: make sure the icon is and stays docked, from our own X connection so the
-        tray's event thread is never blocked. First quickly (a lost first request), then every
-        DOCK_CHECK_INTERVAL seconds (the tray host restarted, or started after us)."""
+        tray's event thread is never blocked. First quickly (a lost first request), then whenever
+        X reports a change: our window reparented or resized, or a new tray host announcing itself
+        (MANAGER on the root window: the host restarted, or started after us). Idle, it sleeps in
+        select() without waking; DOCK_CHECK_INTERVAL is a safety net."""
         try:
             from Xlib import display as xdisplay
 
@@ -419,15 +433,16 @@ class TrayAdapter:
                     break
                 log.info("tray icon not docked after %.1fs, asking again (%d)", FIRST_DOCK_TIMEOUT, attempt + 1)
                 self._redock()
+            checker.watch()
             while not self._stopping.is_set():
                 self._check_dock_once(checker)
-                if self._stopping.wait(DOCK_CHECK_INTERVAL):
-                    break
+                checker.wait_for_change(DOCK_CHECK_INTERVAL, self._guard_wake[0])
         except Exception:
             if not self._stopping.is_set():
                 log.exception("dock guard stopped")
         finally:
             connection.close()
+            os.close(self._guard_wake[0])
 
     def _check_dock_once(self, checker: "XembedDockChecker") -> None:
         if not checker.is_docked():
@@ -477,6 +492,24 @@ class XembedDockChecker:
             if stopping.wait(0.05):
                 return False
         return self.is_docked()
+
+    def watch(self) -> None:
+        """Ask X for the events that can change our docking: StructureNotify on our window
+        (ReparentNotify, ConfigureNotify, Map/Unmap) and on the root window, where a new tray host
+        sends its MANAGER client message (System Tray Protocol)."""
+        from Xlib import X
+
+        self._window.change_attributes(event_mask=X.StructureNotifyMask)
+        self._root.change_attributes(event_mask=X.StructureNotifyMask)
+        self._x.flush()
+
+    def wait_for_change(self, timeout: float, wake_fd: int) -> None:
+        """Block until an event arrives (then consume all of them), `wake_fd` is readable, or
+        `timeout` passes. python-xlib may already hold events read during a reply: check first."""
+        if self._x.pending_events() == 0:
+            select.select([self._x.fileno(), wake_fd], [], [], timeout)
+        while self._x.pending_events():
+            self._x.next_event()
 
     def tray_owner_exists(self) -> bool:
         from Xlib import X
