@@ -183,6 +183,7 @@ def test_xorg_icon_docks_shows_the_served_percent_and_follows_a_refresh(
     assert icon.docked and icon.viewable and icon.width >= 16
     spec = spec_of(view)
     _, pixels = wait_xorg_shows(xvfb, spec, neighbour=with_percent(spec, 79.0))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # git-ignored: absent in a fresh clone
     pixels.resize((pixels.width * 4, pixels.height * 4)).save(ARTIFACTS / "app-xorg-78-icon.png")
     screenshot(xvfb, "app-xorg-78")
     assert usage_requests(world.api) == 1

@@ -159,7 +159,8 @@ def test_entry_script_runs_the_cli_main():
 
 @pytest.mark.skipif(not BUILD_BINARY, reason="slow (about a minute): set CLAUDE_TRAY_BUILD_BINARY=1 to build the binary")
 def test_built_binary_answers_version_and_status_json_against_the_loopback_server(fake_api, tmp_path):
-    build = subprocess.run([str(PACKAGING / "build-binary.sh")], cwd=REPO, capture_output=True, text=True, timeout=900)
+    build = subprocess.run([str(PACKAGING / "build-binary.sh")], cwd=REPO, capture_output=True, text=True, timeout=900,
+                           env={**os.environ, "PYTHON": sys.executable})  # the interpreter running the tests
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-4000:]
     binary = REPO / "dist" / "claude-tray"
     from tray_monitor import __version__
