@@ -8,7 +8,6 @@ import threading
 import types
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from PIL import Image
