@@ -15,10 +15,8 @@ import shutil
 import subprocess
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
-
-import requests
 
 from tray_monitor.credentials import (
     ENV_TOKEN,
@@ -37,6 +35,9 @@ from tray_monitor.errors import (
 )
 from tray_monitor.model import Credentials, Reading
 from tray_monitor.parse import parse_usage
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger("tray_monitor.client")
 
@@ -111,7 +112,9 @@ class UsageClient:
     def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
                  *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run):
         self._env = env
-        self._session = session or requests.Session()
+        # Created at the first fetch, on the poller thread: importing requests (about 50 ms)
+        # then no longer delays the tray icon's first appearance.
+        self._session = session
         self._timeout = timeout
         self._run = run
         self._version: str | None = None  # cached for the process: one `claude --version`
@@ -135,6 +138,10 @@ class UsageClient:
         return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
 
     def fetch(self, creds: Credentials) -> Reading:
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
         if self.url is None:
             raise ConfigError(str(self._config_error))
         token = creds.access_token.strip() if isinstance(creds.access_token, str) else ""
@@ -180,6 +187,8 @@ class UsageClient:
             raise BadResponse(f"{self._host} answered HTTP {status} for the usage request: trying again later.")
 
     def _read_body(self, response: requests.Response) -> bytes:
+        import requests
+
         chunks, size, failure = [], 0, None
         try:
             for chunk in response.iter_content(65536):
