@@ -86,6 +86,10 @@ class ClaudeTray:
     def redraws(self) -> int:
         return self.world.view()["redraws"]
 
+    def alive(self) -> bool:
+        """Its first poll reached the tray: the app is not stuck behind the docked icon."""
+        return self.world.view()["status"] == "ok"
+
     def owns(self, request) -> bool:
         return request.headers.get("user-agent") != FLOOR_UA
 
@@ -111,6 +115,10 @@ class Floor:
     def redraws(self) -> int:
         return json.loads(self.stats.read_text())["redraws"] if self.stats.exists() else 0
 
+    def alive(self) -> bool:
+        """Its first poll was drawn (stats are written after the redraw returned)."""
+        return self.stats.exists() and json.loads(self.stats.read_text())["redraws"] >= 1
+
     def owns(self, request) -> bool:
         return request.headers.get("user-agent") == FLOOR_UA
 
@@ -118,8 +126,27 @@ class Floor:
         stop_process(self.process, timeout=10)
 
 
-def wait_docked(x, app, started: float, timeout: float = 30.0) -> float:
-    """Seconds from `started` until the icon window sits in the tray, polled every 10 ms."""
+DOCK_TIMEOUT = 10.0
+ALIVE_TIMEOUT = 10.0  # after docking, until the first poll shows
+
+
+def _eventually(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return True
+        except Exception:  # the control socket is not up yet, a stats file being replaced
+            pass
+        time.sleep(0.1)
+    return False
+START_ATTEMPTS = 3
+
+
+def wait_docked(x, app, started: float, timeout: float = DOCK_TIMEOUT) -> float | None:
+    """Seconds from `started` until the icon window sits in the tray, polled every 10 ms; None
+    when it did not dock within `timeout` (plain pystray on xorg can hang at start: a python-xlib
+    lost wake-up, see tray_monitor/tray.py _UnstickingLock)."""
     while time.monotonic() - started < timeout:
         if app.process.poll() is not None:
             raise SystemExit(f"{app.name} exited with {app.process.returncode} before docking")
@@ -127,7 +154,24 @@ def wait_docked(x, app, started: float, timeout: float = 30.0) -> float:
         if found and found.docked and found.viewable and found.width > 1:
             return time.monotonic() - started
         time.sleep(0.01)
-    raise SystemExit(f"{app.name} did not dock within {timeout} s")
+    return None
+
+
+def start_docked(x, app, hung: dict) -> tuple[float, float]:
+    """Start `app` until it docks; returns (start time, seconds to docked). A start that does not
+    dock within DOCK_TIMEOUT is counted in `hung`, stopped and tried again."""
+    for _ in range(START_ATTEMPTS):
+        t0 = time.monotonic()
+        app.start()
+        seconds = wait_docked(x, app, t0)
+        if seconds is not None and _eventually(app.alive, ALIVE_TIMEOUT):
+            return t0, seconds
+        hung[app.name] += 1
+        print(f"{app.name} did not dock, or docked but showed no poll, within {DOCK_TIMEOUT} s; "
+              "starting it again", file=sys.stderr)
+        app.stop()
+        time.sleep(0.5)
+    raise SystemExit(f"{app.name} did not dock in {START_ATTEMPTS} starts")
 
 
 # ----------------------------------------------------------------------------- the run
@@ -149,12 +193,10 @@ def measure(args) -> dict:
 
         # 1. start -> docked, alternating so neither always runs on a warmer cache.
         starts = {app.name: [] for app in apps}
+        hung = {app.name: 0 for app in apps}
         for i in range(args.starts):
             for app in (apps if i % 2 == 0 else apps[::-1]):
-                t0 = time.monotonic()
-                app.start()
-                starts[app.name].append(wait_docked(x, app, t0))
-                time.sleep(1.0)  # let it finish its first poll before it is stopped
+                starts[app.name].append(start_docked(x, app, hung)[1])
                 app.stop()
                 time.sleep(0.5)
         print(f"start->docked runs: {json.dumps({k: [round(v, 3) for v in s] for k, s in starts.items()})}",
@@ -163,9 +205,7 @@ def measure(args) -> dict:
         # 2. one long run, side by side.
         started = {}
         for app in apps:
-            started[app.name] = time.monotonic()
-            app.start()
-            wait_docked(x, app, started[app.name])
+            started[app.name] = start_docked(x, app, hung)[0]
         rss30 = {}
         for app in apps:
             time.sleep(max(0.0, started[app.name] + RSS_AT - time.monotonic()))
@@ -202,6 +242,7 @@ def measure(args) -> dict:
                 "redraws_in_window": redraws1[app.name] - redraws0[app.name],
                 "redraws_total": redraws1[app.name],
                 "threads": threads[app.name],
+                "hung_starts": hung[app.name],
             }
         return {"window_s": round(window, 1), "interval_s": args.interval, "results": results,
                 "machine": machine_facts()}
@@ -268,6 +309,7 @@ def table(data: dict) -> str:
     rows.append(("icon redraws in the window", str(tray["redraws_in_window"]), str(floor["redraws_in_window"]),
                  "", "0 (nothing changed)", "PASS" if tray["redraws_in_window"] == 0 else "MISS"))
     rows.append(("icon redraws since start", str(tray["redraws_total"]), str(floor["redraws_total"]), "", "", ""))
+    rows.append(("starts stuck (no dock or no first poll in 10 s)", str(tray["hung_starts"]), str(floor["hung_starts"]), "", "", ""))
 
     head = ("measure", "claude-tray", "floor", "ratio", "target", "")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
