@@ -23,20 +23,25 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.apprun import ClaudeTrayWorld  # noqa: E402
-from tests.desktop_x import (  # noqa: E402
-    base_env, find_tray_icon, start_program, start_trayer, start_xvfb, stop_process,
+from tests.apprun import ClaudeTrayWorld
+from tests.desktop_x import (
+    base_env,
+    find_tray_icon,
+    start_program,
+    start_trayer,
+    start_xvfb,
+    stop_process,
 )
-from tests.fakeapi import FakeApi  # noqa: E402
+from tests.fakeapi import FakeApi
 
 HZ = os.sysconf("SC_CLK_TCK")
 FLOOR = REPO / "benchmarks" / "floor_app.py"
@@ -136,8 +141,8 @@ def _eventually(predicate, timeout: float) -> bool:
         try:
             if predicate():
                 return True
-        except Exception:  # the control socket is not up yet, a stats file being replaced
-            pass
+        except (OSError, ValueError, KeyError, AssertionError):
+            pass  # the control socket is not up yet (world.view asserts), a stats file half-replaced
         time.sleep(0.1)
     return False
 START_ATTEMPTS = 3
@@ -229,7 +234,7 @@ def measure(args) -> dict:
         results = {}
         for app in apps:
             mine = [r.at for r in api.requests if r.at >= started[app.name] and app.owns(r)]
-            gaps = [round(b - a, 2) for a, b in zip(mine, mine[1:])]
+            gaps = [round(b - a, 2) for a, b in pairwise(mine)]
             results[app.name] = {
                 "start_docked_s": statistics.median(starts[app.name]),
                 "start_docked_runs_s": [round(v, 3) for v in starts[app.name]],
@@ -260,10 +265,10 @@ def measure(args) -> dict:
 
 
 def machine_facts() -> dict:
+    from importlib.metadata import version
+
     import PIL
     import requests
-
-    from importlib.metadata import version
 
     return {
         "nproc": os.cpu_count(),
@@ -313,7 +318,7 @@ def table(data: dict) -> str:
 
     head = ("measure", "claude-tray", "floor", "ratio", "target", "")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
     out.append("")
     out.append(f"request gaps (s): claude-tray {tray['request_gaps_s']}; floor {floor['request_gaps_s']}")
