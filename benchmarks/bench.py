@@ -291,7 +291,10 @@ def table(data: dict) -> str:
 
     def ratio_row(label, key, fmt, target=None):
         a, b = tray[key], floor[key]
-        ratio = a / b if b else float("inf")
+        if not b:  # too short a window for the coarse counters: no ratio to judge
+            rows.append((label, fmt(a), fmt(b), "n/a", f"<= {target}x" if target else "", ""))
+            return
+        ratio = a / b
         verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
         rows.append((label, fmt(a), fmt(b), f"{ratio:.2f}x", f"<= {target}x" if target else "", verdict))
 
