@@ -130,7 +130,7 @@ def test_xorg_title_with_non_latin1_characters_is_set_and_the_icon_keeps_updatin
 
 def test_xorg_icon_docks_again_after_the_tray_host_restarts(xvfb, xembed_tray, xorg_app):
     """pystray re-docks only if a new host exists at the moment the old one dies; the adapter's
-    periodic check (every 10 s) asks again once a host is back."""
+    guard, woken by the new host's MANAGER message, asks again at once."""
     wait_docked(xvfb, APP_ID)
     xembed_tray.stop()
     wait_until(lambda: not find_tray_icon(xvfb, APP_ID).docked, 5, "the icon to lose its tray")
