@@ -454,6 +454,43 @@ def mean_abs_diff(a, b) -> float:
     return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
 
 
+#: Mean abs diff (0..255) below which the screen shows exactly our rendering, and the margin by which
+#: a neighbouring rendering must be further away (78 vs 79 at 24 px differ by about 0.9 in a 24 x 62 slot).
+MATCH = 0.5
+NEIGHBOUR_GAP = 0.5
+
+
+def xorg_expected(spec, width: int, height: int):
+    """`spec`'s icon as it reaches the screen on pystray's xorg backend: the adapter draws it opaque
+    at the slot's short side and centres it in the slot; pystray pastes it onto an RGB canvas."""
+    from tray_monitor.icon import render_icon
+    from tray_monitor.tray import fit_to_slot
+
+    drawn = fit_to_slot(render_icon(spec, size=min(width, height), opaque=True), width, height)
+    return as_xorg_shows(drawn, width, height)
+
+
+def wait_xorg_shows(x: XServer, app_name: str, spec, neighbour, timeout: float = 10):
+    """Wait until the docked icon's pixels are the rendering of `spec` and clearly not that of
+    `neighbour` (so the comparison can tell the two apart); returns (icon window, pixels)."""
+    last: dict = {}
+
+    def shows():
+        icon = find_tray_icon(x, app_name)
+        if not (icon and icon.docked and icon.viewable):
+            return None
+        pixels = grab_icon(x, icon)
+        diff = mean_abs_diff(pixels, xorg_expected(spec, icon.width, icon.height))
+        other = mean_abs_diff(pixels, xorg_expected(neighbour, icon.width, icon.height))
+        last.update(icon=icon, diff=diff, neighbour=other)
+        return (icon, pixels) if diff < MATCH and other - diff > NEIGHBOUR_GAP else None
+
+    try:
+        return wait_until(shows, timeout, f"the tray icon to show {spec}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last look: {last}") from None
+
+
 def screenshot(x: XServer, name: str) -> Path:
     """Save the whole screen to tests/artifacts/<name>.png (look at it)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -22,13 +22,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests import desktop_x
 from tests.desktop_x import (
     ARTIFACTS,
-    as_xorg_shows,
     base_env,
     find_tray_icon,
-    grab_icon,
-    mean_abs_diff,
     screenshot,
     sni_click,
     sni_item,
@@ -37,12 +35,10 @@ from tests.desktop_x import (
 )
 from tests.fakeapi import FakeApi, Response, error_fixture
 from tray_monitor.model import IconSpec
-from tray_monitor.tray import APP_ID, fit_to_slot
+from tray_monitor.tray import APP_ID
 
 pytestmark = pytest.mark.desktop
 
-MATCH = 0.5  # mean abs diff (0..255) under which the screen shows exactly our rendering
-NEIGHBOUR_GAP = 0.5  # a rendering of a neighbouring percent must be clearly further away
 USAGE_PATH = "/api/oauth/usage"
 
 
@@ -115,34 +111,8 @@ def quit_cleanly(world, app) -> None:
 # ----------------------------------------------------------------------------- xorg pixels
 
 
-def xorg_expected(spec: IconSpec, width: int, height: int):
-    """The icon as pystray's xorg backend puts it on screen: the adapter draws it opaque at the
-    slot's short side and centres it in the slot; pystray pastes it onto an RGB canvas."""
-    from tray_monitor.icon import render_icon
-
-    drawn = fit_to_slot(render_icon(spec, size=min(width, height), opaque=True), width, height)
-    return as_xorg_shows(drawn, width, height)
-
-
 def wait_xorg_shows(xvfb, spec: IconSpec, neighbour: IconSpec, timeout: float = 10):
-    """Wait until the docked icon's pixels are the rendering of `spec`, and clearly not the
-    rendering of `neighbour` (so the comparison can tell the two numbers apart)."""
-    last: dict = {}
-
-    def shows():
-        icon = find_tray_icon(xvfb, APP_ID)
-        if not (icon and icon.docked and icon.viewable):
-            return None
-        pixels = grab_icon(xvfb, icon)
-        diff = mean_abs_diff(pixels, xorg_expected(spec, icon.width, icon.height))
-        other = mean_abs_diff(pixels, xorg_expected(neighbour, icon.width, icon.height))
-        last.update(icon=icon, diff=diff, neighbour=other)
-        return (icon, pixels) if diff < MATCH and other - diff > NEIGHBOUR_GAP else None
-
-    try:
-        return wait_until(shows, timeout, f"the tray icon to show {spec}")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last look: {last}") from None
+    return desktop_x.wait_xorg_shows(xvfb, APP_ID, spec, neighbour, timeout)
 
 
 def with_percent(spec: IconSpec, percent: float) -> IconSpec:

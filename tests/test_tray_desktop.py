@@ -8,56 +8,25 @@ import subprocess
 import pytest
 
 from tests.desktop_x import (
-    as_xorg_shows,
     find_tray_icon,
     grab_icon,
-    mean_abs_diff,
     screenshot,
     sni_click,
     sni_item,
     tray_driver_argv,
     base_env,
     wait_docked,
+    wait_xorg_shows,
     wait_until,
 )
 from tests.tray_driver import make_view
-from tray_monitor.tray import APP_ID, fit_to_slot, latin1_safe
+from tray_monitor.tray import APP_ID, latin1_safe
 
 pytestmark = pytest.mark.desktop
 
-MATCH = 0.5  # mean abs diff (0..255) below which two icons count as the same picture
-NEIGHBOUR_GAP = 0.5  # 78 vs 79 at 24 px differ by about 0.9 over a 24 x 62 slot
-
-
-def xorg_expected(percent: float, width: int, height: int):
-    """The driver's icon for `percent` as the xorg backend puts it on screen: drawn opaque at the
-    slot size by the adapter, then resized/pasted onto RGB by pystray."""
-    from tray_monitor.icon import render_icon
-
-    spec = make_view(percent).icon
-    drawn = fit_to_slot(render_icon(spec, size=min(width, height), opaque=True), width, height)
-    return as_xorg_shows(drawn, width, height)
-
-
 def wait_shows(xvfb, percent: float, other: float, timeout: float = 5):
-    """Wait until the docked icon's pixels are the rendering for `percent`; the neighbour value must
-    be clearly different (the comparison can tell 78 from 79)."""
-    last: dict = {}
-
-    def shows():
-        icon = find_tray_icon(xvfb, APP_ID)
-        if not (icon and icon.docked and icon.viewable):
-            return None
-        pixels = grab_icon(xvfb, icon)
-        diff = mean_abs_diff(pixels, xorg_expected(percent, icon.width, icon.height))
-        neighbour = mean_abs_diff(pixels, xorg_expected(other, icon.width, icon.height))
-        last.update(icon=icon, diff=diff, neighbour=neighbour)
-        return (icon, diff, neighbour) if diff < MATCH and neighbour - diff > NEIGHBOUR_GAP else None
-
-    try:
-        return wait_until(shows, timeout, f"the tray icon to show {percent}%")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last look: {last}") from None
+    """Wait until the docked icon shows the driver's rendering for `percent`, clearly not `other`'s."""
+    return wait_xorg_shows(xvfb, APP_ID, make_view(percent).icon, make_view(other).icon, timeout)
 
 
 @pytest.fixture
