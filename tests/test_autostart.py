@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import logging
 import os
 import plistlib
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envs import temp_env
 from tray_monitor.autostart import (
     AutostartFailed,
     NoAutostart,
@@ -42,17 +42,8 @@ from tray_monitor.settings import load_preferences, preferences_path
 
 
 def make_env(tmp_path: Path, platform: str = "linux", **environ) -> Environment:
-    return Environment(
-        environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg"), **environ},
-        home=tmp_path / "home",
-        platform=platform,
-        config_dir=tmp_path / "config",
-        data_dir=tmp_path / "data",
-        log_dir=tmp_path / "log",
-        runtime_dir=tmp_path / "run",
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    return temp_env(tmp_path, {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), **environ}, platform,
+                    home=tmp_path / "home")
 
 
 @pytest.fixture

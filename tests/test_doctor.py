@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envs import temp_env
 from tests.fakeapi import Response, error_fixture, fake_claude_bin, write_credentials
 from tray_monitor.autostart import AutostartStatus
 from tray_monitor.client import UsageClient
@@ -66,18 +67,8 @@ def make_env(tmp_path: Path, api_url: str | None = None, platform: str = "linux"
     if api_url:
         base["CLAUDE_TRAY_API_URL"] = api_url
     base.update(environ)
-    return Environment(
-        environ={k: v for k, v in base.items() if v is not None},
-        home=tmp_path / "home",
-        platform=platform,
-        config_dir=tmp_path / "config",
-        data_dir=tmp_path / "data",
-        log_dir=tmp_path / "log",
-        runtime_dir=tmp_path / "run",
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-        clock=FakeClock(),
-    )
+    return temp_env(tmp_path, {k: v for k, v in base.items() if v is not None}, platform,
+                    home=tmp_path / "home", clock=FakeClock())
 
 
 def signed_in(env: Environment, fixture: str = "max-linux", expires_in: float = 3 * 3600) -> Path:

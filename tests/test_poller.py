@@ -17,11 +17,20 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from tests.envs import temp_env
 from tray_monitor import schedule as sch
 from tray_monitor.clock import FakeClock, SystemClock
-from tray_monitor.errors import AuthExpired, CredentialsNotFound, RateLimited, ScopeMissing, Transient
+from tray_monitor.errors import (
+    AuthExpired,
+    CredentialsNotFound,
+    RateLimited,
+    ScopeMissing,
+    Transient,
+)
 from tray_monitor.model import Credentials, Reading, UsageWindow
 from tray_monitor.poller import THREAD_NAME, TICK_EVERY, Poller
 from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
@@ -413,7 +422,6 @@ def live(tmp_path, fake_api):
     from tests.fakeapi import write_credentials
     from tray_monitor.client import UsageClient
     from tray_monitor.credentials import CredentialStore
-    from tray_monitor.environment import Environment
     from tray_monitor.monitor import Monitor
     from tray_monitor.source import UsageSource
     from tray_monitor.state import MonitorState
@@ -421,10 +429,8 @@ def live(tmp_path, fake_api):
     class Live:
         clock = FakeClock()
         api = fake_api
-        env = Environment(environ={"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin")},
-                          home=tmp_path, platform="linux", config_dir=tmp_path / "cfg",
-                          data_dir=tmp_path / "data", log_dir=tmp_path / "log", runtime_dir=tmp_path / "run",
-                          clock=clock)
+        env = temp_env(tmp_path, {"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin")},
+                       clock=clock)
         monitor = Monitor(MonitorState(), clock, RecordingNotifier(), RecordingStore())
         views = []
 

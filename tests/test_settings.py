@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envs import temp_env
 from tray_monitor.environment import Environment
 from tray_monitor.settings import (
     MIN_INTERVAL,
@@ -24,17 +24,7 @@ from tray_monitor.settings import (
 
 @pytest.fixture
 def env(tmp_path: Path) -> Environment:
-    return Environment(
-        environ={},
-        home=tmp_path,
-        platform="linux",
-        config_dir=tmp_path / "config",
-        data_dir=tmp_path / "data",
-        log_dir=tmp_path / "log",
-        runtime_dir=tmp_path / "run",
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    return temp_env(tmp_path)
 
 
 def write_toml(env: Environment, text: str) -> Path:

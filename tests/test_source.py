@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.envs import temp_env
 from tests.fakeapi import Response, error_fixture, write_credentials
 from tray_monitor.client import UsageClient
 from tray_monitor.clock import FakeClock
 from tray_monitor.credentials import CredentialStore
-from tray_monitor.environment import Environment
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, ScopeMissing
 from tray_monitor.source import UsageSource
 
@@ -28,10 +28,8 @@ def world(tmp_path, fake_api):
         api = fake_api
 
         def source(self, **environ) -> UsageSource:
-            env = Environment(environ={"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin"),
-                                       **environ}, home=tmp_path, platform="linux",
-                              config_dir=tmp_path / "cfg", data_dir=tmp_path / "data", log_dir=tmp_path / "log",
-                              runtime_dir=tmp_path / "run", clock=self.clock)
+            env = temp_env(tmp_path, {"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin"),
+                                      **environ}, clock=self.clock)
             return UsageSource(CredentialStore(env), UsageClient(env), self.clock)
 
         def login(self, name: str, expires_in: float = 8 * 3600) -> Path:
