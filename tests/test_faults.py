@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -232,16 +233,27 @@ def menu_line(v: dict, prefix: str) -> str:
     return found[0]
 
 
-def assert_kept(v: dict, percent: float, reason: str) -> None:
-    """The last good reading is still shown, and marked as old with the reason."""
+def assert_kept(v: dict, percent: float, message: str) -> str:
+    """The last good reading is still shown with its age, under one line that starts with
+    `message` and says why it is old (and when it is retried: said once, not on both lines).
+    Returns that line."""
     assert menu_line(v, "Session (5h): ").startswith(f"Session (5h): {percent:.0f}%")
     updated = menu_line(v, "Last reading")
-    assert reason in updated, updated
+    assert re.fullmatch(r"Last reading (less than a minute|\d+ min) ago", updated), updated
+    why = v["menu"][v["menu"].index(updated) - 1]
+    assert why.startswith(message), (message, v["menu"])
+    return why
 
 
-def clock_texts(at: datetime, slack: float = 2.0) -> set[str]:
-    """"HH:MM" as the app shows `at`, allowing the minute to turn within `slack` seconds."""
-    return {format_clock(at + timedelta(seconds=s), at) for s in (-slack, 0, slack)}
+def clock_texts(seen_at: datetime, delay: float, slack: float = 2.0) -> set[str]:
+    """The retry time as the app shows it when it was `delay` seconds after `seen_at`: "HH:MM",
+    or "Thu 00:04" when it falls after midnight, allowing the minute (and the day, as seen from
+    the app's own now) to turn within `slack` seconds."""
+    return {
+        format_clock(seen_at + timedelta(seconds=delay + s), seen_at + timedelta(seconds=t))
+        for s in (-slack, 0, slack)
+        for t in (-slack, 0)
+    }
 
 
 def start_tray(world: ClaudeTrayWorld, prefix: tuple = ()) -> App:
@@ -425,7 +437,7 @@ class Run:
             self.error = traceback.format_exc()
 
 
-def transient(fault: Response, reason: str, message: str) -> Callable:
+def transient(fault: Response, message: str) -> Callable:
     """good -> refresh -> `fault` -> (the retry comes by itself 30 s later) -> good."""
 
     def script(world, context, run):
@@ -439,10 +451,8 @@ def transient(fault: Response, reason: str, message: str) -> Callable:
         v = wait_view(world, lambda v: v["status"] == "stale", "the fault to show")
         failed_at = datetime.now(timezone.utc)
         assert v["icon"] == {**v["icon"], "state": "stale", "percent": BEFORE}
-        assert_kept(v, BEFORE, reason)
-        assert message in v["menu"][v["menu"].index(menu_line(v, "Last reading")) - 1]
-        retry_at = menu_line(v, "Last reading").rsplit("retrying at ", 1)[1]
-        assert retry_at in clock_texts(failed_at + timedelta(seconds=TRANSIENT_RETRY), slack=3)
+        retry_at = assert_kept(v, BEFORE, f"{message} — retrying at ").rsplit("retrying at ", 1)[1]
+        assert retry_at in clock_texts(failed_at, TRANSIENT_RETRY, slack=3)
         assert len(world.api.requests) == 2
         wait_view(world, shows(AFTER), "the retry to restore the normal state", timeout=TRANSIENT_RETRY + 20)
         requests = world.api.requests
@@ -466,7 +476,7 @@ def refused(world, context, run):
     gate.down()
     assert control(world, "refresh") == "Refreshing now."
     v = wait_view(world, lambda v: v["status"] == "stale", "connection refused to show")
-    assert_kept(v, BEFORE, "offline, retrying at")
+    assert_kept(v, BEFORE, "Offline — retrying at ")
     gate.up()
     wait_view(world, shows(AFTER), "the retry after the server came back", timeout=TRANSIENT_RETRY + 20)
     assert len(world.api.requests) == 2
@@ -487,7 +497,7 @@ def stall(world, context, run):
     assert view(world)["status"] == "ok"  # during the stall: the reading is still fresh
     assert control(world, "refresh").startswith("A request is already in flight")
     v = wait_view(world, lambda v: v["status"] == "stale", "the read timeout", timeout=30)
-    assert_kept(v, BEFORE, "offline, retrying at")
+    assert_kept(v, BEFORE, "Offline — retrying at ")
     assert len(world.api.requests) == 2
     # The next accepted refresh (30 s after the last) asks again; the server answers at once now.
     time.sleep(max(0.0, refreshed + REFRESH_COALESCE + 0.5 - time.monotonic()))
@@ -511,9 +521,9 @@ def rate_limited(retry_after: str | None, cooldown: float) -> Callable:
         v = wait_view(world, lambda v: v["status"] == "rate_limited", "the 429 to show")
         limited_at = datetime.now(timezone.utc)
         assert v["icon"]["state"] == "stale" and v["icon"]["percent"] == BEFORE
-        assert_kept(v, BEFORE, "rate limited, retrying at")
-        retry_at = menu_line(v, "Last reading").rsplit("retrying at ", 1)[1]
-        assert retry_at in clock_texts(limited_at + timedelta(seconds=cooldown), slack=3)
+        why = assert_kept(v, BEFORE, "Rate limited by the usage endpoint — retrying at ")
+        retry_at = why.rsplit("retrying at ", 1)[1]
+        assert retry_at in clock_texts(limited_at, cooldown, slack=3)
         for _ in range(3):
             assert control(world, "refresh").startswith(SLOWDOWN)
         cli = run_cli(world, "refresh")  # as a user types it
@@ -537,7 +547,7 @@ def rejected_then_unscoped(world, context, run):
     assert control(world, "refresh") == "Refreshing now."
     v = wait_view(world, lambda v: v["status"] == "expired", "the 401 to show")
     assert "Login expired — run `claude`" in v["menu"]
-    assert_kept(v, BEFORE, "login expired")
+    assert_kept(v, BEFORE, "Login expired — run `claude`")
     for _ in range(3):
         assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
     time.sleep(STORE_CHECK + 1)  # a store check passes: unchanged, so nothing is sent
@@ -546,7 +556,7 @@ def rejected_then_unscoped(world, context, run):
     world.api.queue(error_response(403, "403-scope.json"))
     write_login(world, n=2)  # Claude Code wrote a new login
     v = wait_view(world, lambda v: v["status"] == "no_scope", "the 403 after the new login", timeout=STORE_CHECK + 10)
-    assert_kept(v, BEFORE, "login cannot read usage")
+    assert_kept(v, BEFORE, "This login cannot read usage")
     assert len(world.api.requests) == 3
     assert world.api.requests[2].headers["authorization"] == f"Bearer {canary_token(2)}"
     assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
@@ -668,14 +678,14 @@ def tray_host_late_and_restarting(world, context, run):
 
 
 SCENARIOS: dict[str, Callable] = {
-    "500": transient(api_error(500, "api_error", "Internal server error"), "offline, retrying at", "Offline"),
-    "502 HTML page": transient(error_response(502, "502-html.html"), "offline, retrying at", "Offline"),
-    "529 overloaded": transient(error_response(529, "529-overloaded.json"), "offline, retrying at", "Offline"),
-    "body cut in half": transient(Response(200, usage_body(40, 30), truncate=True), "offline, retrying at", "Offline"),
-    "empty body": transient(Response(200, b""), "update failed, retrying at", "Unexpected answer"),
+    "500": transient(api_error(500, "api_error", "Internal server error"), "Offline"),
+    "502 HTML page": transient(error_response(502, "502-html.html"), "Offline"),
+    "529 overloaded": transient(error_response(529, "529-overloaded.json"), "Offline"),
+    "body cut in half": transient(Response(200, usage_body(40, 30), truncate=True), "Offline"),
+    "empty body": transient(Response(200, b""), "Unexpected answer from the usage endpoint"),
     "200 not JSON": transient(Response(200, b"<html>Welcome</html>", {"Content-Type": "text/html"}),
-                              "update failed, retrying at", "Unexpected answer"),
-    "closed mid-response": transient(Response(close=True), "offline, retrying at", "Offline"),
+                              "Unexpected answer from the usage endpoint"),
+    "closed mid-response": transient(Response(close=True), "Offline"),
     "connection refused": refused,
     "stall past the read timeout": stall,
     "429 Retry-After 0": rate_limited("0", 300),

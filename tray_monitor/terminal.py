@@ -134,7 +134,7 @@ def window_lines(
 
 
 def wrap_text(text: str, width: int) -> list[str]:
-    """Wrap at the text's own joints first ("Last reading 9 min ago · rate limited, ..." and
+    """Wrap at the text's own joints first ("Updated 14:02 · next 14:04" and
     "Rate limited ... — retrying at 14:20"), then at spaces."""
     if len(text) <= width:
         return [text]

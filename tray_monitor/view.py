@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 from tray_monitor.errors import (
     AuthExpired,
     BadResponse,
-    ConfigError,
     CredentialsNotFound,
-    CredentialsUnreadable,
     MonitorError,
     RateLimited,
     ScopeMissing,
@@ -63,7 +61,7 @@ class View:
     plan: str | None
     windows: tuple[WindowRow, ...]
     extra_usage_text: str | None  # None = the server said nothing about extra usage
-    updated_text: str  # "Updated 14:02" | "Last reading 9 min ago · rate limited, retrying at 14:20"
+    updated_text: str  # "Updated 14:02" | "Last reading 9 min ago" (the reason is `message`)
     message: str | None  # what to do about the current problem, None when all is well
     updated_at: datetime | None
     next_poll_at: datetime | None
@@ -237,38 +235,14 @@ def age_text(age: timedelta) -> str:
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
-# Why the kept reading is old, as a short clause for the updated line and the tooltip.
-_STALE_REASONS = {
-    "expired": "login expired",
-    "signed_out": "signed out",
-    "no_scope": "login cannot read usage",
-}
-
-
-def _stale_reason(problem: MonitorError | None, next_poll_at: datetime | None, now: datetime) -> str | None:
-    if problem is None:
-        return None
-    if problem.status in _STALE_REASONS:
-        return _STALE_REASONS[problem.status]
-    if isinstance(problem, RateLimited):
-        return f"rate limited, {_retry_clause(next_poll_at, now)}"
-    if isinstance(problem, Transient):
-        return f"offline, {_retry_clause(next_poll_at, now)}"
-    if isinstance(problem, (CredentialsUnreadable, ConfigError)):
-        # Nothing is retried until the user fixes the file or setting (see schedule.py).
-        return "waiting for you to fix it (see above)"
-    return f"update failed, {_retry_clause(next_poll_at, now)}"
-
-
 def _updated_text(status: str, state: MonitorState, now: datetime) -> str:
     reading = state.reading
     if reading is None:
         return "Waiting for the first reading" if status == "loading" else "No reading yet"
     if status == "ok":
         return f"Updated {format_clock(reading.fetched_at, now)}"
-    text = f"Last reading {age_text(now - reading.fetched_at)}"
-    reason = _stale_reason(state.problem, state.next_poll_at, now)
-    return f"{text} · {reason}" if reason else text
+    # Why it is old and when it is retried is the message line, shown right above this one.
+    return f"Last reading {age_text(now - reading.fetched_at)}"
 
 
 def _summary(window: UsageWindow, now: datetime) -> str:
