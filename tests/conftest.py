@@ -3,6 +3,7 @@ real display/bus it did not start. Fixture modules of other files are imported a
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -40,6 +41,21 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PYSTRAY_BACKEND", os.environ.get("TEST_PYSTRAY_BACKEND", "dummy"))
     monkeypatch.setenv("NO_AT_BRIDGE", "1")
     return home
+
+
+@pytest.fixture
+def local_time_zone(monkeypatch):
+    """Call with a zone name ("Europe/Berlin") to pin the local time zone for one test. Afterwards
+    both TZ and the C library's zone are what they were: a bare `delenv("TZ")` once left the test
+    process in UTC while the children it started kept the caller's TZ, so their clocks differed."""
+
+    def pin(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield pin
+    monkeypatch.undo()
+    time.tzset()
 
 
 # Fixture modules (one line each; owned by the files they name):

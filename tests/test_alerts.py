@@ -1,7 +1,6 @@
 """alerts.evaluate: which notifications are due, with their exact texts, over sequences of readings."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,13 +28,9 @@ DEFAULTS = AlertSettings()
 
 
 @pytest.fixture(autouse=True)
-def utc_local_time(monkeypatch):
+def utc_local_time(local_time_zone):
     """format_clock shows local time: pin the zone so the texts are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    local_time_zone("UTC")
 
 
 def session(percent, resets_at=RESETS, severity=None, locked_reason=None):

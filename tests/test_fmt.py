@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,13 +10,9 @@ from tray_monitor.fmt import format_clock, format_countdown, format_money, forma
 
 
 @pytest.fixture
-def berlin(monkeypatch):
+def berlin(local_time_zone):
     """Local time is Europe/Berlin (UTC+1 in November, UTC+2 in summer)."""
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.delenv("TZ")
-    time.tzset()
+    local_time_zone("Europe/Berlin")
 
 
 @pytest.mark.parametrize(
