@@ -163,6 +163,25 @@ def test_server_answering_429_is_a_warning_with_the_cooldown(tmp_path, fake_api)
     assert code == 0  # nothing is broken: it only has to wait
 
 
+def test_a_429_is_remembered_so_the_next_doctor_does_not_ask_again_during_the_wait(tmp_path, fake_api):
+    """A 429 met by doctor (or by the tray, or `status`) is written down; asking again during the
+    wait would only prolong it, so the next doctor says when it is fine and sends nothing."""
+    fake_api.queue(Response(429, error_fixture("429-rate-limited.json"), {"Retry-After": "600"}))
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    run(env)
+    assert len(fake_api.requests) == 1
+    env.clock.advance(60)
+    code, lines, _ = run(env)
+    assert len(fake_api.requests) == 1
+    assert level_of(lines, "usage request") == WARN and "not sent" in lines["usage request"]
+    assert "asking again is fine in 9m" in lines["usage request"]
+    assert code == 0
+    env.clock.advance(540)
+    _, lines, _ = run(env)
+    assert len(fake_api.requests) == 2 and level_of(lines, "usage request") == OK
+
+
 def test_server_answering_429_without_retry_after_still_explains_the_backoff(tmp_path, fake_api):
     fake_api.queue(Response(429, error_fixture("429-rate-limited.json")))
     env = make_env(tmp_path, fake_api.url)

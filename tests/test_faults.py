@@ -29,6 +29,8 @@ and within the observed time in the real process):
   429 Retry-After absent or 0                  4                  4
   429 Retry-After 120                         30                 30
   429 Retry-After 3600                         1                  1
+  429 met by `status`/`doctor` (the wait is kept in the data folder; the tray and every command
+  honour it)                                   as above, counted across all claude-tray processes
   401 (same token after re-read)               1                  1  then 0 until the store changes
   403 scope                                    1                  1  then 0 until the store changes
   credentials missing / deleted / half-written / not JSON / mcpOAuth only / empty token /
@@ -437,6 +439,22 @@ class Run:
             self.error = traceback.format_exc()
 
 
+@pytest.mark.parametrize("retry_after, wait", [("120", 120), (None, 300)], ids=["Retry-After 120", "no Retry-After"])
+def test_a_second_status_during_a_429s_wait_sends_nothing_and_says_when_to_try(world, retry_after, wait):
+    """The wait a 429 asks for is kept in the data folder; every claude-tray command honours it."""
+    world.api.queue(_retry_after(retry_after))
+    write_login(world)
+    first, _ = status_json(world)
+    seen_at = datetime.now(timezone.utc)
+    assert first["status"] == "rate_limited" and len(world.api.requests) == 1
+    second = run_cli(world, "status")
+    assert second.returncode == 1 and second.stdout == ""
+    assert len(world.api.requests) == 1
+    again = second.stderr.strip().rsplit("Rate limited by the usage endpoint — try again after ", 1)[1]
+    assert again in clock_texts(seen_at, wait, slack=3)
+    assert_no_canary(world, second.stdout, second.stderr)
+
+
 def transient(fault: Response, message: str) -> Callable:
     """good -> refresh -> `fault` -> (the retry comes by itself 30 s later) -> good."""
 
@@ -461,6 +479,28 @@ def transient(fault: Response, message: str) -> Callable:
         finish(world, app)
 
     return script
+
+
+def rate_limited_by_status(world, context, run):
+    """`claude-tray status` meets the 429 while the tray runs: the tray's next refresh sends nothing
+    and shows the same wait, as if it had met the 429 itself."""
+    world.api.queue(good(BEFORE), _retry_after("600"))
+    world.api.default = good(AFTER)
+    write_login(world)
+    app = start_tray(world)
+    wait_view(world, shows(BEFORE), "the first reading")
+    cli = run_cli(world, "status")
+    seen_at = datetime.now(timezone.utc)
+    assert cli.returncode == 1 and "Rate limited" in cli.stderr, cli
+    assert len(world.api.requests) == 2
+    assert control(world, "refresh") == "Refreshing now."
+    v = wait_view(world, lambda v: v["status"] == "rate_limited", "the remembered 429 to show")
+    why = assert_kept(v, BEFORE, "Rate limited by the usage endpoint — retrying at ")
+    assert why.rsplit("retrying at ", 1)[1] in clock_texts(seen_at, 600, slack=3)
+    assert control(world, "refresh").startswith(SLOWDOWN)
+    time.sleep(1.0)
+    assert len(world.api.requests) == 2
+    finish(world, app)
 
 
 def refused(world, context, run):
@@ -528,6 +568,9 @@ def rate_limited(retry_after: str | None, cooldown: float) -> Callable:
             assert control(world, "refresh").startswith(SLOWDOWN)
         cli = run_cli(world, "refresh")  # as a user types it
         assert cli.returncode == 0 and cli.stdout.startswith(SLOWDOWN), cli
+        cli = run_cli(world, "status")  # its own process: the tray's wait is honoured, nothing sent
+        assert cli.returncode == 1, cli
+        assert cli.stderr.strip().rsplit("try again after ", 1)[1] in clock_texts(limited_at, cooldown, slack=3)
         time.sleep(1.0)
         assert len(world.api.requests) == 2
         assert view(world)["status"] == "rate_limited"
@@ -692,6 +735,7 @@ SCENARIOS: dict[str, Callable] = {
     "429 Retry-After 120": rate_limited("120", 120),
     "429 Retry-After 3600": rate_limited("3600", 3600),
     "429 without Retry-After": rate_limited(None, 300),
+    "429 met by `claude-tray status`": rate_limited_by_status,
     "401 then 403": rejected_then_unscoped,
     "credential faults": credential_faults,
     "credentials missing at start": missing_at_start,

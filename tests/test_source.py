@@ -11,7 +11,8 @@ from tests.fakeapi import Response, error_fixture, write_credentials
 from tray_monitor.client import UsageClient
 from tray_monitor.clock import FakeClock
 from tray_monitor.credentials import CredentialStore
-from tray_monitor.errors import AuthExpired, CredentialsNotFound, ScopeMissing
+from tray_monitor.cooldown import SharedCooldown
+from tray_monitor.errors import AuthExpired, CredentialsNotFound, RateLimited, ScopeMissing
 from tray_monitor.source import UsageSource
 
 MAX_TOKEN_PREFIX = "sk-ant-oat01-FIXTURE-ACCESS"
@@ -27,10 +28,13 @@ def world(tmp_path, fake_api):
         login_dir = tmp_path / ".claude"
         api = fake_api
 
+        cooldown_file = tmp_path / "data" / "rate-limit.json"
+
         def source(self, **environ) -> UsageSource:
             env = temp_env(tmp_path, {"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin"),
                                       **environ}, clock=self.clock)
-            return UsageSource(CredentialStore(env), UsageClient(env), self.clock)
+            cooldown = SharedCooldown(self.cooldown_file, self.clock)
+            return UsageSource(CredentialStore(env), UsageClient(env), self.clock, cooldown)
 
         def login(self, name: str, expires_in: float = 8 * 3600) -> Path:
             return write_credentials(self.login_dir, name, expires_in=expires_in, now=self.clock.now())
@@ -145,3 +149,36 @@ def test_store_fingerprint_changes_when_claude_code_rewrites_its_login(world):
     world.clock.advance(timedelta(minutes=1).total_seconds())
     world.login("pro-minimal")
     assert source.store_fingerprint() != before
+
+
+def test_a_429_is_remembered_so_no_process_asks_again_before_its_retry_after(world):
+    world.login("max-linux")
+    world.api.queue(Response(429, error_fixture("429-rate-limited.json"), {"Retry-After": "120"}))
+    with pytest.raises(RateLimited):
+        world.source().read()
+    assert len(world.api.requests) == 1
+    # Another source (the tray, or the next `claude-tray status`) sends nothing during the wait...
+    with pytest.raises(RateLimited) as raised:
+        world.source().read()
+    assert raised.value.retry_after == 120
+    world.clock.advance(119)
+    with pytest.raises(RateLimited):
+        world.source().read()
+    assert len(world.api.requests) == 1
+    # ...and asks again once it is over.
+    world.clock.advance(1)
+    reading, _ = world.source().read()
+    assert reading.window("five_hour") is not None
+    assert len(world.api.requests) == 2
+
+
+def test_a_login_problem_is_told_before_a_remembered_rate_limit(world):
+    """Signed out during a cooldown: what the user must do comes first."""
+    world.login("max-linux")
+    world.api.queue(Response(429, error_fixture("429-rate-limited.json")))
+    with pytest.raises(RateLimited):
+        world.source().read()
+    world.login("max-linux", expires_in=60)
+    with pytest.raises(AuthExpired):
+        world.source().read()
+    assert len(world.api.requests) == 1

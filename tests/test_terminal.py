@@ -178,6 +178,8 @@ FAILURES = [
     (ScopeMissing("403 scope"), "no_scope", "This login cannot read usage (setup token) — log in with `claude`"),
     (RateLimited("429", retry_after=None), "rate_limited",
      "Rate limited by the usage endpoint — try again in a few minutes"),
+    (RateLimited("429", retry_after=1800), "rate_limited",
+     "Rate limited by the usage endpoint — try again after 18:19"),
     (Transient("Could not reach https://api.anthropic.com: timed out; check the network."), "error",
      "Could not reach https://api.anthropic.com: timed out; check the network."),
     (BadResponse("The usage endpoint answered with HTML instead of JSON."), "error",
@@ -188,7 +190,7 @@ FAILURES = [
 ]
 
 
-@pytest.mark.parametrize("error, status, message", FAILURES, ids=[type(f[0]).__name__ for f in FAILURES])
+@pytest.mark.parametrize("error, status, message", FAILURES, ids=[f"{type(f[0]).__name__}-{i}" for i, f in enumerate(FAILURES)])
 def test_status_failure_exits_1_with_one_sentence_on_stderr(error, status, message):
     env = make_env()
     assert run_status(FakeSource(error), env, as_json=False, now=NOW) == 1
@@ -196,7 +198,7 @@ def test_status_failure_exits_1_with_one_sentence_on_stderr(error, status, messa
     assert env.stderr.getvalue() == f"claude-tray: {message}\n"
 
 
-@pytest.mark.parametrize("error, status, message", FAILURES, ids=[type(f[0]).__name__ for f in FAILURES])
+@pytest.mark.parametrize("error, status, message", FAILURES, ids=[f"{type(f[0]).__name__}-{i}" for i, f in enumerate(FAILURES)])
 def test_status_json_failure_still_prints_the_object(error, status, message):
     env = make_env()
     assert run_status(FakeSource(error), env, as_json=True, now=NOW) == 1

@@ -32,10 +32,11 @@ def _load_settings(env: Environment):
 
 def _usage_source(env: Environment):
     from tray_monitor.client import UsageClient
+    from tray_monitor.cooldown import SharedCooldown, cooldown_path
     from tray_monitor.credentials import CredentialStore
     from tray_monitor.source import UsageSource
 
-    return UsageSource(CredentialStore(env), UsageClient(env), env.clock)
+    return UsageSource(CredentialStore(env), UsageClient(env), env.clock, SharedCooldown(cooldown_path(env), env.clock))
 
 
 def _initial_state(settings, interval: float, notifications: bool, memory):

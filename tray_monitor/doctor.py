@@ -304,15 +304,23 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
         return Check("usage request", SKIP, "--offline")
     if creds is None:
         return Check("usage request", SKIP, "no usable login (see above)")
+    from datetime import timedelta
+
+    from tray_monitor.cooldown import SharedCooldown, cooldown_path
+
+    cooldown = SharedCooldown(cooldown_path(env), env.clock)
+    advice = ("wait: claude-tray backs off by itself (5 min, doubling to 30); do not poll below 60 s "
+              "and close other usage monitors using the same login.")
+    remaining = cooldown.remaining()
+    if remaining is not None:  # a 429 met by the tray or an earlier command: asking now would prolong it
+        return Check("usage request", WARN, "not sent: the endpoint asked claude-tray to slow down; "
+                     f"asking again is fine in {format_countdown(timedelta(seconds=remaining))}", advice)
     try:
         reading = client.fetch(creds)
     except RateLimited as error:
-        from datetime import timedelta
-
+        cooldown.remember(error)
         wait = f"; retry in {format_countdown(timedelta(seconds=error.retry_after))}" if error.retry_after else ""
-        return Check("usage request", WARN, f"rate-limited by the endpoint{wait}",
-                     "wait: claude-tray backs off by itself (5 min, doubling to 30); do not poll below 60 s "
-                     "and close other usage monitors using the same login.")
+        return Check("usage request", WARN, f"rate-limited by the endpoint{wait}", advice)
     except MonitorError as error:
         return Check("usage request", FAIL, error.message)
     shown = ", ".join(f"{w.label} {format_percent(w.percent)}" for w in reading.windows[:4]) or "no windows yet"

@@ -8,36 +8,48 @@ from __future__ import annotations
 import logging
 
 from tray_monitor.credentials import check_usable
-from tray_monitor.errors import AuthExpired
+from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, Reading
 
 log = logging.getLogger("tray_monitor.source")
 
 
 class UsageSource:
-    def __init__(self, store, client, clock):
+    def __init__(self, store, client, clock, cooldown=None):
         self._store = store
         self._client = client
         self._clock = clock
+        self._cooldown = cooldown  # cooldown.SharedCooldown: a 429 met by any claude-tray process
 
     def read(self) -> tuple[Reading, Credentials]:
         """One reading with the credentials that got it; raises a MonitorError otherwise.
 
         The store is re-read first every time (cheap when unchanged). On a 401 it is read once
         more: Claude Code may have rotated the token since, and only a changed token is worth a
-        second request. Never more than two requests, never a loop.
+        second request. Never more than two requests, never a loop. While a 429's wait lasts (met
+        by this process or another one), nothing is sent: RateLimited at once.
         """
         creds = self._store.load()
         check_usable(creds, self._clock.now())
+        if self._cooldown is not None:
+            self._cooldown.check()
         try:
-            return self._client.fetch(creds), creds
+            return self._fetch(creds), creds
         except AuthExpired:
             fresh = self._store.load()
             if fresh.access_token == creds.access_token:
                 raise
             log.info("the usage endpoint refused the login; Claude Code has a new token, retrying once")
         check_usable(fresh, self._clock.now())
-        return self._client.fetch(fresh), fresh
+        return self._fetch(fresh), fresh
+
+    def _fetch(self, creds: Credentials) -> Reading:
+        try:
+            return self._client.fetch(creds)
+        except RateLimited as error:
+            if self._cooldown is not None:
+                self._cooldown.remember(error)
+            raise
 
     def store_fingerprint(self) -> object:
         """Changes when Claude Code's store changes (the poller waits for it after "expired")."""

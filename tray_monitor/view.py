@@ -211,6 +211,9 @@ def problem_message(
         return "This login cannot read usage (setup token) — log in with `claude`"
     if isinstance(problem, RateLimited):
         if not polling:
+            if problem.retry_after:
+                again = format_clock(now + timedelta(seconds=problem.retry_after), now)
+                return f"Rate limited by the usage endpoint — try again after {again}"
             return "Rate limited by the usage endpoint — try again in a few minutes"
         return f"Rate limited by the usage endpoint — {_retry_clause(next_poll_at, now)}"
     if polling:
