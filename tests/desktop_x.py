@@ -545,6 +545,7 @@ class SniItem:
     bus_name: str
     menu_path: str
     menu: tuple[tuple[int, str, bool], ...]  # (dbusmenu id, label, visible) of the top level
+    checked: dict = field(default_factory=dict)  # label -> dbusmenu toggle-state (1 on, 0 off) of check items
 
 
 def sni_items(address: str) -> list[SniItem]:
@@ -567,6 +568,7 @@ def sni_items(address: str) -> list[SniItem]:
             item = DBusAddress(path, bus_name=bus_name, interface="org.kde.StatusNotifierItem")
             props = {k: v[1] for k, v in _call(connection, Properties(item).get_all())[0].items()}
             menu_entries: tuple = ()
+            checked: dict = {}
             if props.get("Menu"):
                 menu = DBusAddress(props["Menu"], bus_name=bus_name, interface="com.canonical.dbusmenu")
                 _revision, layout = _call(connection, new_method_call(menu, "GetLayout", "iias", (0, -1, [])))
@@ -575,10 +577,14 @@ def sni_items(address: str) -> list[SniItem]:
                      child[1][1].get("visible", ("b", True))[1])
                     for child in layout[2]
                 )
+                checked = {
+                    child[1][1].get("label", ("s", ""))[1].replace("_", ""): child[1][1]["toggle-state"][1]
+                    for child in layout[2] if "toggle-type" in child[1][1] and "toggle-state" in child[1][1]
+                }
             items.append(SniItem(
                 id=props.get("Id", ""), title=props.get("Title", ""), status=props.get("Status", ""),
                 icon_name=props.get("IconName", ""), bus_name=bus_name, menu_path=props.get("Menu", ""),
-                menu=menu_entries,
+                menu=menu_entries, checked=checked,
             ))
     return items
 

@@ -441,3 +441,33 @@ def open_sni_menu_for_screenshot(xvfb, name: str) -> None:
     screenshot(xvfb, name)
     subprocess.run(["xdotool", "key", "Escape"], env=env, timeout=10)
     time.sleep(0.3)
+
+
+@pytest.mark.sni
+def test_the_start_at_login_check_mark_follows_the_command_line_at_once(
+        claude_tray_world, xvfb, session_bus, sni_tray):
+    """Regression: after `claude-tray autostart enable` in a terminal the running tray's menu kept
+    its old check mark until a restart. The command now tells the tray, which redraws it."""
+    world = claude_tray_world
+    world.with_desktop(xvfb.display, session_bus.env, "appindicator")
+    world.login()
+    world.api.default = usage(50.0, 20.0, resets_in(2, 11), resets_in(75))
+    app = world.start_tray()
+    world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the first reading")
+
+    def check_mark():
+        item = sni_item(session_bus.address, APP_ID)
+        return item.checked.get("Start at login") if item else None
+
+    wait_until(lambda: check_mark() == 0, 10, "an unchecked Start at login in the SNI menu")
+    for action, mark in (("enable", 1), ("disable", 0)):
+        done = world.cli("autostart", action)
+        assert done.returncode == 0, done
+        wait_until(lambda: check_mark() == mark, 5, f"the check mark after `claude-tray autostart {action}`")
+        view = world.wait_view(lambda v: v["checked"]["Start at login"] is bool(mark), timeout=5,
+                               what=f"the tray's own menu after {action}")
+        assert view["checked"]["Notifications"] is True
+    assert usage_requests(world.api) == 1  # telling the tray sends nothing to the server
+    sni_click(session_bus.address, APP_ID, "Quit")
+    assert app.wait_exit(20) == 0
+    assert "Traceback" not in app.log(), app.log()

@@ -286,11 +286,29 @@ def test_a_failing_action_is_logged_and_later_clicks_still_work(env, caplog):
     assert "tray action refresh failed" in caplog.text
 
 
-def test_unreadable_autostart_state_shows_an_unchecked_box_and_is_logged(env, caplog):
+def test_unreadable_autostart_state_shows_an_unchecked_box_and_is_logged_once(env, caplog):
     adapter = adapter_for(env, Recorder(), fail="autostart_enabled")
     adapter.show(make_view())
+    adapter.show(make_view(79))  # asked again with every view: still one log line
     assert item(adapter.icon, "Start at login").checked is False
-    assert "could not read the autostart state" in caplog.text
+    assert caplog.text.count("could not read the autostart state") == 1
+
+
+def test_the_start_at_login_check_mark_follows_a_change_made_outside_the_menu(env):
+    """Regression: after `claude-tray autostart disable` (or deleting the entry by hand) the menu
+    kept its check mark until the next restart."""
+    recorder = Recorder(autostart=True)
+    adapter = adapter_for(env, recorder)
+    adapter.show(make_view())
+    assert item(adapter.icon, "Start at login").checked is True
+    recorder.autostart = False  # the entry was removed elsewhere
+    assert adapter.recheck_autostart() == "Start at login: off"  # what `claude-tray autostart` sends
+    assert item(adapter.icon, "Start at login").checked is False
+    assert ("Start at login", False) in adapter.menu_shown
+    recorder.autostart = True
+    adapter.show(make_view())  # the next view (countdowns change it every minute) reads it again
+    assert item(adapter.icon, "Start at login").checked is True
+    assert ("Start at login", True) in adapter.menu_shown
 
 
 # ----------------------------------------------------------------------------- icon and title

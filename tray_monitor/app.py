@@ -210,6 +210,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         "quit": lambda: (tray_adapter.stop(), "quitting")[1],
         "ping": lambda: "pong",
         "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
+        "autostart": tray_adapter.recheck_autostart,  # sent by `claude-tray autostart enable|disable`
     })
     holder.update(notifier=notifier, monitor=monitor, poller=poller, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
@@ -282,6 +283,8 @@ def describe_tray(view, tray_adapter, autostart) -> str:
                  "weekly_percent": view.icon.weekly_percent, "severity": view.icon.severity},
         "tooltip": view.tooltip,
         "menu": menu,
+        # the check marks as the tray's menu holds them now (not recomputed): "Start at login", ...
+        "checked": {text: checked for text, checked in tray_adapter.menu_shown if checked is not None},
         "backend": tray_adapter.backend,
         "redraws": tray_adapter.redraw_count,
     })
@@ -315,7 +318,19 @@ def autostart(env: Environment, action: str) -> int:
     except MonitorError as error:
         return _fail(env, error)
     print(result.describe(), file=env.stdout)
+    if action != "status":
+        _tell_running_tray(env, "autostart")  # its "Start at login" check mark follows at once
     return 0
+
+
+def _tell_running_tray(env: Environment, command: str) -> None:
+    """Best effort: no tray running (or one that does not answer) is fine."""
+    from tray_monitor import instance
+
+    try:
+        instance.send_command(env, command, timeout=1.0)
+    except MonitorError as error:
+        log.debug("the running tray was not told %r: %s", command, error.message)
 
 
 def config(env: Environment) -> int:

@@ -46,7 +46,7 @@ THREAD_NAME = "claude-tray-control"
 MAX_UNIX_PATH = 100
 MAX_LINE = 1024  # a command
 MAX_REPLY = 64 * 1024  # an answer (`view` returns the whole tray view as JSON)
-COMMANDS = ("refresh", "quit", "ping")
+COMMANDS = ("refresh", "quit", "ping", "view", "autostart")  # what app.py answers (see tray())
 
 
 class InstanceNotRunning(MonitorError):

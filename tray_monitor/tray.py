@@ -180,6 +180,7 @@ class TrayAdapter:
         self._image_bytes: bytes | None = None
         self._title: str | None = None
         self._menu: tuple[MenuEntry, ...] | None = None
+        self._autostart_query_failed = False
         self._autostart_on = self._query_autostart()
         self.slot_size: tuple[int, int] | None = None  # xorg: the tray's slot (w, h), learnt after docking
         self.redraw_count = 0  # icon image assignments (benchmark: unchanged views cost nothing)
@@ -220,12 +221,34 @@ class TrayAdapter:
         return bool(getattr(self.icon, "HAS_MENU", False))
 
     def show(self, view) -> None:
-        """Show a view; touches the icon, title and menu only where they changed."""
+        """Show a view; touches the icon, title and menu only where they changed. The "Start at
+        login" check mark is read again too (the view does not carry it), so a login entry removed
+        by hand shows by the next view (countdowns change it every minute); `claude-tray autostart`
+        tells the tray at once (`recheck_autostart`)."""
+        autostart_on = self._query_autostart()
         with self._state_lock:
             if self._stopping.is_set():
                 return  # pystray's xorg loop is gone: an update would wait for it forever
             self._view = view
+            self._autostart_on = autostart_on
             self._apply_locked(view)
+
+    def recheck_autostart(self) -> str:
+        """`claude-tray autostart enable|disable` changed the entry: redraw the check mark now."""
+        autostart_on = self._query_autostart()
+        with self._state_lock:
+            if not self._stopping.is_set():
+                self._autostart_on = autostart_on
+                self._update_menu_locked()
+        return "Start at login: " + ("on" if autostart_on else "off")
+
+    @property
+    def menu_shown(self) -> tuple[tuple[str, bool | None], ...]:
+        """What the menu holds now, as (text, checked) for each visible entry: read back by tests
+        and `claude-tray`'s control command `view`."""
+        with self._state_lock:
+            entries = self._menu or ()
+        return tuple((e.text, e.checked) for e in entries if e.visible and not e.is_separator)
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Block in the tray's event loop (main thread). `on_ready` runs once the icon is visible,
@@ -400,16 +423,15 @@ class TrayAdapter:
         except Exception:
             log.exception("tray action %s failed", name)
         if name == "toggle_autostart":
-            # the view does not carry autostart: ask again and redraw the checkbox
-            with self._state_lock:
-                self._autostart_on = self._query_autostart()
-                self._update_menu_locked()
+            self.recheck_autostart()  # the view does not carry autostart: ask again, redraw the check mark
 
     def _query_autostart(self) -> bool:
         try:
             return bool(self._actions.autostart_enabled())
         except Exception:
-            log.exception("could not read the autostart state")
+            if not self._autostart_query_failed:  # asked with every view: say it once
+                self._autostart_query_failed = True
+                log.exception("could not read the autostart state")
             return False
 
     # ------------------------------------------------------------------ xorg dock guard
