@@ -32,6 +32,7 @@ from tray_monitor.errors import (
     MonitorError,
     RateLimited,
     ScopeMissing,
+    ServerTrouble,
     Transient,
 )
 from tray_monitor.model import Credentials
@@ -171,10 +172,12 @@ def test_retry_after_as_an_http_date_counts_from_the_clock():
 
 @pytest.mark.parametrize("status, body", [
     (500, b"{}"), (502, error_fixture("502-html.html")), (503, b""), (529, error_fixture("529-overloaded.json"))])
-def test_server_errors_are_transient(fake_api, client_for, status, body):
+def test_server_errors_are_transient_server_trouble_with_the_status(fake_api, client_for, status, body):
     fake_api.respond(status, body)
-    with pytest.raises(Transient, match=f"HTTP {status}"):
+    with pytest.raises(ServerTrouble, match=f"HTTP {status}") as raised:
         client_for(fake_api).fetch(CREDS)
+    assert isinstance(raised.value, Transient)  # retried like a network failure
+    assert raised.value.http_status == status
 
 
 @pytest.mark.parametrize("status", [400, 404, 418])
@@ -243,8 +246,9 @@ def test_connection_refused_is_transient(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=f"http://127.0.0.1:{port}"))
-    with pytest.raises(Transient, match="Cannot reach 127.0.0.1: check the network"):
+    with pytest.raises(Transient, match="Cannot reach 127.0.0.1: check the network") as raised:
         client.fetch(CREDS)
+    assert not isinstance(raised.value, ServerTrouble)  # the menu says "Offline" for this one only
 
 
 class FailingSession:

@@ -721,9 +721,9 @@ def tray_host_late_and_restarting(world, context, run):
 
 
 SCENARIOS: dict[str, Callable] = {
-    "500": transient(api_error(500, "api_error", "Internal server error"), "Offline"),
-    "502 HTML page": transient(error_response(502, "502-html.html"), "Offline"),
-    "529 overloaded": transient(error_response(529, "529-overloaded.json"), "Offline"),
+    "500": transient(api_error(500, "api_error", "Internal server error"), "Usage service error (HTTP 500)"),
+    "502 HTML page": transient(error_response(502, "502-html.html"), "Usage service error (HTTP 502)"),
+    "529 overloaded": transient(error_response(529, "529-overloaded.json"), "Usage service error (HTTP 529)"),
     "body cut in half": transient(Response(200, usage_body(40, 30), truncate=True), "Offline"),
     "empty body": transient(Response(200, b""), "Unexpected answer from the usage endpoint"),
     "200 not JSON": transient(Response(200, b"<html>Welcome</html>", {"Content-Type": "text/html"}),

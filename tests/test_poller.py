@@ -27,6 +27,7 @@ from tray_monitor.clock import FakeClock, SystemClock
 from tray_monitor.errors import (
     AuthExpired,
     CredentialsNotFound,
+    MonitorError,
     RateLimited,
     ScopeMissing,
     Transient,
@@ -271,12 +272,13 @@ def test_poll_scheduled_tells_the_monitor_when_it_will_retry():
     assert monitor.of(PollScheduled)[0].next_poll_at == T0 + timedelta(seconds=30)
 
 
-def test_an_unexpected_exception_from_the_source_counts_as_transient(caplog):
+def test_an_unexpected_exception_from_the_source_is_backed_off_like_a_failure_but_not_called_offline(caplog):
     poller, clock, source, monitor = make(always(KeyError("bug")))
     with caplog.at_level(logging.ERROR, logger="tray_monitor.poller"):
         poller.step_once()
     (failed,) = monitor.of(PollFailed)
-    assert isinstance(failed.error, Transient) and "unexpectedly" in failed.error.message
+    assert type(failed.error) is MonitorError and "unexpectedly" in failed.error.message
+    assert not isinstance(failed.error, Transient)  # Transient reads "Offline" in the menu
     assert "reading usage failed unexpectedly" in caplog.text
     assert poller.schedule.failure_kind == sch.TRANSIENT
 

@@ -20,6 +20,7 @@ from tray_monitor.errors import (
     CredentialsUnreadable,
     RateLimited,
     ScopeMissing,
+    ServerTrouble,
     Transient,
 )
 from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
@@ -400,3 +401,13 @@ def test_a_kept_reading_says_why_and_when_once_not_on_both_lines(problem):
     assert v.updated_text == "Last reading 9 min ago"
     lines = [v.message, v.updated_text]
     assert sum("retrying at" in line for line in lines) == (0 if isinstance(problem, AuthExpired) else 1)
+
+
+def test_a_server_error_is_not_called_offline():
+    """Regression: HTTP 500/502/529 read "Offline" although the user's network was fine."""
+    problem = ServerTrouble("api.anthropic.com answered HTTP 529 (a server problem): trying again later.", 529)
+    v = view(state(reading=reading(age=NINE_MIN), problem=problem, next_poll_at=RETRY), NOW)
+    assert v.status == "stale" and v.icon.state == "stale"
+    assert v.message == "Usage service error (HTTP 529) — retrying at 17:54"
+    assert v.tooltip == "Claude: session 78% · resets 2h 11m · service error, last reading 9 min ago"
+    assert view(state(problem=problem, next_poll_at=RETRY), NOW).message == v.message  # no reading yet

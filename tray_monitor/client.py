@@ -31,6 +31,7 @@ from tray_monitor.errors import (
     ConfigError,
     RateLimited,
     ScopeMissing,
+    ServerTrouble,
     Transient,
 )
 from tray_monitor.model import Credentials, Reading
@@ -229,7 +230,7 @@ class UsageClient:
             raise RateLimited(f"{self._host} is rate-limiting usage requests: waiting before asking again.",
                               retry_after=retry_after)
         if status >= 500:
-            raise Transient(f"{self._host} answered HTTP {status} (a server problem): trying again later.")
+            raise ServerTrouble(f"{self._host} answered HTTP {status} (a server problem): trying again later.", status)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -53,6 +53,14 @@ class Transient(MonitorError):
     """5xx, timeout, DNS or connection failure: back off and try again."""
 
 
+class ServerTrouble(Transient):
+    """HTTP 5xx: the network is fine, the usage service is not (retried like any Transient)."""
+
+    def __init__(self, message: str, http_status: int):
+        super().__init__(message)
+        self.http_status = http_status
+
+
 class BadResponse(MonitorError):
     """A body that is not JSON, not an object, or holds nothing usable."""
 

@@ -13,7 +13,7 @@ import threading
 from datetime import timedelta
 
 from tray_monitor import schedule as sch
-from tray_monitor.errors import MonitorError, Transient
+from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock
 from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
 
@@ -161,7 +161,8 @@ class Poller:
             error = exc if isinstance(exc, MonitorError) else None
             if error is None:
                 log.exception("reading usage failed unexpectedly")
-                error = Transient("Reading usage failed unexpectedly; see the log. Retrying shortly.")
+                # a bug, not the network: backed off like a failure (schedule.py), never called "Offline"
+                error = MonitorError("Reading usage failed unexpectedly; see the log. Retrying shortly.")
             else:
                 log.info("poll failed: %s", error)  # messages never hold the token
             with self._lock:

@@ -16,6 +16,7 @@ from tray_monitor.errors import (
     MonitorError,
     RateLimited,
     ScopeMissing,
+    ServerTrouble,
     Transient,
 )
 from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
@@ -217,6 +218,8 @@ def problem_message(
             return "Rate limited by the usage endpoint — try again in a few minutes"
         return f"Rate limited by the usage endpoint — {_retry_clause(next_poll_at, now)}"
     if polling:
+        if isinstance(problem, ServerTrouble):  # not "Offline": the user's network is fine
+            return f"Usage service error (HTTP {problem.http_status}) — {_retry_clause(next_poll_at, now)}"
         if isinstance(problem, Transient):
             return f"Offline — {_retry_clause(next_poll_at, now)}"
         if isinstance(problem, BadResponse):
@@ -268,6 +271,8 @@ def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, mess
     age = age_text(now - state.reading.fetched_at)
     if status == "rate_limited":
         return f"{summary} · rate limited, last reading {age}"
+    if isinstance(state.problem, ServerTrouble):
+        return f"{summary} · service error, last reading {age}"
     if isinstance(state.problem, Transient):
         return f"{summary} · offline, last reading {age}"
     if state.problem is not None:
