@@ -144,6 +144,10 @@ def _quiet_broken_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tray_monitor.winconsole import console_streams
+
+    # Windows' windowed build and pythonw have no stdout/stderr: attach to the console typed into.
+    sys.stdout, sys.stderr = console_streams(sys.platform, sys.stdout, sys.stderr)
     try:
         try:
             args = parse_args(argv)
