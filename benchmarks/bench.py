@@ -1,9 +1,12 @@
 """claude-tray against the floor (benchmarks/floor_app.py), in one run on one machine.
 
-    .venv/bin/python benchmarks/bench.py [--idle 120] [--interval 60] [--starts 5] [--json FILE]
+    .venv/bin/python benchmarks/bench.py [--idle 120] [--interval 60] [--starts 5] [--resets future|past]
+                                         [--json FILE]
 
 Starts its own Xvfb and a real XEmbed tray host (trayer), one loopback usage server (tests/fakeapi.py,
-answering every request with the same recorded body), then:
+answering every request with the same recorded body; `--resets future`, the default, moves its reset
+times ahead as a user sees them, so claude-tray's countdowns tick; `past` keeps the recorded ones,
+already passed, so its texts never change between polls), then:
 1. start -> docked, `--starts` times each, alternating: from Popen until the icon window is
    reparented into the tray and viewable (X polled every 10 ms); the median counts;
 2. one long run of both side by side at the same poll interval against the same server:
@@ -26,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 
@@ -41,7 +45,7 @@ from tests.desktop_x import (
     start_xvfb,
     stop_process,
 )
-from tests.fakeapi import FakeApi
+from tests.fakeapi import FakeApi, Response, usage_fixture
 
 HZ = os.sysconf("SC_CLK_TCK")
 FLOOR = REPO / "benchmarks" / "floor_app.py"
@@ -181,6 +185,22 @@ def start_docked(x, app, hung: dict) -> tuple[float, float]:
 
 # ----------------------------------------------------------------------------- the run
 
+
+def live_usage_body() -> bytes:
+    """The recorded body with its reset times moved into the future (a session window resetting in
+    2 h 11 min, weekly ones in days), as a user sees it: claude-tray's countdowns then change every
+    minute and it pays for redrawing them, which the floor (a bare number) does not have."""
+    body = json.loads(usage_fixture("small-2026-03"))
+    now = datetime.now(timezone.utc)
+    for key, value in body.items():
+        if isinstance(value, dict) and value.get("resets_at"):
+            ahead = timedelta(hours=2, minutes=11, seconds=7) if key == "five_hour" else timedelta(days=3, hours=4)
+            value["resets_at"] = (now + ahead).isoformat()
+    return json.dumps(body).encode()
+
+
+# ----------------------------------------------------------------------------- the run
+
 def measure(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="claude-tray-bench-"))
     x = start_xvfb(workdir)
@@ -188,7 +208,8 @@ def measure(args) -> dict:
     apps = []
     try:
         trayer = start_trayer(x, workdir)
-        api = FakeApi().start()
+        body = live_usage_body() if args.resets == "future" else usage_fixture("small-2026-03")
+        api = FakeApi(Response(200, body, {"Content-Type": "application/json"})).start()
         world = ClaudeTrayWorld(workdir / "world", api).with_desktop(x.display, None, "xorg")
         world.home.mkdir(parents=True)
         world.login()
@@ -335,6 +356,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=120.0, help="idle window in seconds (default 120)")
     parser.add_argument("--interval", type=int, default=60, help="poll interval of both apps (default 60, the minimum)")
     parser.add_argument("--starts", type=int, default=5, help="start->docked runs per app (default 5)")
+    parser.add_argument("--resets", choices=("future", "past"), default="future",
+                        help="serve reset times ahead (countdowns tick, the default) or the recorded past ones")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args()
@@ -344,12 +367,13 @@ def main() -> int:
         return 2
     data = measure(args)
     print(table(data))
+    print(f"reset times served: {args.resets}")
     facts = data["machine"]
     print(f"\nmachine: {facts['nproc']} CPUs ({facts['cpu']}), Linux {facts['kernel']}, Python {facts['python']}, "
           f"pystray {facts['pystray']}, Pillow {facts['Pillow']}, requests {facts['requests']}, "
           f"python-xlib {facts['python-xlib']}; load average at the end {facts['loadavg_at_end']}")
     if args.json:
-        args.json.write_text(json.dumps(data, indent=2))
+        args.json.write_text(json.dumps({**data, "resets": args.resets}, indent=2))
     return 0
 
 

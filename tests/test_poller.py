@@ -33,7 +33,7 @@ from tray_monitor.errors import (
     Transient,
 )
 from tray_monitor.model import Credentials, Reading, UsageWindow
-from tray_monitor.poller import THREAD_NAME, TICK_EVERY, Poller
+from tray_monitor.poller import TICK_AT_MOST_EVERY, TICK_AFTER_CHANGE, THREAD_NAME, WAKE_EVERY, Poller
 from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
 
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
@@ -217,7 +217,7 @@ def test_waking_from_sleep_polls_soon():
     poller, clock, source, _ = make(ok)
     run_for(poller, clock, 10)
     clock.jump_wall(2 * HOUR)  # the machine slept; monotonic time did not move
-    run_for(poller, clock, TICK_EVERY + sch.WAKE_DELAY)
+    run_for(poller, clock, WAKE_EVERY + sch.WAKE_DELAY)
     assert offsets(source) == [0, 15]
 
 
@@ -259,11 +259,56 @@ def test_refresh_while_waiting_for_login_checks_the_store_and_sends_nothing():
     assert len(source.reads) == 1
 
 
-def test_ticks_come_at_most_every_30_seconds_between_polls():
+def tick_times(poller, clock, monitor, seconds):
+    """Mono offsets (from the start) of the ticks the poller sends within `seconds`."""
+    times = []
+    original = monitor.handle
+
+    def handle(*events):
+        if any(isinstance(e, Tick) for e in events):
+            times.append(round(clock.monotonic() - 1000.0, 2))
+        original(*events)
+
+    monitor.handle = handle
+    run_for(poller, clock, seconds)
+    return times
+
+
+def test_without_a_known_change_a_tick_comes_every_60_seconds_between_polls():
     poller, clock, _, monitor = make(ok)
-    run_for(poller, clock, 119)
-    ticks = len(monitor.of(Tick))
-    assert ticks == 3  # 30, 60, 90 s after the poll at 0
+    assert tick_times(poller, clock, monitor, 119) == [TICK_AT_MOST_EVERY]
+
+
+def test_ticks_come_right_after_the_moments_the_monitor_says_a_text_changes():
+    """Countdowns turn on their own second (a reset at hh:mm:05 turns them at :05 each minute):
+    the view is computed right then, not up to 30 s late, and once a minute instead of twice."""
+    poller, clock, _, monitor = make(ok)
+    monitor.next_text_change = lambda now: now + timedelta(seconds=(5 - now.second) % 60 or 60)
+    times = tick_times(poller, clock, monitor, 119)
+    assert times == [5 + TICK_AFTER_CHANGE, 65 + TICK_AFTER_CHANGE]
+
+
+def test_the_loop_still_wakes_every_30_seconds_to_notice_a_sleep_without_computing_a_view():
+    poller, clock, _, monitor = make(ok)
+    monitor.next_text_change = lambda now: None
+    waits = []
+    poller.step_once()
+    for _ in range(4):
+        waits.append(poller.step_once())
+        clock.advance(waits[-1])
+    assert max(waits) <= WAKE_EVERY
+    assert len(monitor.of(Tick)) == 1  # at 60 s: the 30 s wake-ups computed nothing
+
+
+def test_a_failing_change_estimate_is_logged_and_ticks_fall_back_to_every_60_seconds(caplog):
+    poller, clock, _, monitor = make(ok)
+
+    def broken(now):
+        raise ValueError("bug")
+
+    monitor.next_text_change = broken
+    assert tick_times(poller, clock, monitor, 119) == [TICK_AT_MOST_EVERY]
+    assert "could not tell when the view changes next" in caplog.text
 
 
 def test_poll_scheduled_tells_the_monitor_when_it_will_retry():

@@ -12,11 +12,14 @@ from datetime import datetime, timezone
 import pytest
 from PIL import Image
 
+from tests.envs import temp_env
 from tray_monitor import tray as tray_module
+from tray_monitor.clock import FakeClock
 from tray_monitor.environment import Environment
 from tray_monitor.errors import ConfigError
 from tray_monitor.model import IconSpec
 from tray_monitor.tray import (
+    AUTOSTART_RECHECK_EVERY,
     NoGraphicalSession,
     TrayActions,
     TrayAdapter,
@@ -289,24 +292,29 @@ def test_a_failing_action_is_logged_and_later_clicks_still_work(env, caplog):
 def test_unreadable_autostart_state_shows_an_unchecked_box_and_is_logged_once(env, caplog):
     adapter = adapter_for(env, Recorder(), fail="autostart_enabled")
     adapter.show(make_view())
-    adapter.show(make_view(79))  # asked again with every view: still one log line
+    adapter.show(make_view(79))
+    adapter.recheck_autostart()  # asked again: still one log line
     assert item(adapter.icon, "Start at login").checked is False
     assert caplog.text.count("could not read the autostart state") == 1
 
 
-def test_the_start_at_login_check_mark_follows_a_change_made_outside_the_menu(env):
+def test_the_start_at_login_check_mark_follows_a_change_made_outside_the_menu(tmp_path):
     """Regression: after `claude-tray autostart disable` (or deleting the entry by hand) the menu
     kept its check mark until the next restart."""
+    clock = FakeClock()
     recorder = Recorder(autostart=True)
-    adapter = adapter_for(env, recorder)
+    adapter = adapter_for(temp_env(tmp_path, clock=clock), recorder)
     adapter.show(make_view())
     assert item(adapter.icon, "Start at login").checked is True
     recorder.autostart = False  # the entry was removed elsewhere
     assert adapter.recheck_autostart() == "Start at login: off"  # what `claude-tray autostart` sends
     assert item(adapter.icon, "Start at login").checked is False
     assert ("Start at login", False) in adapter.menu_shown
-    recorder.autostart = True
-    adapter.show(make_view())  # the next view (countdowns change it every minute) reads it again
+    recorder.autostart = True  # ...and added again by hand
+    adapter.show(make_view(79))  # a view soon after does not read the entry again (cheap minutes)
+    assert item(adapter.icon, "Start at login").checked is False
+    clock.advance(AUTOSTART_RECHECK_EVERY)
+    adapter.show(make_view(80))  # one some minutes later does
     assert item(adapter.icon, "Start at login").checked is True
     assert ("Start at login", True) in adapter.menu_shown
 
@@ -355,6 +363,23 @@ def test_xorg_title_is_latin1_safe(env):
     adapter.show(make_view(tooltip="Claude: 78% · resets in 2h 11m… ✓"))
     assert adapter.icon.title == "Claude: 78% - resets in 2h 11m... ?"
     adapter.icon.title.encode("latin-1")
+
+
+def test_xorg_keeps_its_first_menu_since_it_shows_none_and_a_click_still_works(env):
+    """A countdown changes the menu text every minute; on xorg (no menu) handing pystray a new Menu
+    cost an X round trip through its event thread each time for nothing."""
+    recorder = Recorder()
+    xorg = adapter_for(env, recorder, module_name="fake._xorg")
+    xorg.show(make_view(78))
+    xorg.show(make_view(79))
+    assert ("menu",) not in xorg.icon.platform_calls
+    assert ("Session (5h): 79% · resets in 2h 11m (14:00)", None) in xorg.menu_shown  # what it would show
+    xorg.icon()  # a left click runs the default item of the first menu
+    assert recorder.calls == [("refresh",), ("show_status",)]
+    other = adapter_for(env, Recorder(), module_name="fake._appindicator")
+    other.show(make_view(78))
+    other.show(make_view(79))
+    assert other.icon.platform_calls.count(("menu",)) == 2
 
 
 def test_xorg_icon_is_drawn_opaque_and_other_backends_keep_alpha(env):

@@ -26,7 +26,7 @@ from tray_monitor.errors import (
 from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
 from tray_monitor.parse import parse_usage
 from tray_monitor.state import MonitorState
-from tray_monitor.view import age_text, binding_window, derive_status, extra_usage_text, view
+from tray_monitor.view import age_text, binding_window, derive_status, extra_usage_text, next_text_change, view
 
 UTC = timezone.utc
 NOW = datetime(2026, 9, 10, 15, 49, tzinfo=UTC)
@@ -411,3 +411,66 @@ def test_a_server_error_is_not_called_offline():
     assert v.message == "Usage service error (HTTP 529) — retrying at 17:54"
     assert v.tooltip == "Claude: session 78% · resets 2h 11m · service error, last reading 9 min ago"
     assert view(state(problem=problem, next_poll_at=RETRY), NOW).message == v.message  # no reading yet
+
+
+# ----------------------------------------------------------------------------- next_text_change
+
+
+def test_the_next_change_of_a_countdown_is_when_its_minute_turns():
+    # 2h 11m 05.000412s left: it reads "2h 12m" (rounded up) until 2h 11m are left, 5 s from now.
+    resets = NOW + timedelta(hours=2, minutes=11, seconds=5, microseconds=412)
+    s = state(reading=reading(session(resets_at=resets), age=timedelta(seconds=20)), interval=120)
+    change = next_text_change(s, NOW)
+    assert change == NOW + timedelta(seconds=5)
+    assert view(s, change - timedelta(milliseconds=2)).windows[0].reset_text.startswith("resets in 2h 12m")
+    assert view(s, change).windows[0].reset_text.startswith("resets in 2h 11m")
+
+
+def test_an_ok_reading_next_changes_when_it_turns_stale_if_nothing_else_comes_first():
+    s = state(reading=reading(session(resets_at=None), age=timedelta(seconds=30)), interval=120)
+    assert next_text_change(s, NOW) == NOW - timedelta(seconds=30) + timedelta(seconds=240)
+    assert view(s, NOW + timedelta(seconds=209)).status == "ok"
+    assert view(s, NOW + timedelta(seconds=211)).status == "stale"
+
+
+def test_a_kept_readings_age_changes_every_minute_after_it_was_taken():
+    s = state(reading=reading(session(resets_at=None), age=timedelta(minutes=9, seconds=10)),
+              problem=Transient("x"), next_poll_at=RETRY)
+    assert next_text_change(s, NOW) == NOW + timedelta(seconds=50)
+
+
+def test_at_local_midnight_clock_texts_change_day():
+    late = datetime(2026, 9, 10, 21, 59, 30, tzinfo=UTC)  # 23:59:30 in Berlin
+    s = state(reading=Reading(windows=(session(resets_at=None),), extra_usage=None, fetched_at=late),
+              interval=3600)
+    assert next_text_change(s, late) == datetime(2026, 9, 10, 22, 0, tzinfo=UTC)  # 00:00 in Berlin
+
+
+def test_nothing_to_count_without_a_reading():
+    assert next_text_change(state(), NOW) is None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_view_does_not_change_before_the_predicted_moment(seed):
+    """The poller redraws only at next_text_change: any change before it would be shown late."""
+    import random
+
+    rng = random.Random(seed)
+    now = NOW + timedelta(seconds=rng.uniform(0, 86400))
+    windows = tuple(
+        session(resets_at=now + timedelta(seconds=rng.uniform(-100, 8 * 86400), microseconds=412))
+        if rng.random() < 0.9 else session(resets_at=None)
+        for _ in range(rng.randint(1, 3))
+    )
+    problem = rng.choice([None, None, Transient("x"), RateLimited("429"), AuthExpired("expired")])
+    s = state(reading=Reading(windows=windows, extra_usage=None,
+                              fetched_at=now - timedelta(seconds=rng.uniform(0, 3 * 3600))),
+              problem=problem, next_poll_at=now + timedelta(seconds=rng.uniform(1, 7200)),
+              interval=rng.choice([60, 120, 600]))
+    change = next_text_change(s, now)
+    assert change is not None and change > now
+    shown = view(s, now)
+    span = (change - now).total_seconds()
+    for fraction in (0.0, 0.25, 0.5, 0.9, 0.999):
+        assert view(s, now + timedelta(seconds=span * fraction)) == shown
+    assert view(s, change - timedelta(milliseconds=1)) == shown

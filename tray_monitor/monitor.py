@@ -50,6 +50,13 @@ class Monitor:
         state = self.state
         return self._view_fn(state, self._clock.now())
 
+    def next_text_change(self, now):
+        """When the view will read differently by time alone (view.next_text_change); the poller
+        ticks then."""
+        from tray_monitor.view import next_text_change
+
+        return next_text_change(self.state, now)
+
     def subscribe(self, listener: Callable) -> Callable[[], None]:
         """Call `listener(view)` on every changed View; returns a function that unsubscribes."""
         with self._lock:

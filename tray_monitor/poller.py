@@ -20,9 +20,13 @@ from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
 log = logging.getLogger("tray_monitor.poller")
 
 THREAD_NAME = "claude-tray-poller"
-#: Countdowns show minutes, so a redraw check every 30 s keeps them at most half a minute behind;
-#: it also bounds how long a sleep/wake goes unnoticed (Event.wait does not count suspended time).
-TICK_EVERY = 30.0
+#: The loop wakes at least this often to notice a sleep/wake or a clock change (Event.wait does not
+#: count suspended time); such a wake-up costs a few microseconds and computes no view.
+WAKE_EVERY = 30.0
+#: A Tick (the view computed again) comes when the monitor says a text will change (a countdown's
+#: minute, view.next_text_change), a hair after it, or after this long when it names no moment.
+TICK_AT_MOST_EVERY = 60.0
+TICK_AFTER_CHANGE = 0.05
 #: After an unexpected exception in the loop itself (a bug), pause this long before carrying on.
 ERROR_PAUSE = 30.0
 
@@ -61,7 +65,7 @@ class Poller:
         min_interval = getattr(source, "min_interval", sch.MIN_INTERVAL)
         self._lock = threading.Lock()  # guards _schedule (request_refresh runs on other threads)
         self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), min_interval)
-        self._last_tick_mono: float | None = None
+        self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
         self._wake = threading.Event()
         self._stopped = threading.Event()
@@ -129,6 +133,7 @@ class Poller:
             self._schedule, jump = sch.observe_clocks(self._schedule, now_mono, now_wall)
         if jump:
             log.info("the wall clock jumped by %+.0f s (sleep or clock change); asking again soon", jump)
+            self._next_tick_mono = None  # every countdown moved: redraw now
 
         if self.schedule.waiting_for_store:
             fingerprint = self._fingerprint()
@@ -143,13 +148,27 @@ class Poller:
             if due:
                 self._schedule = sch.poll_started(self._schedule)
         if due and not self._stopped.is_set():
-            self._poll()
-            self._last_tick_mono = self._clock.monotonic()
-        elif self._last_tick_mono is None or now_mono - self._last_tick_mono >= TICK_EVERY:
+            self._poll()  # its view is fresh: the next tick counts from here
+            self._plan_next_tick()
+        elif self._next_tick_mono is None or now_mono >= self._next_tick_mono:
             self._monitor.handle(Tick())
-            self._last_tick_mono = now_mono
+            self._plan_next_tick()
 
         return self._wait_seconds()
+
+    def _plan_next_tick(self) -> None:
+        now_mono, now_wall = self._clock.monotonic(), self._clock.now()
+        delay = TICK_AT_MOST_EVERY
+        next_change = getattr(self._monitor, "next_text_change", None)
+        if next_change is not None:
+            try:
+                moment = next_change(now_wall)
+            except Exception:
+                log.exception("could not tell when the view changes next")
+                moment = None
+            if moment is not None:
+                delay = min(delay, max(0.0, (moment - now_wall).total_seconds()) + TICK_AFTER_CHANGE)
+        self._next_tick_mono = now_mono + delay
 
     def _poll(self) -> None:
         # Taken before the read: a login that lands while the request is in flight still counts
@@ -201,8 +220,8 @@ class Poller:
         with self._lock:
             s = self._schedule
             wait = sch.due_in(s, now_mono, now_wall)
-        last_tick = self._last_tick_mono if self._last_tick_mono is not None else now_mono
-        wait = min(wait, max(0.0, last_tick + TICK_EVERY - now_mono))
+        next_tick = self._next_tick_mono if self._next_tick_mono is not None else now_mono
+        wait = min(wait, max(0.0, next_tick - now_mono), WAKE_EVERY)
         if s.waiting_for_store:
             wait = min(wait, sch.STORE_CHECK_EVERY)
         return 0.0 if math.isinf(wait) else max(0.0, wait)

@@ -36,6 +36,8 @@ DEFAULT_ICON_SIZE = 64
 DOCK_CHECK_INTERVAL = 300.0
 FIRST_DOCK_TIMEOUT = 1.0  # seconds to wait for the tray host to embed us before asking again
 FIRST_DOCK_ATTEMPTS = 5
+#: A view re-reads the "Start at login" state at most this often (an entry removed by hand).
+AUTOSTART_RECHECK_EVERY = 300.0
 XORG_UNSTICK_EVERY = 0.25  # seconds a pystray call may wait before we flush X for it (_UnstickingLock)
 
 
@@ -181,6 +183,7 @@ class TrayAdapter:
         self._title: str | None = None
         self._menu: tuple[MenuEntry, ...] | None = None
         self._autostart_query_failed = False
+        self._autostart_checked_mono = 0.0
         self._autostart_on = self._query_autostart()
         self.slot_size: tuple[int, int] | None = None  # xorg: the tray's slot (w, h), learnt after docking
         self.redraw_count = 0  # icon image assignments (benchmark: unchanged views cost nothing)
@@ -222,15 +225,19 @@ class TrayAdapter:
 
     def show(self, view) -> None:
         """Show a view; touches the icon, title and menu only where they changed. The "Start at
-        login" check mark is read again too (the view does not carry it), so a login entry removed
-        by hand shows by the next view (countdowns change it every minute); `claude-tray autostart`
-        tells the tray at once (`recheck_autostart`)."""
-        autostart_on = self._query_autostart()
+        login" check mark (the view does not carry it) is read again with a view at most every
+        AUTOSTART_RECHECK_EVERY seconds, so a login entry removed by hand shows within minutes
+        without reading two files at every countdown minute; `claude-tray autostart` tells the
+        tray at once (`recheck_autostart`)."""
+        autostart_on = None
+        if self._env.clock.monotonic() - self._autostart_checked_mono >= AUTOSTART_RECHECK_EVERY:
+            autostart_on = self._query_autostart()
         with self._state_lock:
             if self._stopping.is_set():
                 return  # pystray's xorg loop is gone: an update would wait for it forever
             self._view = view
-            self._autostart_on = autostart_on
+            if autostart_on is not None:
+                self._autostart_on = autostart_on
             self._apply_locked(view)
 
     def recheck_autostart(self) -> str:
@@ -356,6 +363,11 @@ class TrayAdapter:
         if entries == self._menu:
             return
         self._menu = entries
+        if self._is_xorg:
+            # xorg shows no menu: a click runs the hidden default item, whose action never changes,
+            # so the first Menu stays. A new one would still cost a round trip through pystray's X
+            # event thread at every countdown minute (idle CPU, docs/benchmarks.md).
+            return
         menu = self._pystray_menu(entries)
         try:
             self.icon.menu = menu
@@ -426,6 +438,7 @@ class TrayAdapter:
             self.recheck_autostart()  # the view does not carry autostart: ask again, redraw the check mark
 
     def _query_autostart(self) -> bool:
+        self._autostart_checked_mono = self._env.clock.monotonic()
         try:
             return bool(self._actions.autostart_enabled())
         except Exception:

@@ -340,3 +340,43 @@ def view(state: MonitorState, now: datetime) -> View:
         next_poll_at=state.next_poll_at,
         notifications_enabled=state.notifications_enabled,
     )
+
+
+# ----------------------------------------------------------------------------- when it changes
+
+
+def next_text_change(state: MonitorState, now: datetime) -> datetime | None:
+    """The next moment `view(state, t)` may read differently with no new event, so the poller
+    redraws exactly then instead of on a fixed beat: a countdown reaching its next minute (they
+    round up, so "2h 11m" turns "2h 10m" when 2 h 10 min are left), the reading turning stale, the
+    age of a kept reading reaching its next minute, and local midnight (clock texts gain or lose
+    their weekday). None when nothing shown depends on time (the poller still checks now and then).
+    """
+    reading = state.reading
+    if reading is None:
+        return None
+    moments = [_next_local_midnight(now)]
+    for window in reading.windows:
+        if window.resets_at is not None:
+            moments.append(_next_countdown_step(window.resets_at, now))
+    if derive_status(state, now) == "ok":
+        moments.append(reading.fetched_at + timedelta(seconds=STALE_AFTER_INTERVALS * max(state.interval, 1.0)))
+    else:  # "Last reading 9 min ago" is shown
+        age = (now - reading.fetched_at).total_seconds()
+        moments.append(reading.fetched_at + timedelta(seconds=60 * (int(age // 60) + 1)))
+    upcoming = [m for m in moments if m is not None and m > now]
+    return min(upcoming) if upcoming else None
+
+
+def _next_countdown_step(resets_at: datetime, now: datetime) -> datetime | None:
+    left = round((resets_at - now).total_seconds(), 3)  # as format_countdown reads it
+    if left <= 0:
+        return None  # "now" from here on
+    minutes_shown = -(-left // 60)  # rounded up
+    return now + timedelta(seconds=left - 60 * (minutes_shown - 1))
+
+
+def _next_local_midnight(now: datetime) -> datetime:
+    local = now.astimezone()
+    tomorrow = (local + timedelta(days=1)).date()
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=local.tzinfo)
