@@ -67,6 +67,7 @@ class Poller:
         self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), min_interval)
         self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
+        self._next_change_failure_logged = False
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -164,7 +165,9 @@ class Poller:
             try:
                 moment = next_change(now_wall)
             except Exception:
-                log.exception("could not tell when the view changes next")
+                if not self._next_change_failure_logged:  # asked at every tick: say it once
+                    self._next_change_failure_logged = True
+                    log.exception("could not tell when the view changes next")
                 moment = None
             if moment is not None:
                 delay = min(delay, max(0.0, (moment - now_wall).total_seconds()) + TICK_AFTER_CHANGE)
