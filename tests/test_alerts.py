@@ -71,7 +71,7 @@ def test_rising_usage_fires_each_threshold_once_with_exact_texts():
     _, sent = run([ok(session(60)), ok(session(80)), ok(session(95)), ok(session(96))])
     assert sent == [
         Notification("window:five_hour", "Session (5h) at 80%", "Resets at 14:00 (in 2h 11m).", "normal"),
-        Notification("window:five_hour", "Session (5h) at 95%", "Resets at 14:00 (in 2h 11m).", "normal"),
+        Notification("window:five_hour", "Session (5h) at 95%", "Resets at 14:00 (in 2h 11m).", "critical"),
     ]
 
 
@@ -151,7 +151,7 @@ def test_critical_severity_below_thresholds_is_reported_once():
             "window:five_hour",
             "Session (5h) at 50%",
             "Anthropic marks this limit as critical. Resets at 14:00 (in 2h 11m).",
-            "normal",
+            "critical",  # as the icon: red
         )
     ]
 
@@ -283,7 +283,8 @@ def test_expiry_after_ok_notifies_once_and_ok_rearms():
              (None, "signed_out", NOW), ok(session(10)), (None, "expired", NOW)]
     _, sent = run(steps)
     expected = Notification("login", "Claude login expired",
-                            "Run `claude` to sign in again; the tray picks up the new login by itself.", "normal")
+                            "Run claude in a terminal to sign in again; the tray picks up the new login by itself.",
+                            "normal")
     assert sent == [expected, expected]
 
 
@@ -303,7 +304,8 @@ def test_missing_usage_scope_notifies_once_even_without_a_previous_success():
         Notification(
             "login",
             "This Claude login cannot read usage",
-            "The token lacks the user:profile scope (a `claude setup-token` token). Log in with `claude` instead.",
+            "It is a token from claude setup-token, which cannot read usage. "
+            "Run claude in a terminal and log in there instead.",
             "normal",
         )
     ]
@@ -372,3 +374,51 @@ def test_memory_is_hashable_and_compares_by_value():
     a, _ = run([ok(session(92))])
     b, _ = run([ok(session(92))])
     assert a == b and hash(a) == hash(b)
+
+
+# ---------------------------------------------------------------- what the desktop shows (issue 16)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(percent=st.floats(min_value=0, max_value=130, allow_nan=False),
+       server=st.sampled_from([None, "normal", "warning", "critical"]))
+def test_a_threshold_popup_is_critical_exactly_when_the_icon_is_red_or_the_limit_is_reached(percent, server):
+    """The icon turned red at 90 % while its popup came at normal urgency (a desktop then lets it
+    time out like any other): the popup's urgency now follows the icon's severity."""
+    from tray_monitor.state import MonitorState
+    from tray_monitor.view import view
+
+    window = session(percent, severity=server)
+    _, sent = run([ok(window)], settings=AlertSettings(thresholds=(1, 75, 90, 100)))
+    icon = view(MonitorState(reading=reading(window), interval=120), NOW).icon
+    for note in sent:
+        red = icon.severity == "critical" or percent >= 100
+        assert (note.urgency == "critical") == red, (note, icon)
+
+
+def every_notification() -> list[Notification]:
+    from tray_monitor.alerts import status_notification
+    from tray_monitor.errors import AuthExpired, CredentialsNotFound, RateLimited, ScopeMissing, Transient
+    from tray_monitor.state import MonitorState
+    from tray_monitor.view import view
+
+    extra = ExtraUsage(enabled=True, used=3.2, limit=50.0, currency="USD", percent=6.4)
+    _, sent = run([ok(session(60), weekly(20)), ok(session(80, locked_reason="usage_limit"), weekly(93)),
+                   ok(session(104), weekly(93), extra=extra),
+                   ok(session(3, resets_at=NEXT_RESETS), weekly(93), at=RESETS + timedelta(minutes=1)),
+                   (None, "expired", NOW), (None, "no_scope", NOW), ok(session(3)), (None, "signed_out", NOW)])
+    kept = reading(session(42), weekly(10))
+    states = [MonitorState(), MonitorState(reading=kept)] + [
+        MonitorState(reading=r, problem=p) for r in (None, kept)
+        for p in (AuthExpired("x"), CredentialsNotFound("x"), ScopeMissing("x"), RateLimited("x", 60), Transient("x"))]
+    return [*sent, make_test_notification(), *(status_notification(view(s, NOW)) for s in states)]
+
+
+def test_no_notification_shows_markdown_backticks_or_repeats_its_title_as_its_body():
+    """Desktops show `claude` with its backticks; and the signed-out click popup had its one
+    sentence as both title and body."""
+    notes = every_notification()
+    assert len(notes) > 15
+    for note in notes:
+        assert "`" not in note.summary + note.body, note
+        assert note.body and note.summary.strip() not in note.body, note

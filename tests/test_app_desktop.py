@@ -205,6 +205,27 @@ def test_xorg_left_click_asks_the_server_and_pops_up_the_status(
     quit_cleanly(world, app)
 
 
+def test_xorg_left_click_without_a_login_pops_up_a_title_and_a_different_plain_instruction(
+        claude_tray_world, xvfb, xembed_tray, session_bus, notification_daemon):
+    """Issue 16: the signed-out click popup had the same sentence as title and body, with the
+    command in Markdown backticks (shown literally); a first start with no login names --demo."""
+    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "xorg")
+    app = world.start_tray()  # no world.login(): a new user without Claude Code's login
+    world.wait_view(lambda v: v["status"] == "signed_out", what="the signed-out tray")
+    icon = wait_docked(xvfb, APP_ID)
+    notification_daemon.clear()
+    subprocess.run(["xdotool", "mousemove", str(icon.x + icon.width // 2), str(icon.y + icon.height // 2),
+                    "click", "1"], env=base_env(**xvfb.env), check=True, timeout=10)
+    popups = wait_until(lambda: [n for n in notification_daemon.history() if n["appname"] == "claude-tray"],
+                        10, "the status popup in dunst")
+    popup = popups[0]
+    assert popup["summary"] == "Not signed in to Claude Code", popup
+    assert popup["body"].startswith("No Claude Code login — install Claude Code and run claude"), popup
+    assert "claude-tray --demo" in popup["body"] and "`" not in popup["body"], popup
+    assert usage_requests(world.api) == 0
+    quit_cleanly(world, app)
+
+
 def test_second_start_exits_at_once_and_adds_no_second_icon(claude_tray_world, xvfb, xembed_tray, session_bus):
     """Autostart plus a click on the launcher: the second one must not put a second icon up."""
     world = claude_tray_world

@@ -200,7 +200,7 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     app = start_and_wait(world, session_at(95), "95% at start")
     wait_popups(daemon, 2)
     moment.close()
-    expected.append(("normal", "Session (5h) at 95%", moment.texts(lambda now: resets_sentence(session, now))))
+    expected.append(("critical", "Session (5h) at 95%", moment.texts(lambda now: resets_sentence(session, now))))
     moment = Moment()
     refresh(world, session_at(102), "102% after refresh")
     wait_popups(daemon, 3)
@@ -269,9 +269,9 @@ def test_fresh_data_dir_at_92_gives_one_popup_and_an_expired_login_is_announced_
 
     got = popups(daemon)
     assert len(got) == 2, got
-    assert_popup(got[0], "normal", "Session (5h) at 92%", moment.texts(lambda now: resets_sentence(session, now)))
+    assert_popup(got[0], "critical", "Session (5h) at 92%", moment.texts(lambda now: resets_sentence(session, now)))
     assert_popup(got[1], "normal", "Claude login expired",
-                 {"Run `claude` to sign in again; the tray picks up the new login by itself."})
+                 {"Run claude in a terminal to sign in again; the tray picks up the new login by itself."})
     assert_no_token(world, daemon, world.token)
     assert_no_token(world, daemon, new_token)
 

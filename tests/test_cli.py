@@ -258,8 +258,8 @@ def test_status_json_without_a_login_as_a_real_process():
         "status": "signed_out",
         "plan": None,
         "updated_at": None,
-        "message": "No Claude Code login — install Claude Code and run `claude`",
+        "message": "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo",
         "windows": [],
         "extra_usage": None,
     }
-    assert done.stderr == "claude-tray: No Claude Code login — install Claude Code and run `claude`\n"
+    assert done.stderr == "claude-tray: No Claude Code login — install Claude Code and run claude, or try claude-tray --demo\n"

@@ -307,7 +307,7 @@ def _retry_after(value: str | None) -> Response:
 
 HTTP_CASES = {
     # name: (response, status --json "status", words in the message)
-    "401": (error_response(401, "401-invalid-token.json"), "expired", "run `claude`"),
+    "401": (error_response(401, "401-invalid-token.json"), "expired", "run claude"),
     "403 scope": (error_response(403, "403-scope.json"), "no_scope", "claude"),
     "429 Retry-After 0": (_retry_after("0"), "rate_limited", "Rate limited"),
     "429 Retry-After 120": (_retry_after("120"), "rate_limited", "Rate limited"),
@@ -392,7 +392,7 @@ CREDENTIAL_CASES = {
     "not JSON": (_not_json, "error", ".credentials.json"),
     "mcpOAuth only": (lambda w: write_login(w, "mcp-only"), "signed_out", "claude"),
     "empty token": (lambda w: write_login(w, "empty-token"), "signed_out", "claude"),
-    "expired": (lambda w: write_login(w, expires_in=-3600), "expired", "run `claude`"),
+    "expired": (lambda w: write_login(w, expires_in=-3600), "expired", "run claude"),
     "permission denied": (lambda w: write_login(w, mode=0o000), "error", "permission denied"),
 }
 
@@ -589,8 +589,8 @@ def rejected_then_unscoped(world, context, run):
     wait_view(world, shows(BEFORE), "the first reading")
     assert control(world, "refresh") == "Refreshing now."
     v = wait_view(world, lambda v: v["status"] == "expired", "the 401 to show")
-    assert "Login expired — run `claude`" in v["menu"]
-    assert_kept(v, BEFORE, "Login expired — run `claude`")
+    assert "Login expired — run claude in a terminal" in v["menu"]
+    assert_kept(v, BEFORE, "Login expired — run claude in a terminal")
     for _ in range(3):
         assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
     time.sleep(STORE_CHECK + 1)  # a store check passes: unchanged, so nothing is sent
@@ -659,7 +659,7 @@ def missing_at_start(world, context, run):
     app = start_tray(world)
     v = wait_view(world, lambda v: v["status"] == "signed_out", "signed out")
     assert v["icon"]["state"] == "signed_out"
-    assert "No Claude Code login — install Claude Code and run `claude`" in v["menu"]
+    assert "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo" in v["menu"]
     assert control(world, "refresh").startswith(WAITING_FOR_LOGIN)
     time.sleep(STORE_CHECK + 1)
     assert world.api.requests == []

@@ -173,9 +173,9 @@ def test_status_json_keeps_overage_percent_raw_and_extra_usage_in_major_units():
 
 FAILURES = [
     (CredentialsNotFound("No login at ~/.claude/.credentials.json."), "signed_out",
-     "No Claude Code login — install Claude Code and run `claude`"),
-    (AuthExpired("The login expired."), "expired", "Login expired — run `claude`"),
-    (ScopeMissing("403 scope"), "no_scope", "This login cannot read usage (setup token) — log in with `claude`"),
+     "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"),
+    (AuthExpired("The login expired."), "expired", "Login expired — run claude in a terminal"),
+    (ScopeMissing("403 scope"), "no_scope", "This login cannot read usage (setup token) — log in with claude"),
     (RateLimited("429", retry_after=None), "rate_limited",
      "Rate limited by the usage endpoint — try again in a few minutes"),
     (RateLimited("429", retry_after=1800), "rate_limited",
@@ -251,7 +251,7 @@ def test_status_on_an_ascii_console_uses_ascii_bars_and_punctuation():
 def test_status_failure_on_an_ascii_console_is_still_one_readable_sentence():
     env = Environment.from_os(environ={}, stdout=AsciiOut(), stderr=AsciiOut(), clock=FakeClock(NOW))
     run_status(FakeSource(AuthExpired("x")), env, as_json=False, now=NOW)
-    assert env.stderr.getvalue() == "claude-tray: Login expired - run `claude`\n"
+    assert env.stderr.getvalue() == "claude-tray: Login expired - run claude in a terminal\n"
 
 
 # ----------------------------------------------------------------------------- layout helpers

@@ -157,8 +157,8 @@ def test_signed_out_says_to_install_and_run_claude():
     v = view(state(problem=CredentialsNotFound("No file at ~/.claude/.credentials.json.")), NOW)
     assert v.status == "signed_out"
     assert v.icon == IconSpec(state="signed_out")
-    assert v.message == "No Claude Code login — install Claude Code and run `claude`"
-    assert v.tooltip == "Claude: No Claude Code login — install Claude Code and run `claude`"
+    assert v.message == "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"
+    assert v.tooltip == "Claude: No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"
     assert v.updated_text == "No reading yet"
 
 
@@ -166,8 +166,8 @@ def test_expired_keeps_the_last_reading_and_says_to_run_claude():
     v = view(state(reading=reading(age=NINE_MIN), problem=AuthExpired("expired"), next_poll_at=RETRY), NOW)
     assert v.status == "expired"
     assert v.icon == IconSpec(state="signed_out")  # the icon has one "log in" look for both
-    assert v.message == "Login expired — run `claude`"
-    assert v.tooltip == "Claude: Login expired — run `claude`"
+    assert v.message == "Login expired — run claude in a terminal"
+    assert v.tooltip == "Claude: Login expired — run claude in a terminal"
     assert v.updated_text == "Last reading 9 min ago"
     assert [row.id for row in v.windows] == ["five_hour", "seven_day"]
 
@@ -176,8 +176,8 @@ def test_no_scope_says_the_setup_token_cannot_read_usage():
     v = view(state(problem=ScopeMissing("403")), NOW)
     assert v.status == "no_scope"
     assert v.icon == IconSpec(state="no_scope")
-    assert v.message == "This login cannot read usage (setup token) — log in with `claude`"
-    assert v.tooltip == "Claude: This login cannot read usage (setup token) — log in with `claude`"
+    assert v.message == "This login cannot read usage (setup token) — log in with claude"
+    assert v.tooltip == "Claude: This login cannot read usage (setup token) — log in with claude"
 
 
 def test_bad_response_with_a_reading_is_stale():

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.model import Reading, UsageWindow
+from tray_monitor.view import severity_of
 
 #: resets_at values closer than this are the same cycle (server jitter; a real reset moves
 #: resets_at by hours: the session window is 5 h long, the weekly one 7 days).
@@ -39,6 +40,9 @@ FORGET_AFTER = timedelta(days=1)
 URGENCY_LOW = "low"
 URGENCY_NORMAL = "normal"
 URGENCY_CRITICAL = "critical"
+
+#: Notification texts name commands plainly: desktops show Markdown backticks literally.
+LOGIN_AGAIN = "Run claude in a terminal to sign in again; the tray picks up the new login by itself."
 
 #: Poll outcomes (View.status) that mean "the login needs the user"; they share one popup.
 _LOGIN_LOST = ("expired", "signed_out")
@@ -275,11 +279,14 @@ def _threshold_notification(window: UsageWindow, reading: Reading, level: int, n
             parts.append("Until then, usage is billed as extra usage.")
         else:
             parts.append("Work with Claude pauses until then.")
+    # The urgency follows the icon: critical (red) from 90 % or when the server says so, so a
+    # popup is never calmer than the icon that prompted it.
+    critical = blocked or severity_of(window) == "critical"
     return Notification(
         key=f"window:{window.id}",
         summary=summary,
         body=" ".join(parts),
-        urgency=URGENCY_CRITICAL if blocked else URGENCY_NORMAL,
+        urgency=URGENCY_CRITICAL if critical else URGENCY_NORMAL,
     )
 
 
@@ -304,7 +311,7 @@ def _login_lost_notification(status: str) -> Notification:
     return Notification(
         key="login",
         summary=summary,
-        body="Run `claude` to sign in again; the tray picks up the new login by itself.",
+        body=LOGIN_AGAIN,
         urgency=URGENCY_NORMAL,
     )
 
@@ -313,10 +320,32 @@ def _no_scope_notification() -> Notification:
     return Notification(
         key="login",
         summary="This Claude login cannot read usage",
-        body="The token lacks the user:profile scope (a `claude setup-token` token). "
-        "Log in with `claude` instead.",
+        body="It is a token from claude setup-token, which cannot read usage. "
+        "Run claude in a terminal and log in there instead.",
         urgency=URGENCY_NORMAL,
     )
+
+
+#: The status popup's title when there are no numbers to show: the instruction (view.message) is
+#: then the body, so title and body never say the same sentence twice.
+_STATUS_TITLES = {
+    "loading": "Claude usage: loading",
+    "signed_out": "Not signed in to Claude Code",
+    "expired": "Claude login expired",
+    "no_scope": "This Claude login cannot read usage",
+    "rate_limited": "Claude usage: rate limited",
+    "error": "Claude usage unavailable",
+}
+
+
+def status_notification(view) -> Notification:
+    """What a left click on an icon without a menu shows: the whole status as one popup."""
+    lines = [row.menu_text for row in view.windows]
+    if view.extra_usage_text:
+        lines.append(view.extra_usage_text)
+    lines.append(view.message or view.updated_text)
+    summary = view.tooltip if view.windows else _STATUS_TITLES.get(view.status, "Claude usage")
+    return Notification(key="status", summary=summary, body="\n".join(lines), urgency=URGENCY_LOW)
 
 
 def make_test_notification() -> Notification:

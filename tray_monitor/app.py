@@ -101,7 +101,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
     from tray_monitor import instance
     from tray_monitor.alert_store import AlertStore, alert_store_path
-    from tray_monitor.alerts import Notification, make_test_notification
+    from tray_monitor.alerts import Notification, make_test_notification, status_notification
     from tray_monitor.autostart import make_autostart
     from tray_monitor.monitor import Monitor
     from tray_monitor.notifier import make_notifier
@@ -160,12 +160,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         # numbers from before it, unless no request was sent (coalesced, rate limited, logged out).
         if holder.pop("last_refresh", None) == REFRESH_ACCEPTED_REPLY:
             wait_for_next_view(holder["monitor"], STATUS_WAIT)
-        view = holder["monitor"].view()
-        lines = [row.menu_text for row in view.windows]
-        if view.extra_usage_text:
-            lines.append(view.extra_usage_text)
-        lines.append(view.message or view.updated_text)
-        send(Notification(key="status", summary=view.tooltip, body="\n".join(lines), urgency="low"))
+        send(status_notification(holder["monitor"].view()))
 
     def toggle_notifications(enabled: bool) -> None:
         save_preference(env, "notifications", enabled)

@@ -205,11 +205,11 @@ def problem_message(
     """What to do about a failed poll, one sentence. `polling` False is a one-shot `status`: nothing
     retries by itself, so a passing failure is told with the error's own sentence instead."""
     if isinstance(problem, AuthExpired):
-        return "Login expired — run `claude`"
+        return "Login expired — run claude in a terminal"
     if isinstance(problem, CredentialsNotFound):
-        return "No Claude Code login — install Claude Code and run `claude`"
+        return "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"
     if isinstance(problem, ScopeMissing):
-        return "This login cannot read usage (setup token) — log in with `claude`"
+        return "This login cannot read usage (setup token) — log in with claude"
     if isinstance(problem, RateLimited):
         if not polling:
             if problem.retry_after:
