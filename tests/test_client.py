@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import email.utils
 import gzip
+import json
 import logging
 import socket
 import ssl
 import subprocess
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import trustme
 from tests.fakeapi import FakeApi, Response, error_fixture, fake_claude_bin, usage_fixture
 from tray_monitor.client import (
     FALLBACK_CLAUDE_VERSION,
+    FALLBACK_CLAUDE_VERSION_CHECKED,
     UsageClient,
     api_base_url,
     claude_code_version,
@@ -61,7 +63,7 @@ def client_for(tmp_path):
 # -- the request -----------------------------------------------------------------------------------
 
 
-def test_request_carries_bearer_beta_header_claude_code_agent_and_accept(fake_api, client_for, tmp_path):
+def test_request_carries_bearer_beta_header_claude_cli_agent_and_accept(fake_api, client_for, tmp_path):
     claude = fake_claude_bin(tmp_path, "2.3.45")
     client = client_for(fake_api, PATH=str(claude.directory))
     reading = client.fetch(CREDS)
@@ -71,8 +73,8 @@ def test_request_carries_bearer_beta_header_claude_code_agent_and_accept(fake_ap
     assert request.path == "/api/oauth/usage"
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     assert request.headers["anthropic-beta"] == "oauth-2025-04-20"
-    assert request.headers["user-agent"] == "claude-code/2.3.45"
-    assert request.headers["accept"] == "application/json"
+    assert request.headers["user-agent"] == "claude-cli/2.3.45 (external, cli)"
+    assert request.headers["accept"] == "application/json, text/plain, */*"
 
 
 def test_reading_is_stamped_with_the_clock_time(fake_api, tmp_path):
@@ -87,12 +89,21 @@ def test_claude_version_is_asked_once_per_process(fake_api, client_for, tmp_path
     client.fetch(CREDS)
     client.fetch(CREDS)
     assert claude.calls() == [["--version"]]
-    assert {r.headers["user-agent"] for r in fake_api.requests} == {"claude-code/2.1.123"}
+    assert {r.headers["user-agent"] for r in fake_api.requests} == {"claude-cli/2.1.123 (external, cli)"}
 
 
 def test_without_claude_on_path_a_recent_constant_version_is_sent(fake_api, client_for):
     client_for(fake_api).fetch(CREDS)
-    assert fake_api.requests[0].headers["user-agent"] == f"claude-code/{FALLBACK_CLAUDE_VERSION}"
+    assert fake_api.requests[0].headers["user-agent"] == f"claude-cli/{FALLBACK_CLAUDE_VERSION} (external, cli)"
+
+
+def test_the_fallback_claude_version_is_at_most_120_days_old():
+    """The rule: FALLBACK_CLAUDE_VERSION_CHECKED is the day the constant was the newest Claude Code
+    release. Four months on, the constant is stale: look up the newest release
+    (`npm view @anthropic-ai/claude-code version`) and update both."""
+    age = date.today() - FALLBACK_CLAUDE_VERSION_CHECKED
+    assert age.days <= 120, (f"FALLBACK_CLAUDE_VERSION {FALLBACK_CLAUDE_VERSION} was checked "
+                             f"{age.days} days ago: update it to the newest Claude Code release")
 
 
 @pytest.mark.parametrize("output, exit_code", [("Claude Code\n", 0), ("2.1.5 (Claude Code)\n", 1), ("", 0)])
@@ -148,6 +159,45 @@ def test_403_is_scope_missing_with_its_own_sentence(fake_api, client_for):
     fake_api.respond(403, error_fixture("403-scope.json"))
     with pytest.raises(ScopeMissing, match="cannot read usage.*log in with `claude`"):
         client_for(fake_api).fetch(CREDS)
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body>Access denied by your proxy</body></html>",
+                                  error_fixture("502-html.html"), b"{}", b'{"error": "forbidden"}',
+                                  b"[1, 2]", b"\xff\xfe"])
+@pytest.mark.parametrize("header, expected", [(None, None), ("90", 90.0)])
+def test_a_403_that_is_not_an_anthropic_error_is_a_rate_limit(fake_api, client_for, body, header, expected):
+    """Claude Code treats a proxy or firewall page, or an empty 403, as a rate limit (Retry-After,
+    else the 5 minutes the schedule gives a RateLimited without one), not as a missing scope."""
+    fake_api.respond(403, body, {"Retry-After": header} if header else {"Content-Type": "text/html"})
+    with pytest.raises(RateLimited, match=r"HTTP 403 without an Anthropic error.*treated as a rate limit") as caught:
+        client_for(fake_api).fetch(CREDS)
+    assert caught.value.retry_after == expected
+    assert fake_api.requests[0].path == "/api/oauth/usage"
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "error", "error": {"type": "permission_error", "message": "Your organization has disabled this"}},
+    {"type": "error", "error": {"type": "forbidden_error", "message": "scope requirement user:profile"}},
+    {"type": "error", "error": {"type": "permission_error"}},
+])
+def test_a_403_anthropic_error_that_is_not_about_the_scope_is_a_refusal_not_no_scope(fake_api, client_for, payload):
+    fake_api.respond(403, json.dumps(payload))
+    with pytest.raises(BadResponse, match=r"refused the usage request \(HTTP 403, \w+_error\)") as caught:
+        client_for(fake_api).fetch(CREDS)
+    assert not isinstance(caught.value, (ScopeMissing, RateLimited))
+    assert "organization" not in caught.value.message  # server text never reaches the sentence
+
+
+def test_a_200_whose_body_is_a_rate_limit_error_is_a_rate_limit_in_claude_codes_words(fake_api, client_for):
+    fake_api.respond(200, error_fixture("429-rate-limited.json"), {"Retry-After": "45"})
+    fake_api.respond(200, json.dumps({"type": "error", "error": {"type": "rate_limit_error"}}))
+    client = client_for(fake_api)
+    with pytest.raises(RateLimited, match="temporarily limiting requests to the usage page, not your usage limit") as first:
+        client.fetch(CREDS)
+    with pytest.raises(RateLimited) as second:
+        client.fetch(CREDS)
+    assert (first.value.retry_after, second.value.retry_after) == (45.0, None)
+    assert [r.path for r in fake_api.requests] == ["/api/oauth/usage"] * 2
 
 
 @pytest.mark.parametrize("header, expected", [("120", 120.0), ("2.5", 2.5), ("0", None), ("-3", None),
@@ -301,7 +351,8 @@ def test_tls_with_the_authority_in_requests_ca_bundle_succeeds(tls_api, tmp_path
 
 
 @pytest.mark.parametrize("response", [
-    Response(401), Response(403), Response(429), Response(502), Response(200, b"<html>"),
+    Response(401), Response(403), Response(403, error_fixture("403-scope.json")), Response(429),
+    Response(200, error_fixture("429-rate-limited.json")), Response(502), Response(200, b"<html>"),
     Response(200, usage_fixture("overage"), truncate=True), Response(close=True), Response(404),
 ])
 def test_no_error_text_chain_or_log_line_holds_the_token(fake_api, client_for, response, caplog):

@@ -13,7 +13,8 @@ import math
 import re
 import shutil
 import subprocess
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
@@ -46,9 +47,12 @@ DEFAULT_API_URL = "https://api.anthropic.com"
 API_URL_VARIABLE = "CLAUDE_TRAY_API_URL"
 USAGE_PATH = "/api/oauth/usage"
 ANTHROPIC_HOST = "api.anthropic.com"
-# The endpoint answers other User-Agents with 429 at once; a recent Claude Code version when
-# `claude` is not on PATH.
-FALLBACK_CLAUDE_VERSION = "2.1.90"
+# Sent as `claude-cli/<version> (external, cli)`, exactly what Claude Code sends to this endpoint
+# (a generic agent is answered 429 at once). When `claude` is not on PATH: the newest release on
+# the date beside it; tests/test_client.py fails once that date is more than 120 days old.
+FALLBACK_CLAUDE_VERSION = "2.1.332"
+FALLBACK_CLAUDE_VERSION_CHECKED = date(2026, 11, 30)
+ACCEPT = "application/json, text/plain, */*"  # Claude Code's (axios') Accept header
 OAUTH_BETA = "oauth-2025-04-20"  # required by the OAuth endpoints
 VERSION_TIMEOUT = 5.0  # seconds for `claude --version` (a Node start-up)
 MAX_BODY = 2 * 1024 * 1024  # bytes; real bodies are ~2 KB
@@ -90,23 +94,48 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def claude_code_version(environ, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
-    """The installed Claude Code's version (`claude --version` -> "2.1.90 (Claude Code)"), or a
-    recent constant when it is not on PATH or does not answer in time."""
+@dataclass(frozen=True)
+class InstalledClaude:
+    """What `claude --version` said: `version` ("2.1.332") when it gave one, and `description`,
+    the line `doctor` shows ("2.1.332 (Claude Code)", or why there is no version)."""
+
+    version: str | None
+    description: str
+
+
+def installed_claude(environ, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> InstalledClaude | None:
+    """Ask the Claude Code on PATH for its version; None when `claude` is not on PATH.
+    The one place that runs `claude --version` (the client's User-Agent and `doctor`)."""
     executable = shutil.which("claude", path=environ.get("PATH"))
     if not executable:
-        return FALLBACK_CLAUDE_VERSION
+        return None
     try:
         result = run([executable, "--version"], capture_output=True, text=True,
                      timeout=VERSION_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError):
-        log.debug("`claude --version` failed; using %s", FALLBACK_CLAUDE_VERSION)
+    except (OSError, subprocess.SubprocessError) as error:
+        return InstalledClaude(None, f"unknown (`claude --version` failed: {type(error).__name__})")
+    if result.returncode != 0:
+        return InstalledClaude(None, f"unknown (`claude --version` exited {result.returncode})")
+    lines = (result.stdout or "").strip().splitlines()
+    match = re.search(r"\b(\d+\.\d+\.\d+)\b", lines[0]) if lines else None
+    if not match:
+        return InstalledClaude(None, "unknown (`claude --version` gave no version)")
+    return InstalledClaude(match.group(1), lines[0][:100])
+
+
+def claude_code_version(environ, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+    """The installed Claude Code's version, or a recent constant when it is not on PATH or does
+    not give one in time."""
+    found = installed_claude(environ, run)
+    if found is None or found.version is None:
+        log.debug("no version from `claude --version`; using %s", FALLBACK_CLAUDE_VERSION)
         return FALLBACK_CLAUDE_VERSION
-    match = re.search(r"\b(\d+\.\d+\.\d+)\b", result.stdout or "")
-    if result.returncode != 0 or not match:
-        log.debug("`claude --version` gave no version; using %s", FALLBACK_CLAUDE_VERSION)
-        return FALLBACK_CLAUDE_VERSION
-    return match.group(1)
+    return found.version
+
+
+def user_agent(version: str) -> str:
+    """Claude Code sends this form to the usage endpoint (`claude-code/<v>` only to others)."""
+    return f"claude-cli/{version} (external, cli)"
 
 
 class UsageClient:
@@ -130,7 +159,7 @@ class UsageClient:
     def user_agent(self) -> str:
         if self._version is None:
             self._version = claude_code_version(self._env.environ, self._run)
-        return f"claude-code/{self._version}"
+        return user_agent(self._version)
 
     def _verify(self) -> bool | str:
         # Always verified. A CA bundle from the injected environment as requests would take it from
@@ -153,7 +182,7 @@ class UsageClient:
             "Authorization": f"Bearer {token}",
             "anthropic-beta": OAUTH_BETA,
             "User-Agent": self.user_agent(),
-            "Accept": "application/json",
+            "Accept": ACCEPT,
         }
         response, failure = None, None
         try:
@@ -182,8 +211,15 @@ class UsageClient:
         with response:
             status = response.status_code
             if status == 200:
-                body = self._read_body(response)
-                return parse_usage(self._decode(body), self._env.clock.now())
+                body = self._decode(self._read_body(response))
+                if _anthropic_error_type(body) == "rate_limit_error":
+                    # An in-band rate limit: Claude Code's own words for it.
+                    raise RateLimited(f"{self._host} is temporarily limiting requests to the usage page, "
+                                      "not your usage limit: waiting before asking again.",
+                                      retry_after=self._retry_after(response))
+                return parse_usage(body, self._env.clock.now())
+            if status == 403:
+                self._raise_for_403(response, creds)
             self._raise_for_status(response, creds)
             raise BadResponse(f"{self._host} answered HTTP {status} for the usage request: trying again later.")
 
@@ -221,16 +257,47 @@ class UsageClient:
             if creds.source == SOURCE_ENVIRONMENT:
                 raise AuthExpired(f"The token in {ENV_TOKEN} was rejected: set a new one or unset it and run `claude`.")
             raise AuthExpired("Claude Code login expired: run `claude` to refresh it.")
-        if status == 403:
-            # permission_error "scope requirement user:profile": a setup-token (inference only).
-            raise ScopeMissing(scope_missing_message(creds))
         if status == 429:
             # The endpoint's own per-token limiter, never an auth failure.
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._env.clock.now())
             raise RateLimited(f"{self._host} is rate-limiting usage requests: waiting before asking again.",
-                              retry_after=retry_after)
+                              retry_after=self._retry_after(response))
         if status >= 500:
             raise ServerTrouble(f"{self._host} answered HTTP {status} (a server problem): trying again later.", status)
+
+
+    def _raise_for_403(self, response: requests.Response, creds: Credentials) -> None:
+        """Decided from the body, as Claude Code does. Only a permission_error about the scope
+        ("OAuth token does not meet scope requirement user:profile", a setup-token) is "no scope";
+        a 403 that is not an Anthropic JSON error at all (a proxy or firewall page, an empty body)
+        is a rate limit: Retry-After, else the usual 5 minutes."""
+        try:
+            body: object = json.loads(self._read_body(response).decode("utf-8-sig"))
+        except (BadResponse, UnicodeDecodeError, ValueError, RecursionError):
+            body = None  # HTML, empty, oversized: not Anthropic's answer
+        error_type = _anthropic_error_type(body)
+        if error_type is None:
+            raise RateLimited(f"{self._host} answered HTTP 403 without an Anthropic error (a proxy or "
+                              "firewall page?): treated as a rate limit, waiting before asking again.",
+                              retry_after=self._retry_after(response))
+        message = body["error"].get("message") if isinstance(body, dict) else None
+        if error_type == "permission_error" and isinstance(message, str) \
+                and re.search(r"scope|user:profile", message, re.IGNORECASE):
+            raise ScopeMissing(scope_missing_message(creds))
+        raise BadResponse(f"{self._host} refused the usage request (HTTP 403, {error_type}): trying again later.")
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        return parse_retry_after(response.headers.get("Retry-After"), self._env.clock.now())
+
+
+def _anthropic_error_type(body: object) -> str | None:
+    """`error.type` of an Anthropic JSON error (`{"type": "error", "error": {"type": ...}}`, or
+    without the outer type as the 429 sends it); None for anything else. Only a plain name is
+    returned, so server text never reaches a message."""
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    if isinstance(kind, str) and re.fullmatch(r"[A-Za-z0-9_]{1,40}", kind):
+        return kind
+    return None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

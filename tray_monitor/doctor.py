@@ -7,7 +7,6 @@ them at a real Xvfb / private bus. Exit status 0 when nothing needed is broken (
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,16 +64,12 @@ def bus_names_owned(address: str, names: Iterable[str]) -> dict[str, bool]:
 
 
 def claude_version(environ, run=subprocess.run) -> str | None:
-    """`claude --version` output's first line, or None when Claude Code is not on PATH."""
-    executable = shutil.which("claude", path=environ.get("PATH"))
-    if not executable:
-        return None
-    try:
-        result = run([executable, "--version"], capture_output=True, text=True, timeout=PROBE_TIMEOUT)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"unknown (`claude --version` failed: {exc})"
-    first = (result.stdout or "").strip().splitlines()
-    return first[0] if result.returncode == 0 and first else f"unknown (`claude --version` exited {result.returncode})"
+    """`claude --version`'s line (the client's helper, so both ask the same way), or None when
+    Claude Code is not on PATH."""
+    from tray_monitor.client import installed_claude
+
+    found = installed_claude(environ, run)
+    return None if found is None else found.description
 
 
 def module_available(name: str) -> bool:

@@ -65,5 +65,11 @@ class BadResponse(MonitorError):
     """A body that is not JSON, not an object, or holds nothing usable."""
 
 
+class InBandError(BadResponse):
+    """HTTP 200 with a JSON object that is not a reading (none of the known keys): an error sent
+    in-band. Retried like any BadResponse; raised by `parse.parse_usage`, which owns the key list.
+    (A 200 whose body is a `rate_limit_error` is a RateLimited instead, decided by the client.)"""
+
+
 class ConfigError(MonitorError):
     """A bad setting or API URL that the user must fix."""
