@@ -32,6 +32,7 @@ NOTIFICATIONS = "org.freedesktop.Notifications"
 
 # A session bus WITHOUT service directories: nothing is D-Bus-activated behind our back (the
 # system's dunst.service would start a second, display-less dunst when ours is not up yet).
+# `allow user="*"`: the Wayland rig's compositor and app run as another user than the test.
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -39,6 +40,7 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
   <listen>{listen}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <allow user="*"/>
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
