@@ -353,3 +353,25 @@ def test_menu_test_notification_and_the_notifications_toggle_which_silences_popu
     assert_popup(got[1], "critical", "Session (5h) limit reached: 100%", moment.texts(
         lambda now: resets_sentence(session, now) + " Until then, usage is billed as extra usage."))
     assert_no_token(world, daemon, world.token)
+
+
+# ----------------------------------------------------------------------------- the demo (issue 16)
+
+
+def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
+        claude_tray_world, xvfb, xembed_tray, session_bus, notification_daemon):
+    """A simulated "limit reached" or "login expired" read like real news to a user who also has a
+    real login: in --demo every popup's title, the tooltip and the menu's first line say so."""
+    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "xorg")
+    notification_daemon.clear()
+    app = world.start_tray("--demo")  # no login at all: the demo needs none
+    view = world.wait_view(lambda v: v["status"] == "ok", what="the demo's first reading")
+    assert view["tooltip"].startswith("Claude (simulated demo): "), view
+    assert view["menu"][0] == "Plan: Max 5x · simulated demo", view
+    # The walk reaches 78 % (warning) and 93 % (critical) 10 and 15 s after the start.
+    got = wait_popups(notification_daemon, 2, timeout=30)
+    quit_tray(world, app)
+    assert [(p[1], p[2]) for p in got[:2]] == [("normal", "Demo (simulated): Session (5h) at 78%"),
+                                               ("critical", "Demo (simulated): Session (5h) at 93%")], got
+    assert all(p[2].startswith("Demo (simulated): ") for p in popups(notification_daemon))
+    assert len(world.api.requests) == 0

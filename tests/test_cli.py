@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -79,8 +80,9 @@ def write_settings(home: Path, text: str) -> None:
 @pytest.mark.parametrize(
     "argv, call",
     [
-        (["status"], ("status", (False,), {})),
-        (["status", "--json"], ("status", (True,), {})),
+        (["status"], ("status", (False,), {"demo": False})),
+        (["status", "--json"], ("status", (True,), {"demo": False})),
+        (["status", "--demo"], ("status", (False,), {"demo": True})),
         (["refresh"], ("refresh", (), {})),
         (["quit"], ("quit", (), {})),
         (["autostart", "enable"], ("autostart", ("enable",), {})),
@@ -130,11 +132,11 @@ def test_an_interval_below_60_is_raised_with_one_warning(app, capsys):
 
 
 def test_interval_and_demo_on_a_command_that_does_not_poll_are_ignored_with_a_note(app, capsys):
-    assert cli.main(["--demo", "status", "--interval", "90"]) == 0
-    assert app.calls == [("status", (False,), {})]
+    assert cli.main(["--demo", "doctor", "--interval", "90"]) == 0
+    assert app.calls == [("doctor", (False,), {})]
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        "claude-tray: --demo applies to the tray and `watch` only; ignored.",
+        "claude-tray: --demo applies to the tray, status and watch only; doctor ignores it.",
         "claude-tray: --interval applies to the tray and `watch` only; ignored.",
     ]
 
@@ -194,7 +196,7 @@ def test_an_unwritable_log_directory_is_reported_and_the_command_still_runs(app,
     (isolated_home / ".local/state").mkdir(parents=True)
     (isolated_home / ".local/state/claude-tray").write_text("a file where a directory should be")
     assert cli.main(["status"]) == 0
-    assert app.calls == [("status", (False,), {})]
+    assert app.calls == [("status", (False,), {"demo": False})]
     assert "logging is off" in capsys.readouterr().err
 
 
@@ -263,3 +265,42 @@ def test_status_json_without_a_login_as_a_real_process():
         "extra_usage": None,
     }
     assert done.stderr == "claude-tray: No Claude Code login — install Claude Code and run claude, or try claude-tray --demo\n"
+
+
+# ----------------------------------------------------------------------------- the demo (issue 16)
+
+
+def test_status_demo_as_a_real_process_reads_the_simulation_marked_as_such_without_a_login():
+    """It used to say "--demo ... ignored", then "No Claude Code login", exit 1. The API URL
+    points at a closed port: the demo must not need (or try) the network."""
+    closed = {"CLAUDE_TRAY_API_URL": "http://127.0.0.1:9"}
+    done = run_cli("status", "--demo", env_extra=closed)
+    assert (done.returncode, done.stderr) == (0, ""), done
+    lines = done.stdout.splitlines()
+    assert lines[0] == "Claude usage · Max 5x · simulated demo"
+    assert lines[1].startswith("Session (5h)") and lines[1].endswith("10%")
+    as_json = run_cli("status", "--demo", "--json", env_extra=closed)
+    assert as_json.returncode == 0, as_json
+    data = json.loads(as_json.stdout)
+    assert data["simulated"] is True and data["status"] == "ok"
+    assert "simulated" not in json.loads(run_cli("status", "--json").stdout)  # a real run says nothing
+
+
+def test_watch_demo_into_a_pipe_as_a_real_process_marks_its_header_simulated():
+    env = dict(os.environ, PYTHONPATH=str(REPO), CLAUDE_TRAY_API_URL="http://127.0.0.1:9")
+    process = subprocess.Popen([sys.executable, "-m", "tray_monitor", "watch", "--demo"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=20)
+    assert first.rstrip("\n") == "Claude usage · Max 5x · simulated demo"
+    assert process.returncode == 130 and "Traceback" not in err, err
+
+
+def test_help_says_where_demo_applies_and_how_to_try_it_without_a_login():
+    done = run_cli("--help")
+    text = " ".join(done.stdout.split())
+    assert "claude-tray --demo (or status --demo, watch --demo) shows simulated usage" in text
+    assert "--demo simulated usage, no login or network needed (the tray, status and watch)" in text

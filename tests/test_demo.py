@@ -114,3 +114,24 @@ def test_the_demo_alert_store_starts_empty_and_writes_no_file(tmp_path, monkeypa
     store.save(AlertMemory(login_worked=True))
     assert store.load() == AlertMemory(login_worked=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_demo_popup_title_says_it_is_simulated_once():
+    from tray_monitor.alerts import Notification
+    from tray_monitor.demo import DemoNotifier
+
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, notification):
+            self.sent.append(notification)
+
+    recorder = Recorder()
+    demo = DemoNotifier(recorder)
+    demo.send(Notification("login", "Claude login expired", "Run claude in a terminal.", "normal"))
+    demo.send(Notification("status", "Claude (simulated demo): session 10%", "Session (5h): 10%", "low"))
+    assert [(n.summary, n.body) for n in recorder.sent] == [
+        ("Demo (simulated): Claude login expired", "Run claude in a terminal."),
+        ("Claude (simulated demo): session 10%", "Session (5h): 10%"),
+    ]

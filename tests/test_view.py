@@ -474,3 +474,17 @@ def test_the_view_does_not_change_before_the_predicted_moment(seed):
     for fraction in (0.0, 0.25, 0.5, 0.9, 0.999):
         assert view(s, now + timedelta(seconds=span * fraction)) == shown
     assert view(s, change - timedelta(milliseconds=1)) == shown
+
+
+# ----------------------------------------------------------------------------- the demo (issue 16)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"reading": reading(), "plan": "Max 5x"}, {"reading": reading(), "problem": AuthExpired("x")},
+    {"problem": CredentialsNotFound("x")}, {"reading": reading(), "problem": RateLimited("x", 60)},
+])
+def test_a_simulated_state_marks_the_plan_line_and_the_tooltip_and_a_real_one_never_does(kw):
+    simulated, real = view(state(simulated=True, **kw), NOW), view(state(**kw), NOW)
+    assert simulated.tooltip == real.tooltip.replace("Claude", "Claude (simulated demo)", 1)
+    assert simulated.plan == (f"{real.plan} · simulated demo" if real.plan else "simulated demo")
+    assert "simulated" not in real.tooltip + str(real.plan)

@@ -39,7 +39,7 @@ def _usage_source(env: Environment):
     return UsageSource(CredentialStore(env), UsageClient(env), env.clock, SharedCooldown(cooldown_path(env), env.clock))
 
 
-def _initial_state(settings, interval: float, notifications: bool, memory):
+def _initial_state(settings, interval: float, notifications: bool, memory, simulated: bool = False):
     from tray_monitor.alerts import AlertSettings
     from tray_monitor.state import MonitorState
 
@@ -49,6 +49,7 @@ def _initial_state(settings, interval: float, notifications: bool, memory):
         notifications_enabled=notifications,
         alert_memory=memory,
         alert_settings=AlertSettings(thresholds=settings.thresholds, notify_reset=settings.notify_reset),
+        simulated=simulated,
     )
 
 
@@ -59,9 +60,11 @@ def _fail(env: Environment, error: MonitorError) -> int:
 
 # ---------------------------------------------------------------------- commands
 
-def status(env: Environment, as_json: bool) -> int:
+def status(env: Environment, as_json: bool, demo: bool = False) -> int:
     from tray_monitor import terminal
 
+    if demo:  # the demo's first step, read once: no login, no network
+        return terminal.run_status(_demo_source(env), env, as_json=as_json, now=env.clock.now, simulated=True)
     try:
         source = _usage_source(env)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
@@ -86,7 +89,8 @@ def watch(env: Environment, interval: float, demo: bool = False) -> int:
     if demo:
         interval = DEMO_INTERVAL
     # The terminal view shows; the tray (if it runs) is the one that notifies.
-    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory()), env.clock, NullNotifier(), None)
+    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
+                      NullNotifier(), None)
     poller = Poller(source, monitor, env.clock, interval)
     return terminal.run_watch(monitor, poller, env, threading.Event())
 
@@ -140,7 +144,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         alert_store = DemoAlertStore()
     else:
         alert_store = AlertStore(alert_store_path(env), clock=env.clock)
-    state = _initial_state(settings, interval, settings.notifications, alert_store.load())
+    state = _initial_state(settings, interval, settings.notifications, alert_store.load(), simulated=demo)
     autostart = make_autostart(env)
     try:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
@@ -198,6 +202,10 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
             "unset PYSTRAY_BACKEND or run `claude-tray watch` in a terminal."))
 
     notifier = make_notifier(env, tray_icon=tray_adapter.icon)
+    if demo:
+        from tray_monitor.demo import DemoNotifier
+
+        notifier = DemoNotifier(notifier)
     monitor = Monitor(state, env.clock, notifier, alert_store)
     poller = Poller(source, monitor, env.clock, interval)
     control = instance.ControlServer(env, {

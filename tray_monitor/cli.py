@@ -37,14 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="log in detail, also to stderr")
     shared.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
-                        help="show simulated usage instead of asking the API")
+                        help="simulated usage, no login or network needed (the tray, status and watch)")
     shared.add_argument("--interval", type=_interval, metavar="N", default=argparse.SUPPRESS,
                         help=f"seconds between polls (default from the settings file, minimum {MIN_INTERVAL})")
 
     parser = argparse.ArgumentParser(
         prog="claude-tray",
         description="A system-tray indicator of your Claude Code usage limits. "
-        "Without a command it starts the tray icon.",
+        "Without a command it starts the tray icon. No Claude login yet? "
+        "claude-tray --demo (or status --demo, watch --demo) shows simulated usage.",
         parents=[shared],
     )
     parser.add_argument("--version", action="version", version=f"claude-tray {__version__}")
@@ -93,8 +94,8 @@ def _dispatch(args: argparse.Namespace, env) -> int:
     # Imported here, not at the top: `--version` and `--help` must not load the whole application.
     app = importlib.import_module("tray_monitor.app")
     command = args.command
-    if args.demo and command not in (None, "watch"):
-        env.stderr.write("claude-tray: --demo applies to the tray and `watch` only; ignored.\n")
+    if args.demo and command not in (None, "watch", "status"):
+        env.stderr.write(f"claude-tray: --demo applies to the tray, status and watch only; {command} ignores it.\n")
     if command is None:
         return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
     if command == "watch":
@@ -102,7 +103,7 @@ def _dispatch(args: argparse.Namespace, env) -> int:
     if args.interval is not None:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":
-        return app.status(env, args.json)
+        return app.status(env, args.json, demo=args.demo)
     if command == "refresh":
         return app.refresh(env)
     if command == "quit":

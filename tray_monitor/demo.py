@@ -10,8 +10,9 @@ Same two methods as `source.UsageSource`, so the poller, monitor and tray run un
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from dataclasses import replace
 
-from tray_monitor.alerts import AlertMemory
+from tray_monitor.alerts import AlertMemory, Notification
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
 
@@ -109,3 +110,21 @@ class DemoAlertStore:
 
     def save(self, memory: AlertMemory) -> None:
         self.memory = memory
+
+
+#: Every demo popup starts with this, so a simulated "login expired" or "limit reached" is never
+#: taken for news about the user's real account.
+DEMO_PREFIX = "Demo (simulated): "
+
+
+class DemoNotifier:
+    """Wraps the real notifier in --demo: every popup's title says it is simulated."""
+
+    def __init__(self, notifier):
+        self._notifier = notifier
+
+    def send(self, notification: Notification) -> None:
+        summary = notification.summary
+        if "simulated" not in summary:  # the status popup's title is the tooltip, already marked
+            summary = DEMO_PREFIX + summary
+        self._notifier.send(replace(notification, summary=summary))

@@ -28,6 +28,7 @@ class MonitorState:
     notifications_enabled: bool = True
     alert_memory: AlertMemory = field(default_factory=AlertMemory)
     alert_settings: AlertSettings = field(default_factory=AlertSettings)
+    simulated: bool = False  # --demo: every front end marks what it shows as simulated
 
 
 # Events ------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from tray_monitor.view import (
     View,
     WindowRow,
     extra_usage_text,
+    plan_text,
     problem_message,
     reset_text,
     severity_of,
@@ -278,11 +279,11 @@ def _say(env, message: str) -> None:
     env.stderr.flush()
 
 
-def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime]) -> int:
+def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False) -> int:
     """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
 
     `now` may be a clock function: it is then read after the request, so countdowns start from
-    the moment the numbers arrived."""
+    the moment the numbers arrived. `simulated` (--demo) marks the title and the JSON."""
     from tray_monitor.credentials import plan_label
 
     out = env.stdout
@@ -297,7 +298,10 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     now = now() if callable(now) else now
     plan = plan_label(creds)
     if as_json:
-        out.write(json.dumps(reading_json(reading, plan)) + "\n")
+        data = reading_json(reading, plan)
+        if simulated:
+            data["simulated"] = True
+        out.write(json.dumps(data) + "\n")
         out.flush()
         return 0
     charset = charset_for(out)
@@ -307,7 +311,7 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     footer = footer_lines(
         (extra_usage_text(reading.extra_usage), f"Updated {format_clock(reading.fetched_at, now)}"), width, charset
     )
-    lines = [printable(fit(title_text(plan, "ok"), width), charset)]
+    lines = [printable(fit(title_text(plan_text(plan, simulated), "ok"), width), charset)]
     lines += windows or ["The usage endpoint listed no limits."]
     lines += ["", *footer]
     out.write("\n".join(lines) + "\n")

@@ -259,7 +259,25 @@ def _summary(window: UsageWindow, now: datetime) -> str:
     return f"{text} · resets {format_countdown(window.resets_at - now)}"
 
 
+#: How the demo marks what it shows (menu header, watch title, tooltip): it must never pass for a
+#: real account next to a real login.
+SIMULATED = "simulated demo"
+
+
+def plan_text(plan: str | None, simulated: bool) -> str | None:
+    """The plan as shown ("Max 5x"); in the demo "Max 5x · simulated demo" (also without a plan)."""
+    if not simulated:
+        return plan
+    return f"{plan} · {SIMULATED}" if plan else SIMULATED
+
+
 def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None, now: datetime) -> str:
+    text = _tooltip_text(status, state, binding, message, now)
+    return text.replace("Claude", f"Claude ({SIMULATED})", 1) if state.simulated else text
+
+
+def _tooltip_text(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None,
+                  now: datetime) -> str:
     if status == "loading":
         return "Claude: loading usage…"
     if status in ("signed_out", "expired", "no_scope") or binding is None:
@@ -331,7 +349,7 @@ def view(state: MonitorState, now: datetime) -> View:
         status=status,
         icon=_icon(status, reading, binding),
         tooltip=_cap(_tooltip(status, state, binding, message, now), MAX_TOOLTIP),
-        plan=state.plan,
+        plan=plan_text(state.plan, state.simulated),
         windows=window_rows(reading, now),
         extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
         updated_text=_updated_text(status, state, now),
