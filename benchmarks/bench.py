@@ -338,11 +338,13 @@ def table(data: dict) -> str:
     rows.append(("icon redraws in the window", str(tray["redraws_in_window"]), str(floor["redraws_in_window"]),
                  "", "0 (nothing changed)", "PASS" if tray["redraws_in_window"] == 0 else "MISS"))
     rows.append(("icon redraws since start", str(tray["redraws_total"]), str(floor["redraws_total"]), "", "", ""))
-    rows.append(("starts stuck (no dock or no first poll in 10 s)", str(tray["hung_starts"]), str(floor["hung_starts"]), "", "", ""))
+    rows.append(("starts stuck (no dock or no first poll in 10 s)", str(tray["hung_starts"]),
+                 str(floor["hung_starts"]), "", "", ""))
 
     head = ("measure", "claude-tray", "floor", "ratio", "target", "")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    line = lambda r: "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |"
+    def line(r):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + " |"
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
     out.append("")
     out.append(f"request gaps (s): claude-tray {tray['request_gaps_s']}; floor {floor['request_gaps_s']}")

@@ -77,7 +77,7 @@ class ClaudeTrayWorld:
         return env
 
     def with_desktop(self, display: str | None = None, bus_env: dict | None = None,
-                     backend: str | None = None) -> "ClaudeTrayWorld":
+                     backend: str | None = None) -> ClaudeTrayWorld:
         if display:
             self.extra_env["DISPLAY"] = display
         if bus_env:

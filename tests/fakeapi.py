@@ -23,11 +23,11 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -44,7 +44,7 @@ class Response:
     close: bool = False  # close the connection without an answer
 
     @classmethod
-    def json(cls, payload: object, status: int = 200, **kwargs) -> "Response":
+    def json(cls, payload: object, status: int = 200, **kwargs) -> Response:
         return cls(status, json.dumps(payload).encode(), **kwargs)
 
 
@@ -107,7 +107,7 @@ class FakeApi:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="fake-api", daemon=True)
 
-    def start(self) -> "FakeApi":
+    def start(self) -> FakeApi:
         self._thread.start()
         return self
 
@@ -117,7 +117,7 @@ class FakeApi:
         self._server.server_close()
         self._thread.join(5)
 
-    def __enter__(self) -> "FakeApi":
+    def __enter__(self) -> FakeApi:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -151,7 +151,7 @@ class FakeApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, Content-Length, like the real server
 
-            def log_message(self, format, *args):  # quiet: pytest shows failures anyway
+            def log_message(self, format, *args):  # noqa: A002 - the base class names it; quiet: pytest shows failures
                 pass
 
             def _answer(self):

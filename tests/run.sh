@@ -8,6 +8,8 @@
 # CLAUDE_TRAY_REQUIRE_DESKTOP=1 (a desktop test that cannot run is then a failure, not a skip).
 # Not root and packages missing: prints the apt-get command and runs the unit tests only.
 # Idempotent: apt is skipped when everything is installed, pip when everything is satisfied.
+# Before any test, `ruff check .` and `mypy` (settings in pyproject.toml) must pass: a lint or type
+# error fails the run at once.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -58,13 +60,18 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   python3 -m venv "$VENV"
 fi
-extras=test
+extras=test,lint
 # PyGObject (the gtk extra, for pystray's appindicator backend) builds from source: it needs the
 # -dev packages above. PyGObject >= 3.51 needs girepository-2.0, which Debian 12 lacks: pinned <3.51.
-[ "$desktop" = 1 ] && extras=test,gtk
+[ "$desktop" = 1 ] && extras=test,lint,gtk
 say "pip install -e .[$extras]"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
 say "setup took $((SECONDS - T0))s"
+
+say "ruff check ."
+"$VENV/bin/ruff" check .
+say "mypy"
+"$VENV/bin/mypy"
 
 if [ "$desktop" = 1 ]; then
   export CLAUDE_TRAY_REQUIRE_DESKTOP=1

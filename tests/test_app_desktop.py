@@ -484,8 +484,8 @@ def test_the_start_at_login_check_mark_follows_the_command_line_at_once(
     for action, mark in (("enable", 1), ("disable", 0)):
         done = world.cli("autostart", action)
         assert done.returncode == 0, done
-        wait_until(lambda: check_mark() == mark, 5, f"the check mark after `claude-tray autostart {action}`")
-        view = world.wait_view(lambda v: v["checked"]["Start at login"] is bool(mark), timeout=5,
+        wait_until(lambda mark=mark: check_mark() == mark, 5, f"the check mark after `claude-tray autostart {action}`")
+        view = world.wait_view(lambda v, mark=mark: v["checked"]["Start at login"] is bool(mark), timeout=5,
                                what=f"the tray's own menu after {action}")
         assert view["checked"]["Notifications"] is True
     assert usage_requests(world.api) == 1  # telling the tray sends nothing to the server

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.desktop_x import sni_item, sni_click, wait_until
+from tests.desktop_x import sni_click, sni_item, wait_until
 from tests.fakeapi import Response, credentials_fixture, error_fixture, usage_fixture
 from tray_monitor.fmt import format_clock, format_countdown
 
@@ -86,7 +86,7 @@ class Moment:
         self.start = datetime.now(timezone.utc)
         self.end: datetime | None = None
 
-    def close(self) -> "Moment":
+    def close(self) -> Moment:
         self.end = datetime.now(timezone.utc)
         return self
 
@@ -171,7 +171,7 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     def check(requests: int) -> None:
         got = popups(daemon)
         assert len(got) == len(expected), got
-        for popup, (urgency, summary, bodies) in zip(got, expected):
+        for popup, (urgency, summary, bodies) in zip(got, expected, strict=False):
             assert_popup(popup, urgency, summary, bodies)
         assert len(api.requests) == requests
 

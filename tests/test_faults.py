@@ -48,10 +48,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -806,6 +806,7 @@ from tray_monitor.errors import (  # noqa: E402
 from tray_monitor.model import Credentials, Reading, UsageWindow  # noqa: E402
 from tray_monitor.monitor import Monitor  # noqa: E402
 from tray_monitor.poller import Poller  # noqa: E402
+from tray_monitor.schedule import MIN_INTERVAL  # noqa: E402
 from tray_monitor.state import MonitorState  # noqa: E402
 
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
@@ -823,6 +824,8 @@ class ScriptedSource:
     """`outcome(now)` -> a Reading, or an exception to raise. `network` counts reads that reached
     the endpoint (errors in `offline` are raised before any request, as UsageSource does);
     `takes` seconds pass on the clock during each request (a stall)."""
+
+    min_interval = MIN_INTERVAL
 
     def __init__(self, clock: FakeClock, outcome, offline=(), takes: float = 0.0):
         self.clock, self.outcome, self.offline, self.takes = clock, outcome, offline, takes
@@ -975,7 +978,7 @@ def test_requests_per_hour_each_fault_can_cause(fault):
     poller, clock, source, monitor, _ = simulated(outcome, **source_kwargs)
     run_for(poller, clock, HOUR, every=poller.request_refresh, step=1.0)
     assert source.network == spammed_max
-    gaps = [b - a for a, b in zip(source.reads, source.reads[1:])]
+    gaps = [b - a for a, b in zip(source.reads, source.reads[1:], strict=False)]
     assert not gaps or min(gaps) >= min(REFRESH_COALESCE, TRANSIENT_RETRY)  # never a burst
 
 

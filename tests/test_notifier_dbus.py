@@ -8,13 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 
+from tests.desktop_bus import start_session_bus, stop_session_bus
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification, evaluate
 from tray_monitor.environment import Environment
 from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.notifier import DBusNotifier, make_notifier
 from tray_monitor.notifier.linux import AppIconFile, session_bus_reachable
-
-from tests.desktop_bus import start_session_bus, stop_session_bus
 
 NOTIFIER_LOG = "tray_monitor.notifier"
 

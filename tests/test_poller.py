@@ -33,7 +33,7 @@ from tray_monitor.errors import (
     Transient,
 )
 from tray_monitor.model import Credentials, Reading, UsageWindow
-from tray_monitor.poller import TICK_AT_MOST_EVERY, TICK_AFTER_CHANGE, THREAD_NAME, WAKE_EVERY, Poller
+from tray_monitor.poller import THREAD_NAME, TICK_AFTER_CHANGE, TICK_AT_MOST_EVERY, WAKE_EVERY, Poller
 from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
 
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
@@ -53,6 +53,8 @@ class FakeSource:
 
     `network` counts reads that would have reached the endpoint: a login already expired by its
     expiresAt (`offline_errors`) fails before any request, as UsageSource does."""
+
+    min_interval = sch.MIN_INTERVAL
 
     def __init__(self, clock, outcome, offline_errors=()):
         self.clock = clock
@@ -82,6 +84,9 @@ class RecordingMonitor:
 
     def handle(self, *events):
         self.events.extend(events)
+
+    def next_text_change(self, now):
+        return None  # no view: ticks come TICK_AT_MOST_EVERY apart
 
     def of(self, kind):
         return [e for e in self.events if isinstance(e, kind)]
@@ -182,7 +187,7 @@ def test_refresh_spam_is_coalesced_to_one_request_per_30_seconds():
     poller, clock, source, _ = make(ok)
     run_for(poller, clock, HOUR, every=lambda t: poller.request_refresh())
     assert len(source.reads) == 120
-    gaps = [b - a for a, b in zip(source.reads, source.reads[1:])]
+    gaps = [b - a for a, b in zip(source.reads, source.reads[1:], strict=False)]
     assert min(gaps) >= 30
 
 
@@ -400,6 +405,8 @@ def test_a_result_arriving_after_stop_is_dropped():
 # One real thread ---------------------------------------------------------------------------------
 
 class ThreadSource:
+    min_interval = sch.MIN_INTERVAL
+
     def __init__(self):
         self.reads = 0
         self.in_flight = 0

@@ -10,8 +10,8 @@ from tests.envs import temp_env
 from tests.fakeapi import Response, error_fixture, write_credentials
 from tray_monitor.client import UsageClient
 from tray_monitor.clock import FakeClock
-from tray_monitor.credentials import CredentialStore
 from tray_monitor.cooldown import SharedCooldown
+from tray_monitor.credentials import CredentialStore
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, RateLimited, ScopeMissing
 from tray_monitor.source import UsageSource
 

@@ -11,8 +11,8 @@ from tray_monitor.errors import AuthExpired, RateLimited, ScopeMissing, Transien
 from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.state import (
     MonitorState,
-    Notify,
     NotificationsToggled,
+    Notify,
     PollFailed,
     PollScheduled,
     PollSucceeded,

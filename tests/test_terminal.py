@@ -140,7 +140,7 @@ def test_status_json_of_every_recorded_body_is_the_stable_object(name):
     assert data["status"] == "ok" and data["plan"] == "Max 5x" and data["message"] is None
     assert datetime.fromisoformat(data["updated_at"]) == reading.fetched_at
     assert [w["id"] for w in data["windows"]] == [w.id for w in reading.windows]
-    for item, window in zip(data["windows"], reading.windows):
+    for item, window in zip(data["windows"], reading.windows, strict=False):
         assert set(item) == {"id", "label", "percent", "resets_at", "severity", "active"}
         assert item["percent"] == window.percent
         assert item["active"] == window.active

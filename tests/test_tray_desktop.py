@@ -8,16 +8,16 @@ import subprocess
 import pytest
 
 from tests.desktop_x import (
+    base_env,
     find_tray_icon,
     grab_icon,
     screenshot,
     sni_click,
     sni_item,
     tray_driver_argv,
-    base_env,
     wait_docked,
-    wait_xorg_shows,
     wait_until,
+    wait_xorg_shows,
 )
 from tests.tray_driver import make_view
 from tray_monitor.tray import APP_ID, latin1_safe

@@ -16,7 +16,7 @@ class FakeKernel32:
         self.attaches = attaches
         self.calls: list[tuple] = []
 
-    def AttachConsole(self, process_id):  # noqa: N802 - the Win32 name
+    def AttachConsole(self, process_id):
         self.calls.append(("AttachConsole", process_id))
         if isinstance(self.attaches, Exception):
             raise self.attaches

@@ -12,6 +12,7 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from tray_monitor.alerts import AlertMemory
 
@@ -103,7 +104,7 @@ class AlertStore:
             login = conn.execute("SELECT notified, worked FROM login_alert WHERE id = 1").fetchone()
         finally:
             conn.close()
-        data = {"windows": windows}
+        data: dict[str, Any] = {"windows": windows}
         if login is not None:
             data.update(login_alert=login[0], login_worked=bool(login[1]))
         return AlertMemory.from_dict(data)

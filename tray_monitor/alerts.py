@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.model import Reading, UsageWindow
-from tray_monitor.view import severity_of
+from tray_monitor.view import View, severity_of
 
 #: resets_at values closer than this are the same cycle (server jitter; a real reset moves
 #: resets_at by hours: the session window is 5 h long, the weekly one 7 days).
@@ -80,7 +81,7 @@ class AlertMemory:
     windows: tuple[tuple[str, WindowMemory], ...] = ()  # (window id, memory), sorted by id
     login_alert: str | None = None  # "login_lost" | "no_scope": the login popup already shown
     login_worked: bool = False  # a poll succeeded once; "login expired" needs this first
-    _by_id: dict = field(default=None, init=False, repr=False, compare=False, hash=False)
+    _by_id: dict[str, WindowMemory] = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", dict(self.windows))
@@ -88,7 +89,7 @@ class AlertMemory:
     def window(self, window_id: str) -> WindowMemory | None:
         return self._by_id.get(window_id)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
             "windows": {
@@ -106,7 +107,7 @@ class AlertMemory:
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> "AlertMemory":
+    def from_dict(cls, data: object) -> AlertMemory:
         """Lenient: an entry that does not make sense is dropped (worst case: one repeated popup)."""
         if not isinstance(data, dict):
             return cls()
@@ -173,7 +174,7 @@ def evaluate(
     last good one, which holds no news.
     """
     if status == "ok":
-        notes = []
+        notes: list[Notification] = []
         if reading is not None:
             memory, notes = _evaluate_windows(memory, reading, settings, now)
         # Back to normal re-arms the login popups.
@@ -190,7 +191,8 @@ def evaluate(
     return memory, ()
 
 
-def _evaluate_windows(memory: AlertMemory, reading: Reading, settings: AlertSettings, now: datetime):
+def _evaluate_windows(memory: AlertMemory, reading: Reading, settings: AlertSettings,
+                      now: datetime) -> tuple[AlertMemory, list[Notification]]:
     thresholds = sorted({t for t in settings.thresholds if t > 0})
     updated: dict[str, WindowMemory] = {}
     notes: list[Notification] = []
@@ -208,13 +210,14 @@ def _evaluate_windows(memory: AlertMemory, reading: Reading, settings: AlertSett
     return replace(memory, windows=tuple(sorted(updated.items()))), notes
 
 
-def _evaluate_window(old, window: UsageWindow, reading, thresholds, settings, now):
+def _evaluate_window(old: WindowMemory | None, window: UsageWindow, reading: Reading, thresholds: list[int],
+                     settings: AlertSettings, now: datetime) -> tuple[WindowMemory, Notification | None]:
     cycle = cycle_of(window.resets_at)
     critical = window.severity == "critical"
     locked = window.locked_reason is not None
     level = max((t for t in thresholds if window.percent >= t), default=0)
 
-    reset_note = None
+    reset_note: Notification | None = None
     if old is not None and same_cycle(old.cycle, cycle):
         base = old
     else:
@@ -240,7 +243,8 @@ def _evaluate_window(old, window: UsageWindow, reading, thresholds, settings, no
     return memo, reset_note
 
 
-def _is_announced_reset(old: WindowMemory, cycle, window: UsageWindow, settings, now) -> bool:
+def _is_announced_reset(old: WindowMemory, cycle: datetime | None, window: UsageWindow, settings: AlertSettings,
+                        now: datetime) -> bool:
     if not settings.notify_reset or old.cycle is None or old.peak < RESET_ANNOUNCE_FROM:
         return False
     moved_later = cycle is None or cycle > old.cycle
@@ -338,7 +342,7 @@ _STATUS_TITLES = {
 }
 
 
-def status_notification(view) -> Notification:
+def status_notification(view: View) -> Notification:
     """What a left click on an icon without a menu shows: the whole status as one popup."""
     lines = [row.menu_text for row in view.windows]
     if view.extra_usage_text:

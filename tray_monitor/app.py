@@ -107,7 +107,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     from tray_monitor.alert_store import AlertStore, alert_store_path
     from tray_monitor.alerts import Notification, make_test_notification, status_notification
     from tray_monitor.autostart import make_autostart
-    from tray_monitor.monitor import Monitor
+    from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
     from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, Poller
     from tray_monitor.settings import save_preference
@@ -141,7 +141,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         # Simulated windows must not leave "already notified" marks that a real run would read.
         from tray_monitor.demo import DemoAlertStore
 
-        alert_store = DemoAlertStore()
+        alert_store: AlertMemoryStore = DemoAlertStore()
     else:
         alert_store = AlertStore(alert_store_path(env), clock=env.clock)
     state = _initial_state(settings, interval, settings.notifications, alert_store.load(), simulated=demo)
@@ -201,6 +201,10 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
             f"The pystray backend '{tray_adapter.backend}' cannot show an icon; "
             "unset PYSTRAY_BACKEND or run `claude-tray watch` in a terminal."))
 
+    def quit_from_control() -> str:
+        tray_adapter.stop()
+        return "quitting"
+
     notifier = make_notifier(env, tray_icon=tray_adapter.icon)
     if demo:
         from tray_monitor.demo import DemoNotifier
@@ -210,7 +214,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     poller = Poller(source, monitor, env.clock, interval)
     control = instance.ControlServer(env, {
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
-        "quit": lambda: (tray_adapter.stop(), "quitting")[1],
+        "quit": quit_from_control,
         "ping": lambda: "pong",
         "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
         "autostart": tray_adapter.recheck_autostart,  # sent by `claude-tray autostart enable|disable`
@@ -242,7 +246,8 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
 WINDOWS_OVERFLOW_HINT = dict(
     key="welcome",
     summary="claude-tray is running",
-    body="Windows may hide new tray icons under the ^ arrow: drag the Claude icon onto the taskbar to keep it in sight.",
+    body="Windows may hide new tray icons under the ^ arrow: "
+         "drag the Claude icon onto the taskbar to keep it in sight.",
     urgency="low",
 )
 

@@ -13,10 +13,11 @@ import math
 import re
 import shutil
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tray_monitor.credentials import (
@@ -30,6 +31,7 @@ from tray_monitor.errors import (
     AuthExpired,
     BadResponse,
     ConfigError,
+    MonitorError,
     RateLimited,
     ScopeMissing,
     ServerTrouble,
@@ -103,7 +105,8 @@ class InstalledClaude:
     description: str
 
 
-def installed_claude(environ, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> InstalledClaude | None:
+def installed_claude(environ: Mapping[str, str], run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+                     ) -> InstalledClaude | None:
     """Ask the Claude Code on PATH for its version; None when `claude` is not on PATH.
     The one place that runs `claude --version` (the client's User-Agent and `doctor`)."""
     executable = shutil.which("claude", path=environ.get("PATH"))
@@ -184,7 +187,8 @@ class UsageClient:
             "User-Agent": self.user_agent(),
             "Accept": ACCEPT,
         }
-        response, failure = None, None
+        response: requests.Response | None = None
+        failure: MonitorError | None = None
         try:
             response = self._session.get(self.url, headers=headers, timeout=self._timeout,
                                          verify=self._verify(), allow_redirects=False, stream=True)
@@ -208,6 +212,7 @@ class UsageClient:
             # Raised outside the except block: requests' exceptions hold the request and its
             # Authorization header, so they must not even be the (suppressed) __context__.
             raise failure
+        assert response is not None  # the get() above returned or set failure
         with response:
             status = response.status_code
             if status == 200:
@@ -226,7 +231,9 @@ class UsageClient:
     def _read_body(self, response: requests.Response) -> bytes:
         import requests
 
-        chunks, size, failure = [], 0, None
+        chunks: list[bytes] = []
+        size = 0
+        failure: MonitorError | None = None
         try:
             for chunk in response.iter_content(65536):
                 size += len(chunk)

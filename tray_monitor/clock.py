@@ -3,6 +3,19 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What every part that needs the time is given (SystemClock, or FakeClock in tests)."""
+
+    def now(self) -> datetime:
+        """Wall time, timezone-aware: for display and for comparing with the server's times."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds that never jump: for scheduling."""
+        ...
 
 
 class SystemClock:

@@ -10,6 +10,7 @@ rotate, and a second user of one revokes the whole family and logs Claude Code o
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -19,9 +20,9 @@ import re
 import stat
 import subprocess
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, ScopeMissing
 from tray_monitor.model import Credentials
@@ -241,7 +242,8 @@ class CredentialStore:
         if self._env.environ.get(ENV_TOKEN, "").strip():
             places.append(f"the {ENV_TOKEN} environment variable")
         if self._env.platform == "darwin":
-            places.append("the macOS Keychain (" + ", ".join(f"'{s}'" for s in keychain_services(self._env.environ)) + ")")
+            services = ", ".join(f"'{s}'" for s in keychain_services(self._env.environ))
+            places.append(f"the macOS Keychain ({services})")
         found = _stat_key(self._path)  # never raises, unlike Path.exists() on a permission error
         state = "missing" if found is None else "unreadable" if found[0] == "error" else "present"
         places.append(f"{self._display(self._path)} ({state})")
@@ -327,7 +329,7 @@ class CredentialStore:
                 )
             self._last_source = SOURCE_KEYCHAIN
             raw = _decode_keychain_value(result.stdout)
-            return self._remember(key, lambda: parse_credentials(raw, SOURCE_KEYCHAIN))
+            return self._remember(key, functools.partial(parse_credentials, raw, SOURCE_KEYCHAIN))
         return None
 
     # -- cache: the last outcome (credentials or the typed error) for an unchanged store
@@ -344,6 +346,7 @@ class CredentialStore:
     def _replay(self) -> Credentials:
         if isinstance(self._cached, Exception):
             raise type(self._cached)(str(self._cached))
+        assert self._cached is not None  # called only when the cache key matched
         return self._cached
 
     def _forget(self) -> None:
@@ -357,7 +360,7 @@ class CredentialStore:
             return str(path)
 
 
-def _stat_key(path: Path) -> object:
+def _stat_key(path: Path) -> tuple[object, ...] | None:
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -368,7 +371,7 @@ def _stat_key(path: Path) -> object:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:

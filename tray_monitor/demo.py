@@ -9,12 +9,13 @@ Same two methods as `source.UsageSource`, so the poller, monitor and tray run un
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from tray_monitor.alerts import AlertMemory, Notification
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
+from tray_monitor.notifier.base import Notifier
 
 #: The demo polls every DEMO_INTERVAL seconds; the poller lets a source declare a minimum below the
 #: real endpoint's 60 s only because nothing here leaves the machine.
@@ -72,6 +73,7 @@ class DemoSource:
             # The session window rolled over: a new 5-hour window, nearly unused.
             self._session_resets_at = now + timedelta(hours=5)
             return self._reading(now, 2, 48), DEMO_CREDENTIALS
+        assert not isinstance(step, str), step  # every named step returned or raised above
         session, weekly = step
         return self._reading(now, session, weekly), DEMO_CREDENTIALS
 
@@ -120,8 +122,16 @@ DEMO_PREFIX = "Demo (simulated): "
 class DemoNotifier:
     """Wraps the real notifier in --demo: every popup's title says it is simulated."""
 
-    def __init__(self, notifier):
+    def __init__(self, notifier: Notifier):
         self._notifier = notifier
+
+    @property
+    def name(self) -> str:  # notifier.base.Notifier: as the wrapped one
+        return self._notifier.name
+
+    @property
+    def replaces(self) -> bool:
+        return self._notifier.replaces
 
     def send(self, notification: Notification) -> None:
         summary = notification.summary

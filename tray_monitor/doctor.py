@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 from tray_monitor.errors import MonitorError, RateLimited
 
@@ -38,7 +38,8 @@ class Check:
 
 def x_tray_owned(display: str) -> bool:
     """Whether an XEmbed tray host owns `_NET_SYSTEM_TRAY_S<screen>` on `display` (raises if no X)."""
-    from Xlib import X, display as xdisplay
+    from Xlib import X
+    from Xlib import display as xdisplay
 
     connection = xdisplay.Display(display)
     try:
@@ -125,7 +126,8 @@ def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]
     except MonitorError as error:
         return [Check("credentials", FAIL, error.message, _where(store))], None
     plan = plan_label(creds)
-    checks = [Check("credentials", OK, f"found in {describe_source(creds.source)}" + (f" ({plan} plan)" if plan else ""))]
+    found = f"found in {describe_source(creds.source)}" + (f" ({plan} plan)" if plan else "")
+    checks = [Check("credentials", OK, found)]
     if creds.expires_at is None:
         checks.append(Check("expiry", INFO, "unknown for a token from the environment"))
     elif creds.is_expired(now):
@@ -184,7 +186,8 @@ def choose_backend(env, probes: Probes) -> tuple[str | None, str]:
         return "win32", ""
     has_display = bool(env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY"))
     gtk = has_display and probes.module_available("gi") and probes.typelib_available("Gtk", "3.0")
-    if gtk and (probes.typelib_available("AyatanaAppIndicator3", "0.1") or probes.typelib_available("AppIndicator3", "0.1")):
+    if gtk and (probes.typelib_available("AyatanaAppIndicator3", "0.1")
+                or probes.typelib_available("AppIndicator3", "0.1")):
         return "appindicator", ""
     if gtk:
         return "gtk", ""
@@ -206,7 +209,8 @@ def check_backend(env, probes: Probes) -> tuple[Check, str | None]:
                      "run claude-tray inside your desktop session; `claude-tray status` works anywhere."), None
     suffix = f" ({why})" if why else ""
     if backend == "xorg":
-        return Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", MENU_FIX), backend
+        check = Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", MENU_FIX)
+        return check, backend
     return Check("tray backend", OK, f"{backend}{suffix}, with a menu"), backend
 
 

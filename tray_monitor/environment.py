@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Any, TextIO
 
-from tray_monitor.clock import SystemClock
+from tray_monitor.clock import Clock, SystemClock
 
 APP_NAME = "claude-tray"
 
@@ -27,16 +28,16 @@ class Environment:
     runtime_dir: Path  # single-instance lock and control socket
     stdout: TextIO = field(default=sys.stdout, repr=False)
     stderr: TextIO = field(default=sys.stderr, repr=False)
-    clock: object = field(default_factory=SystemClock, repr=False)
+    clock: Clock = field(default_factory=SystemClock, repr=False)
 
     @classmethod
-    def from_os(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Environment":
+    def from_os(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Environment:
         """Paths from platformdirs (which honours XDG_* on Linux), read at call time, not import."""
         import platformdirs
 
         environ = dict(os.environ if environ is None else environ)
         dirs = platformdirs.PlatformDirs(APP_NAME, appauthor=False)
-        values = dict(
+        values: dict[str, Any] = dict(
             environ=environ,
             home=Path(environ.get("HOME") or Path.home()),
             platform=sys.platform,

@@ -21,18 +21,12 @@ digits of DejaVu Sans Condensed Bold, pre-rendered into assets/digits.png so tha
 never needs FreeType (see render_digit_atlas). Fonts are cached, images are not.
 
 Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
-kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR` (PNGs per size and a Windows .ico; committed both in
-assets/ and in tray_monitor/assets/, where the PyInstaller spec looks for them), and
+kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR` (PNGs per
+size and a Windows .ico; committed both in assets/ and in tray_monitor/assets/, where the
+PyInstaller spec looks for them), and
 `python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png`.
 """
 from __future__ import annotations
-
-# PIL.ImageFont is imported at module top on purpose: with pystray's gtk/appindicator backends,
-# Gtk imported before PIL.ImageFont binds the system FreeType, and text is then measured wrong or
-# drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the gallery does,
-# and anything importing this module before pystray gets a working ImageFont.
-from PIL import ImageFont  # noqa: I001  (must precede anything that may pull in Gtk)
-from PIL import Image, ImageChops, ImageDraw
 
 import functools
 import io
@@ -42,6 +36,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+# PIL.ImageFont is imported at module top on purpose: with pystray's gtk/appindicator backends,
+# Gtk imported before PIL.ImageFont binds the system FreeType, and text is then measured wrong or
+# drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the gallery does,
+# and anything importing this module before pystray gets a working ImageFont.
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from tray_monitor.model import IconSpec
 
@@ -97,7 +97,7 @@ _OPAQUE_BACKDROP = _DARK[:3] + (255,)
 
 # ------------------------------------------------------------------------------------ pixel font
 # 5 x 9 digits with 2-px strokes, for 16-21 px icons: TrueType at 9 px height smears into grey.
-_PIXEL_DIGITS_5X9 = {
+_PIXEL_DIGITS_5X9: dict[str, tuple[str, ...]] = {
     "0": (".###.", "##.##", "##.##", "##.##", "##.##", "##.##", "##.##", "##.##", ".###."),
     "1": ("..##.", ".###.", "####.", "..##.", "..##.", "..##.", "..##.", "..##.", "..##."),
     "2": (".###.", "##.##", "...##", "...##", "..##.", ".##..", "##...", "##...", "#####"),
@@ -110,7 +110,7 @@ _PIXEL_DIGITS_5X9 = {
     "9": (".###.", "##.##", "##.##", "##.##", ".####", "...##", "...##", "##.##", ".###."),
 }
 # 7 x 12 digits with 2-px strokes, for 22-27 px icons (22 and 24 are the common panel sizes).
-_PIXEL_DIGITS_7X12 = {
+_PIXEL_DIGITS_7X12: dict[str, tuple[str, ...]] = {
     "0": (".#####.", "#######", "##...##", "##...##", "##...##", "##...##",
           "##...##", "##...##", "##...##", "##...##", "#######", ".#####."),
     "1": ("..###..", ".####..", "##.##..", "...##..", "...##..", "...##..",
@@ -180,6 +180,7 @@ class _Geometry:
         self.size = size
         self.has_bar = has_bar
         self.radius = 0 if square else max(2, round(size * 0.2))
+        self.bar: tuple[int, int, int, int] | None
         self.frame_width = max(1, round(size / 16))
         margin_x = max(1, round(size * 0.06)) if bare else max(2, round(size * 0.12))
         if has_bar:
@@ -341,6 +342,7 @@ def _pixel_digits_mask(text: str, geometry: _Geometry, glyph_w: int, glyph_h: in
     top = y0 + (y1 - y0 - glyph_h) // 2
     mask = _blank(geometry.size)
     pixels = mask.load()
+    assert pixels is not None  # an image made in memory is loaded
     for index, char in enumerate(text):
         origin = left + index * (glyph_w + gap)
         for row, line in enumerate(glyphs[char]):
@@ -527,7 +529,7 @@ def _compose_colour(state: str, severity: str, content: Image.Image, weekly: flo
 
 
 def _mix(base: RGBA, top: RGBA, amount: float) -> RGBA:
-    rgb = tuple(round(b + (t - b) * amount) for b, t in zip(base[:3], top[:3]))
+    rgb = tuple(round(b + (t - b) * amount) for b, t in zip(base[:3], top[:3], strict=False))
     return (rgb[0], rgb[1], rgb[2], max(base[3], round(255 * amount)))
 
 
@@ -629,7 +631,7 @@ def render_gallery(cases: Sequence[GalleryCase] | None = None,
     label_font = _font(13)
     group_width = sum(sizes) + _CELL_PAD * (len(sizes) + 1)
     row_height = max(sizes) + _CELL_PAD
-    for index, (title, background, template, opaque) in enumerate(_VARIANTS):
+    for index, (title, background, _template, _opaque) in enumerate(_VARIANTS):
         gx = _LABEL_WIDTH + index * group_width
         draw.rectangle((gx, 0, gx + group_width - 2, height - 1), fill=background + (255,))
         text_colour = (0, 0, 0) if sum(background) > 380 else (255, 255, 255)

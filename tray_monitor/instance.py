@@ -22,11 +22,14 @@ import secrets
 import select
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
 
 from tray_monitor.errors import MonitorError
 
+fcntl: ModuleType | None
+msvcrt: ModuleType | None
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -144,7 +147,7 @@ class InstanceLock:
         finally:
             os.close(fd)
 
-    def __enter__(self) -> "InstanceLock":
+    def __enter__(self) -> InstanceLock:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -265,6 +268,7 @@ class ControlServer:
 
     def _serve(self) -> None:
         listener, wake_r = self._listener, self._wake_r
+        assert listener is not None and wake_r is not None  # start() made both before this thread
         while not self._stopping.is_set():
             try:
                 readable, _, _ = select.select([listener, wake_r], [], [])
@@ -335,7 +339,7 @@ def send_command(env, command: str, timeout: float = 2.0) -> str:
         if not path.exists():
             raise InstanceNotRunning()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        address: object = str(path)
+        address: str | tuple[str, int] = str(path)
         line = command
     else:
         try:
@@ -355,7 +359,7 @@ def send_command(env, command: str, timeout: float = 2.0) -> str:
         try:
             sock.sendall((line + "\n").encode("utf-8"))
             reply = _read_line(sock, MAX_REPLY)
-        except socket.timeout:
+        except TimeoutError:
             raise InstanceNotResponding(
                 f"claude-tray is running but did not answer within {timeout:g} s; "
                 "if it hangs, end it and start `claude-tray` again."

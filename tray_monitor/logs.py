@@ -79,7 +79,8 @@ def install_thread_excepthook() -> None:
         logging.getLogger("tray_monitor").error(
             "unhandled exception in thread %s",
             getattr(args.thread, "name", "?"),
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            # exc_value may be None (the stubs want an exception there; logging copes with None)
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
         )
 
     threading.excepthook = hook

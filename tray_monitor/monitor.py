@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
+from tray_monitor.alerts import AlertMemory
+from tray_monitor.clock import Clock
 from tray_monitor.state import Effect, MonitorState, Notify, SaveAlertMemory, step
 
 log = logging.getLogger("tray_monitor.monitor")
@@ -22,8 +26,16 @@ def _default_view(state, now):
     return view(state, now)
 
 
+class AlertMemoryStore(Protocol):
+    """Where the alert memory lasts: alert_store.AlertStore (SQLite), demo.DemoAlertStore (memory)."""
+
+    def load(self) -> AlertMemory: ...
+
+    def save(self, memory: AlertMemory) -> None: ...
+
+
 class Monitor:
-    def __init__(self, state: MonitorState, clock, notifier, alert_store,
+    def __init__(self, state: MonitorState, clock: Clock, notifier, alert_store: AlertMemoryStore | None,
                  view_fn: Callable | None = None, step_fn: Callable = step):
         self._state = state
         self._clock = clock
@@ -50,7 +62,7 @@ class Monitor:
         state = self.state
         return self._view_fn(state, self._clock.now())
 
-    def next_text_change(self, now):
+    def next_text_change(self, now: datetime) -> datetime | None:
         """When the view will read differently by time alone (view.next_text_change); the poller
         ticks then."""
         from tray_monitor.view import next_text_change

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from tray_monitor.errors import BadResponse
 from tray_monitor.model import SEVERITIES, ExtraUsage, Reading, UsageWindow
@@ -272,7 +273,7 @@ def parse_timestamp(text: str) -> datetime | None:
 # -- extra usage -----------------------------------------------------------------------------------
 
 
-def _extra_usage(body: dict) -> ExtraUsage | None:
+def _extra_usage(body: dict[str, Any]) -> ExtraUsage | None:
     """`extra_usage` (money in minor units / 10**decimal_places), else the same money in `spend`."""
     spend = None
     try:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from tray_monitor import schedule as sch
+from tray_monitor.clock import Clock
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock
-from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
+from tray_monitor.model import Credentials, Reading
+from tray_monitor.state import Event, PollFailed, PollScheduled, PollSucceeded, Tick
 
 log = logging.getLogger("tray_monitor.poller")
 
@@ -46,25 +50,50 @@ _REFRESH_REPLIES = {
 }
 
 
-def _default_plan_label(creds) -> str | None:
+class ReadingSource(Protocol):
+    """Where readings come from: source.UsageSource, or demo.DemoSource."""
+
+    #: The shortest interval this source may be asked at: schedule.MIN_INTERVAL for the real
+    #: endpoint; only a simulated source (the demo) declares a shorter one.
+    min_interval: float
+
+    def read(self) -> tuple[Reading, Credentials]:
+        """One reading and the credentials that got it; raises a MonitorError otherwise."""
+        ...
+
+    def store_fingerprint(self) -> object:
+        """A value that changes when the login store changes."""
+        ...
+
+
+class EventSink(Protocol):
+    """Who hears what the poller learns: monitor.Monitor."""
+
+    def handle(self, event: Event, *more: Event) -> None: ...
+
+    def next_text_change(self, now: datetime) -> datetime | None:
+        """When the view next reads differently by time alone (the poller ticks then)."""
+        ...
+
+
+def _default_plan_label(creds: Credentials) -> str | None:
     from tray_monitor.credentials import plan_label
 
     return plan_label(creds)
 
 
 class Poller:
-    def __init__(self, source, monitor, clock, interval: float = sch.DEFAULT_INTERVAL, *,
-                 plan_of=_default_plan_label, error_pause: float = ERROR_PAUSE):
+    def __init__(self, source: ReadingSource, monitor: EventSink, clock: Clock,
+                 interval: float = sch.DEFAULT_INTERVAL, *,
+                 plan_of: Callable[[Credentials], str | None] = _default_plan_label,
+                 error_pause: float = ERROR_PAUSE):
         self._source = source
         self._monitor = monitor
         self._clock = clock
         self._plan_of = plan_of
         self._error_pause = error_pause
-        # The real endpoint is never asked more often than every 60 s; only a simulated source
-        # (the demo) may declare a shorter minimum.
-        min_interval = getattr(source, "min_interval", sch.MIN_INTERVAL)
         self._lock = threading.Lock()  # guards _schedule (request_refresh runs on other threads)
-        self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), min_interval)
+        self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), source.min_interval)
         self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
         self._next_change_failure_logged = False
@@ -105,6 +134,7 @@ class Poller:
             cooldown_until = self._schedule.cooldown_until_mono
         self._wake.set()
         if outcome == sch.REFRESH_COOLING_DOWN:
+            assert cooldown_until is not None  # the schedule answers "cooling down" only with a deadline
             return self._cooldown_reply(cooldown_until - now_mono)
         return _REFRESH_REPLIES[outcome]
 
@@ -160,17 +190,15 @@ class Poller:
     def _plan_next_tick(self) -> None:
         now_mono, now_wall = self._clock.monotonic(), self._clock.now()
         delay = TICK_AT_MOST_EVERY
-        next_change = getattr(self._monitor, "next_text_change", None)
-        if next_change is not None:
-            try:
-                moment = next_change(now_wall)
-            except Exception:
-                if not self._next_change_failure_logged:  # asked at every tick: say it once
-                    self._next_change_failure_logged = True
-                    log.exception("could not tell when the view changes next")
-                moment = None
-            if moment is not None:
-                delay = min(delay, max(0.0, (moment - now_wall).total_seconds()) + TICK_AFTER_CHANGE)
+        try:
+            moment = self._monitor.next_text_change(now_wall)
+        except Exception:
+            if not self._next_change_failure_logged:  # asked at every tick: say it once
+                self._next_change_failure_logged = True
+                log.exception("could not tell when the view changes next")
+            moment = None
+        if moment is not None:
+            delay = min(delay, max(0.0, (moment - now_wall).total_seconds()) + TICK_AFTER_CHANGE)
         self._next_tick_mono = now_mono + delay
 
     def _poll(self) -> None:
@@ -189,7 +217,7 @@ class Poller:
                 log.info("poll failed: %s", error)  # messages never hold the token
             with self._lock:
                 self._schedule = sch.poll_failed(self._schedule, error, self._clock.monotonic(), fingerprint)
-            event = PollFailed(error)
+            event: PollFailed | PollSucceeded = PollFailed(error)
         else:
             with self._lock:
                 self._schedule = sch.poll_succeeded(self._schedule, reading, self._clock.monotonic(),
@@ -201,7 +229,7 @@ class Poller:
             next_at = sch.next_poll_wall(self._schedule, self._clock.monotonic(), self._clock.now())
         self._monitor.handle(event, PollScheduled(next_at))  # one view for both
 
-    def _plan(self, creds) -> str | None:
+    def _plan(self, creds: Credentials) -> str | None:
         try:
             return self._plan_of(creds)
         except Exception:

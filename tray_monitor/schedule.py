@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 
 from tray_monitor.errors import (
     AuthExpired,
+    ConfigError,
     CredentialsNotFound,
     CredentialsUnreadable,
-    ConfigError,
     RateLimited,
     ScopeMissing,
 )

@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
-from tray_monitor.schedule import MIN_INTERVAL  # noqa: E402 - the one definition
+from tray_monitor.schedule import MIN_INTERVAL
 
 SETTINGS_FILE = "settings.toml"
 PREFERENCES_FILE = "preferences.json"
@@ -229,7 +229,7 @@ def write_private_file(path: Path, text: str) -> None:
 def _layers(env) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     toml_values, warnings = _read_toml(settings_path(env))
     prefs, pref_warnings = load_preferences(env)
-    pref_values = {key: prefs[key] for key in ("notifications", "icon_window") if key in prefs}
+    pref_values: dict[str, Any] = {key: prefs[key] for key in ("notifications", "icon_window") if key in prefs}
     if "icon_window" in pref_values:
         pref_values["icon_window"], warning = _check_icon_window(
             pref_values["icon_window"], str(preferences_path(env))

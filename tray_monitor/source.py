@@ -10,11 +10,15 @@ import logging
 from tray_monitor.credentials import check_usable
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, Reading
+from tray_monitor.schedule import MIN_INTERVAL
 
 log = logging.getLogger("tray_monitor.source")
 
 
 class UsageSource:
+    #: The real endpoint is never asked more often than this (poller.ReadingSource).
+    min_interval = MIN_INTERVAL
+
     def __init__(self, store, client, clock, cooldown=None):
         self._store = store
         self._client = client

@@ -6,9 +6,9 @@ saving the alert memory). The shell (`monitor.Monitor`) carries the effects out.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Union
 
 from tray_monitor import alerts
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
@@ -59,7 +59,7 @@ class PollScheduled:
     next_poll_at: datetime | None
 
 
-Event = Union[PollSucceeded, PollFailed, Tick, NotificationsToggled, PollScheduled]
+Event = PollSucceeded | PollFailed | Tick | NotificationsToggled | PollScheduled
 
 
 # Effects -----------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class SaveAlertMemory:
     memory: AlertMemory
 
 
-Effect = Union[Notify, SaveAlertMemory]
+Effect = Notify | SaveAlertMemory
 
 Evaluate = Callable[..., "tuple[AlertMemory, tuple[Notification, ...]]"]
 

@@ -11,9 +11,9 @@ import queue
 import shutil
 import textwrap
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock, text_bar
@@ -329,7 +329,7 @@ def _enable_windows_vt(stream) -> bool:
         import msvcrt
 
         kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = msvcrt.get_osfhandle(stream.fileno())
+        handle = msvcrt.get_osfhandle(stream.fileno())  # type: ignore[attr-defined]
         mode = ctypes.c_uint32()
         if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
             return False

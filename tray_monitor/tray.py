@@ -21,8 +21,9 @@ import os
 import queue
 import select
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from tray_monitor.errors import ConfigError
 
@@ -50,9 +51,9 @@ class TrayActions:
     """What the menu and the icon click do. Every callback runs on the adapter's action thread,
     never on the tray's event thread, so it may take a lock or call `TrayAdapter.show`."""
 
-    refresh: Callable[[], None]
+    refresh: Callable[[], str]  # answers a sentence (poller.request_refresh), unused by the menu
     show_status: Callable[[], None]  # the default action (left click): show the full status
-    open_usage_page: Callable[[], None]
+    open_usage_page: Callable[[], object]  # webbrowser.open's bool is not used
     quit: Callable[[], None]
     toggle_notifications: Callable[[bool], None]  # called with the NEW value
     send_test_notification: Callable[[], None]
@@ -398,12 +399,17 @@ class TrayAdapter:
 
     def _menu_callback(self, entry: MenuEntry):
         name = entry.action
+        assert name is not None  # _pystray_menu asks only for entries with an action
         if entry.checked is not None:
             new_value = not entry.checked
             return lambda _icon, _item: self._enqueue(name, new_value)
         if name == "show_status":
             # the default action: fetch now and show the whole status as a notification
-            return lambda _icon, _item: (self._enqueue("refresh"), self._enqueue("show_status"))
+            def refresh_then_show(_icon, _item) -> None:
+                self._enqueue("refresh")
+                self._enqueue("show_status")
+
+            return refresh_then_show
         return lambda _icon, _item: self._enqueue(name)
 
     # ------------------------------------------------------------------ actions
@@ -454,6 +460,7 @@ class TrayAdapter:
         X reports a change: our window reparented or resized, or a new tray host announcing itself
         (MANAGER on the root window: the host restarted, or started after us). Idle, it sleeps in
         select() without waking; DOCK_CHECK_INTERVAL is a safety net."""
+        assert self._guard_wake is not None  # setup() makes the pipe before starting this thread
         try:
             from Xlib import display as xdisplay
 
@@ -479,7 +486,7 @@ class TrayAdapter:
             connection.close()
             os.close(self._guard_wake[0])
 
-    def _check_dock_once(self, checker: "XembedDockChecker") -> None:
+    def _check_dock_once(self, checker: XembedDockChecker) -> None:
         if not checker.is_docked():
             if checker.tray_owner_exists():
                 log.info("tray icon not docked but a tray host exists, asking again")
@@ -587,7 +594,7 @@ class _UnstickingLock:
         self._released = threading.Event()
         self._helper: threading.Thread | None = None
 
-    def __enter__(self) -> "_UnstickingLock":
+    def __enter__(self) -> _UnstickingLock:
         self._lock.acquire()
         self._released.clear()
         self._held.set()

@@ -286,6 +286,7 @@ def _tooltip_text(status: str, state: MonitorState, binding: UsageWindow | None,
     summary = f"Claude: {_summary(binding, now)}"
     if status == "ok":
         return summary
+    assert state.reading is not None  # a binding window comes from a reading
     age = age_text(now - state.reading.fetched_at)
     if status == "rate_limited":
         return f"{summary} · rate limited, last reading {age}"
@@ -373,7 +374,7 @@ def next_text_change(state: MonitorState, now: datetime) -> datetime | None:
     reading = state.reading
     if reading is None:
         return None
-    moments = [_next_local_midnight(now)]
+    moments: list[datetime | None] = [_next_local_midnight(now)]
     for window in reading.windows:
         if window.resets_at is not None:
             moments.append(_next_countdown_step(window.resets_at, now))

@@ -16,7 +16,8 @@ come back before the output. `start /wait claude-tray.exe status` waits (README)
 from __future__ import annotations
 
 import os
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 ATTACH_PARENT_PROCESS = 0xFFFFFFFF  # (DWORD)-1: the console of the process that started us
 
@@ -24,7 +25,7 @@ ATTACH_PARENT_PROCESS = 0xFFFFFFFF  # (DWORD)-1: the console of the process that
 def _kernel32():
     import ctypes
 
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]  # Windows only
     kernel32.AttachConsole.argtypes = (ctypes.c_uint32,)  # DWORD dwProcessId
     kernel32.AttachConsole.restype = ctypes.c_int  # BOOL
     return kernel32
@@ -34,7 +35,7 @@ def console_streams(
     platform: str,
     stdout: TextIO | None,
     stderr: TextIO | None,
-    kernel32: Callable[[], object] = _kernel32,
+    kernel32: Callable[[], Any] = _kernel32,
     opener: Callable[..., TextIO] = open,
 ) -> tuple[TextIO | None, TextIO | None]:
     """The (stdout, stderr) to use. Unchanged off Windows or when both exist; never raises."""
@@ -44,7 +45,7 @@ def console_streams(
     try:
         if kernel32().AttachConsole(ATTACH_PARENT_PROCESS):
             replacement = opener("CONOUT$", "w", encoding="utf-8", errors="replace")
-    except Exception:  # noqa: BLE001 - no console API, a ctypes error: devnull below
+    except Exception:
         replacement = None
     if replacement is None:
         try:

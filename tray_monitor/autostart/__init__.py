@@ -18,8 +18,8 @@ import logging
 import ntpath
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.settings import load_preferences, save_preference

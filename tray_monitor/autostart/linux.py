@@ -68,6 +68,7 @@ def split_exec(exec_value: str) -> tuple[str, ...]:
     while i < len(exec_value):
         c = exec_value[i]
         if quoted:
+            assert current is not None  # an opening quote starts an argument
             if c == "\\" and i + 1 < len(exec_value) and exec_value[i + 1] in _ESCAPED_IN_QUOTES:
                 current.append(exec_value[i + 1])
                 i += 1

@@ -25,7 +25,7 @@ class RunKey:
 
     def __init__(self, winreg=None):
         if winreg is None:
-            import winreg  # noqa: PLC0415 - Windows only
+            import winreg
         self.winreg = winreg
 
     def get(self, key_path: str, name: str):

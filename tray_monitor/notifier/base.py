@@ -14,8 +14,13 @@ log = logging.getLogger("tray_monitor.notifier")
 
 
 class Notifier(Protocol):
-    name: str  # "dbus", "plyer", "osascript", "pystray", "none": for the log and `doctor`
-    replaces: bool  # a popup with the same key replaces the previous one
+    @property
+    def name(self) -> str:
+        """"dbus", "plyer", "osascript", "pystray", "none": for the log and `doctor`."""
+
+    @property
+    def replaces(self) -> bool:
+        """Whether a popup with the same key replaces the previous one."""
 
     def send(self, n: Notification) -> None:
         """Deliver one popup; never raises."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping, Union
 
 from tray_monitor.alerts import Notification
 from tray_monitor.notifier.base import FailureLog, log
@@ -24,7 +24,7 @@ _URGENCY_BYTE = {"low": 0, "normal": 1, "critical": 2}
 _EXPIRE_MS = {"low": 5000, "normal": 10000, "critical": 0}
 _CALL_TIMEOUT = 5.0  # seconds for the daemon to answer (it may be D-Bus-activated on first use)
 
-AppIcon = Union[str, Callable[[], str]]
+AppIcon = str | Callable[[], str]
 
 
 def session_bus_address(environ: Mapping[str, str]) -> str | None:

@@ -5,7 +5,7 @@ The popup is attributed to "Script Editor" and cannot be replaced; macOS groups 
 from __future__ import annotations
 
 import subprocess
-from typing import Callable
+from collections.abc import Callable
 
 from tray_monitor.alerts import Notification
 from tray_monitor.notifier.base import FailureLog

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tray_monitor.alerts import Notification
 from tray_monitor.notifier.base import FailureLog
