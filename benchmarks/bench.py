@@ -1,7 +1,7 @@
 """claude-tray against the floor (benchmarks/floor_app.py), in one run on one machine.
 
-    .venv/bin/python benchmarks/bench.py [--idle 120] [--interval 60] [--starts 5] [--resets future|past]
-                                         [--json FILE]
+    .venv/bin/python benchmarks/bench.py [--backend sni] [--idle 120] [--interval 60] [--starts 5]
+                                         [--resets future|past] [--json FILE]
 
 Starts its own Xvfb and a real XEmbed tray host (trayer), one loopback usage server (tests/fakeapi.py,
 answering every request with the same recorded body; `--resets future`, the default, moves its reset
@@ -12,10 +12,14 @@ already passed, so its texts never change between polls), then:
 2. one long run of both side by side at the same poll interval against the same server:
    RSS 30 s after start (/proc/PID/status VmRSS), then an idle window of `--idle` seconds:
    CPU (utime+stime from /proc/PID/stat, and the finer on-CPU time summed over the threads'
-   /proc/PID/task/TID/schedstat), requests the server saw from each (told apart by User-Agent),
+   /proc/PID/task/TID/schedstat), requests each app's own server saw,
    icon redraws (claude-tray: `redraws` of its `view` control command, asked just outside the
    window; floor: its stats file), threads (/proc/PID/status).
-Prints a table with the ratios claude-tray / floor and PASS/MISS per target (issue 6).
+`--backend sni` adds a third app to the same run: claude-tray on its StatusNotifierItem backend
+(CLAUDE_TRAY_BACKEND=sni) with gtk-sni-tray-standalone as the host, on a private session bus and the
+same Xvfb (its bar at the bottom). "Docked" is then "shown": the host's bar differs from its empty
+self (X polled every 10 ms). Each app has its own loopback server, so requests are counted per app.
+Prints a table with the ratios claude-tray / floor and PASS/MISS per target (issues 6 and 12).
 Measurements, not tests: nothing here fails a build.
 """
 from __future__ import annotations
@@ -37,9 +41,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.apprun import ClaudeTrayWorld
+from tests.desktop_bus import start_session_bus, stop_session_bus
 from tests.desktop_x import (
     base_env,
+    bus_name_has_owner,
     find_tray_icon,
+    grab,
     start_program,
     start_trayer,
     start_xvfb,
@@ -49,7 +56,6 @@ from tests.fakeapi import FakeApi, Response, usage_fixture
 
 HZ = os.sysconf("SC_CLK_TCK")
 FLOOR = REPO / "benchmarks" / "floor_app.py"
-FLOOR_UA = "floor-app/1"
 RSS_AT = 30.0
 TARGETS = {"start_docked_s": 1.3, "rss_kb_30s": 1.15, "cpu_sched_ms": 1.5}
 
@@ -85,9 +91,13 @@ class ClaudeTray:
     name = "claude-tray"
     x_name = "claude-tray"  # pystray name: WM_CLASS "claude-traySystemTrayIcon"
 
-    def __init__(self, world: ClaudeTrayWorld, interval: int):
-        self.world, self.interval = world, interval
+    def __init__(self, world: ClaudeTrayWorld, interval: int, x=None):
+        self.world, self.interval, self.x = world, interval, x
         self.process = None
+
+    def shown(self) -> bool:
+        found = find_tray_icon(self.x, self.x_name)
+        return bool(found and found.docked and found.viewable and found.width > 1)
 
     def start(self) -> None:
         self.process = self.world.start_tray("--interval", str(self.interval)).process
@@ -99,20 +109,31 @@ class ClaudeTray:
         """Its first poll reached the tray: the app is not stuck behind the docked icon."""
         return self.world.view()["status"] == "ok"
 
-    def owns(self, request) -> bool:
-        return request.headers.get("user-agent") != FLOOR_UA
-
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
         self.world.apps.clear()
+
+
+class ClaudeTraySni(ClaudeTray):
+    """claude-tray on the StatusNotifierItem backend; shown = the SNI host's bar changed."""
+
+    name = "claude-tray-sni"
+
+    def __init__(self, world: ClaudeTrayWorld, interval: int, x, bar: tuple[int, int, int, int]):
+        super().__init__(world, interval, x)
+        self.bar = bar
+        self.empty = grab(x, *bar).tobytes()
+
+    def shown(self) -> bool:
+        return grab(self.x, *self.bar).tobytes() != self.empty
 
 
 class Floor:
     name = "floor"
     x_name = "floor"
 
-    def __init__(self, api: FakeApi, env: dict, interval: int, workdir: Path):
-        self.api, self.env, self.interval, self.workdir = api, env, interval, workdir
+    def __init__(self, api: FakeApi, env: dict, interval: int, workdir: Path, x=None):
+        self.api, self.env, self.interval, self.workdir, self.x = api, env, interval, workdir, x
         self.process = None
         self.stats = workdir / "floor-stats.json"
 
@@ -128,8 +149,7 @@ class Floor:
         """Its first poll was drawn (stats are written after the redraw returned)."""
         return self.stats.exists() and json.loads(self.stats.read_text())["redraws"] >= 1
 
-    def owns(self, request) -> bool:
-        return request.headers.get("user-agent") == FLOOR_UA
+    shown = ClaudeTray.shown
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
@@ -152,27 +172,26 @@ def _eventually(predicate, timeout: float) -> bool:
 START_ATTEMPTS = 3
 
 
-def wait_docked(x, app, started: float, timeout: float = DOCK_TIMEOUT) -> float | None:
-    """Seconds from `started` until the icon window sits in the tray, polled every 10 ms; None
-    when it did not dock within `timeout` (plain pystray on xorg can hang at start: a python-xlib
-    lost wake-up, see tray_monitor/tray.py _UnstickingLock)."""
+def wait_docked(app, started: float, timeout: float = DOCK_TIMEOUT) -> float | None:
+    """Seconds from `started` until the icon is shown (XEmbed: its window sits in the tray; SNI: the
+    host drew it), polled every 10 ms; None when not within `timeout` (plain pystray on xorg can hang
+    at start: a python-xlib lost wake-up, see the XEmbed backend's _UnstickingLock)."""
     while time.monotonic() - started < timeout:
         if app.process.poll() is not None:
             raise SystemExit(f"{app.name} exited with {app.process.returncode} before docking")
-        found = find_tray_icon(x, app.x_name)
-        if found and found.docked and found.viewable and found.width > 1:
+        if app.shown():
             return time.monotonic() - started
         time.sleep(0.01)
     return None
 
 
-def start_docked(x, app, hung: dict) -> tuple[float, float]:
+def start_docked(app, hung: dict) -> tuple[float, float]:
     """Start `app` until it docks; returns (start time, seconds to docked). A start that does not
     dock within DOCK_TIMEOUT is counted in `hung`, stopped and tried again."""
     for _ in range(START_ATTEMPTS):
         t0 = time.monotonic()
         app.start()
-        seconds = wait_docked(x, app, t0)
+        seconds = wait_docked(app, t0)
         if seconds is not None and _eventually(app.alive, ALIVE_TIMEOUT):
             return t0, seconds
         hung[app.name] += 1
@@ -201,28 +220,58 @@ def live_usage_body() -> bytes:
 
 # ----------------------------------------------------------------------------- the run
 
+SNI_BAR_HEIGHT = 60  # gtk-sni-tray-standalone --size 48 at the bottom of the screen: its bar's strip
+
+
+def start_sni_host(x, workdir: Path):
+    """A private session bus and gtk-sni-tray-standalone (the watcher and host) on it, bar at the bottom."""
+    bus = start_session_bus(workdir / "bus")
+    host = start_program("sni-host", ["gtk-sni-tray-standalone", "--watcher", "--bottom", "--beginning",
+                                      "--size", "48"], base_env(**x.env, **bus.env), workdir)
+    deadline = time.monotonic() + 20
+    while not bus_name_has_owner(bus.address, "org.kde.StatusNotifierWatcher"):
+        if time.monotonic() > deadline or host.process.poll() is not None:
+            raise SystemExit(f"gtk-sni-tray-standalone did not start: {host.log()[-2000:]}")
+        time.sleep(0.05)
+    time.sleep(1.0)  # its bar mapped and drawn: the "empty" picture must not be a half-drawn one
+    return bus, host
+
+
 def measure(args) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="claude-tray-bench-"))
     x = start_xvfb(workdir)
-    trayer = api = None
+    trayer = bus = sni_host = None
+    apis: list[FakeApi] = []
     apps = []
     try:
         trayer = start_trayer(x, workdir)
         body = live_usage_body() if args.resets == "future" else usage_fixture("small-2026-03")
-        api = FakeApi(Response(200, body, {"Content-Type": "application/json"})).start()
-        world = ClaudeTrayWorld(workdir / "world", api).with_desktop(x.display, None, "xorg")
+
+        def api() -> FakeApi:  # one server per app: requests are counted per server
+            apis.append(FakeApi(Response(200, body, {"Content-Type": "application/json"})).start())
+            return apis[-1]
+
+        world = ClaudeTrayWorld(workdir / "world", api()).with_desktop(x.display, None, "xorg")
         world.home.mkdir(parents=True)
         world.login()
-        tray = ClaudeTray(world, args.interval)
-        floor = Floor(api, base_env(**x.env, PYSTRAY_BACKEND="xorg"), args.interval, workdir)
-        apps = [tray, floor]
+        apps = [ClaudeTray(world, args.interval, x)]
+        if "sni" in args.backend:
+            bus, sni_host = start_sni_host(x, workdir)
+            sni_world = ClaudeTrayWorld(workdir / "world-sni", api(), extra_env={"CLAUDE_TRAY_BACKEND": "sni"})
+            sni_world.with_desktop(x.display, bus.env)
+            sni_world.home.mkdir(parents=True)
+            sni_world.login()
+            screen = grab(x)
+            apps.append(ClaudeTraySni(sni_world, args.interval, x,
+                                      (0, screen.height - SNI_BAR_HEIGHT, screen.width, SNI_BAR_HEIGHT)))
+        apps.append(Floor(api(), base_env(**x.env, PYSTRAY_BACKEND="xorg"), args.interval, workdir, x))
 
-        # 1. start -> docked, alternating so neither always runs on a warmer cache.
+        # 1. start -> docked, rotating the order so none always runs on a warmer cache.
         starts = {app.name: [] for app in apps}
         hung = {app.name: 0 for app in apps}
         for i in range(args.starts):
-            for app in (apps if i % 2 == 0 else apps[::-1]):
-                starts[app.name].append(start_docked(x, app, hung)[1])
+            for app in apps[i % len(apps):] + apps[:i % len(apps)]:
+                starts[app.name].append(start_docked(app, hung)[1])
                 app.stop()
                 time.sleep(0.5)
         print(f"start->docked runs: {json.dumps({k: [round(v, 3) for v in s] for k, s in starts.items()})}",
@@ -231,7 +280,7 @@ def measure(args) -> dict:
         # 2. one long run, side by side.
         started = {}
         for app in apps:
-            started[app.name] = start_docked(x, app, hung)[0]
+            started[app.name] = start_docked(app, hung)[0]
         rss30 = {}
         for app in apps:
             time.sleep(max(0.0, started[app.name] + RSS_AT - time.monotonic()))
@@ -240,13 +289,12 @@ def measure(args) -> dict:
         redraws0 = {app.name: app.redraws() for app in apps}
         time.sleep(1.0)
         cpu0 = {app.name: (cpu_ticks_s(app.process.pid), sched_ms(app.process.pid)) for app in apps}
-        requests0 = len(api.requests)
+        requests0 = {app.name: len(app_api(app).requests) for app in apps}
         w0 = time.monotonic()
         print(f"idle window of {args.idle:.0f} s started", file=sys.stderr)
         time.sleep(args.idle)
         window = time.monotonic() - w0
         cpu1 = {app.name: (cpu_ticks_s(app.process.pid), sched_ms(app.process.pid)) for app in apps}
-        in_window = api.requests[requests0:]
         threads = {app.name: status_field(app.process.pid, "Threads") for app in apps}
         rss_end = {app.name: status_field(app.process.pid, "VmRSS") for app in apps}
         time.sleep(1.0)
@@ -254,7 +302,8 @@ def measure(args) -> dict:
 
         results = {}
         for app in apps:
-            mine = [r.at for r in api.requests if r.at >= started[app.name] and app.owns(r)]
+            requests = app_api(app).requests
+            mine = [r.at for r in requests if r.at >= started[app.name]]
             gaps = [round(b - a, 2) for a, b in pairwise(mine)]
             results[app.name] = {
                 "start_docked_s": statistics.median(starts[app.name]),
@@ -263,7 +312,7 @@ def measure(args) -> dict:
                 "rss_kb_end": rss_end[app.name],
                 "cpu_s": round(cpu1[app.name][0] - cpu0[app.name][0], 3),
                 "cpu_sched_ms": round(cpu1[app.name][1] - cpu0[app.name][1], 1),
-                "requests_in_window": sum(1 for r in in_window if app.owns(r)),
+                "requests_in_window": len(requests) - requests0[app.name],
                 "request_gaps_s": gaps,
                 "redraws_in_window": redraws1[app.name] - redraws0[app.name],
                 "redraws_total": redraws1[app.name],
@@ -276,13 +325,21 @@ def measure(args) -> dict:
         for app in apps:
             if app.process is not None and app.process.poll() is None:
                 app.stop()
-        if api is not None:
-            api.stop()
+        for server in apis:
+            server.stop()
+        if sni_host is not None:
+            stop_process(sni_host.process)
+        if bus is not None:
+            stop_session_bus(bus)
         if trayer is not None:
             stop_process(trayer.process)
         stop_process(x.program.process)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def app_api(app) -> FakeApi:
+    return app.world.api if isinstance(app, ClaudeTray) else app.api
 
 
 def machine_facts() -> dict:
@@ -306,20 +363,27 @@ def machine_facts() -> dict:
 # ----------------------------------------------------------------------------- the table
 
 def table(data: dict) -> str:
-    tray, floor = data["results"]["claude-tray"], data["results"]["floor"]
+    results = data["results"]
+    floor = results["floor"]
+    names = [n for n in results if n != "floor"]  # claude-tray (xorg), then claude-tray-sni if measured
     interval, window = data["interval_s"], data["window_s"]
     rows = []
 
     def ratio_row(label, key, fmt, target=None):
-        a, b = tray[key], floor[key]
-        if not b:  # too short a window for the coarse counters: no ratio to judge
-            rows.append((label, fmt(a), fmt(b), "n/a", f"<= {target}x" if target else "", ""))
-            return
-        ratio = a / b
-        verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
-        rows.append((label, fmt(a), fmt(b), f"{ratio:.2f}x", f"<= {target}x" if target else "", verdict))
+        cells, ratios, verdicts = [], [], []
+        for name in names:
+            a, b = results[name][key], floor[key]
+            cells.append(fmt(a))
+            if not b:  # too short a window for the coarse counters: no ratio to judge
+                ratios.append("n/a")
+                continue
+            ratios.append(f"{a / b:.2f}x")
+            if target is not None:
+                verdicts.append("PASS" if a / b <= target else "MISS")
+        rows.append((label, *cells, fmt(floor[key]), " / ".join(ratios), f"<= {target}x" if target else "",
+                     " / ".join(verdicts)))
 
-    ratio_row("start -> docked (median)", "start_docked_s", lambda v: f"{v:.3f} s", TARGETS["start_docked_s"])
+    ratio_row("start -> shown (median)", "start_docked_s", lambda v: f"{v:.3f} s", TARGETS["start_docked_s"])
     ratio_row("RSS 30 s after start", "rss_kb_30s", lambda v: f"{v / 1024:.1f} MiB", TARGETS["rss_kb_30s"])
     ratio_row(f"CPU over {window:.0f} s idle (schedstat)", "cpu_sched_ms", lambda v: f"{v:.1f} ms",
               TARGETS["cpu_sched_ms"])
@@ -332,24 +396,25 @@ def table(data: dict) -> str:
     def one_per_interval(r):
         return r["requests_in_window"] in expected and all(abs(g - interval) <= 2 for g in r["request_gaps_s"])
 
-    rows.append((f"requests in the window ({interval} s interval)", str(tray["requests_in_window"]),
-                 str(floor["requests_in_window"]), "", "one per interval",
-                 "PASS" if one_per_interval(tray) else "MISS"))
-    rows.append(("icon redraws in the window", str(tray["redraws_in_window"]), str(floor["redraws_in_window"]),
-                 "", "0 (nothing changed)", "PASS" if tray["redraws_in_window"] == 0 else "MISS"))
-    rows.append(("icon redraws since start", str(tray["redraws_total"]), str(floor["redraws_total"]), "", "", ""))
-    rows.append(("starts stuck (no dock or no first poll in 10 s)", str(tray["hung_starts"]),
-                 str(floor["hung_starts"]), "", "", ""))
+    def plain_row(label, key, target, verdict=None):
+        rows.append((label, *(str(results[n][key]) for n in names), str(floor[key]), "", target,
+                     " / ".join(("PASS" if verdict(results[n]) else "MISS") for n in names) if verdict else ""))
 
-    head = ("measure", "claude-tray", "floor", "ratio", "target", "")
+    plain_row(f"requests in the window ({interval} s interval)", "requests_in_window", "one per interval",
+              one_per_interval)
+    plain_row("icon redraws in the window", "redraws_in_window", "0 (nothing changed)",
+              lambda r: r["redraws_in_window"] == 0)
+    plain_row("icon redraws since start", "redraws_total", "")
+    plain_row("starts stuck (not shown or no first poll in 10 s)", "hung_starts", "")
+
+    head = ("measure", *names, "floor", "ratio", "target", "")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     def line(r):
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + " |"
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
     out.append("")
-    out.append(f"request gaps (s): claude-tray {tray['request_gaps_s']}; floor {floor['request_gaps_s']}")
-    out.append(f"start -> docked runs (s): claude-tray {tray['start_docked_runs_s']}; "
-               f"floor {floor['start_docked_runs_s']}")
+    for key, label in (("request_gaps_s", "request gaps (s)"), ("start_docked_runs_s", "start -> shown runs (s)")):
+        out.append(f"{label}: " + "; ".join(f"{n} {results[n][key]}" for n in [*names, "floor"]))
     return "\n".join(out)
 
 
@@ -360,12 +425,17 @@ def main() -> int:
     parser.add_argument("--starts", type=int, default=5, help="start->docked runs per app (default 5)")
     parser.add_argument("--resets", choices=("future", "past"), default="future",
                         help="serve reset times ahead (countdowns tick, the default) or the recorded past ones")
+    parser.add_argument("--backend", action="append", choices=("xorg", "sni"), default=["xorg"],
+                        help="sni: also claude-tray on its StatusNotifierItem backend (gtk-sni-tray-standalone "
+                             "as the host), beside xorg and the floor in the same run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args()
-    missing = [p for p in ("Xvfb", "trayer") if shutil.which(p) is None]
+    needed = ["Xvfb", "trayer"] + (["dbus-daemon", "gtk-sni-tray-standalone"] if "sni" in args.backend else [])
+    missing = [p for p in needed if shutil.which(p) is None]
     if missing:
-        print(f"The benchmark needs {', '.join(missing)} (Debian: apt-get install xvfb trayer).", file=sys.stderr)
+        print(f"The benchmark needs {', '.join(missing)} (Debian: apt-get install xvfb trayer dbus "
+              "haskell-gtk-sni-tray-utils).", file=sys.stderr)
         return 2
     data = measure(args)
     print(table(data))
