@@ -9,7 +9,8 @@
 
 Works for subprocess tests too: put `fake_api.url` into the child's CLAUDE_TRAY_API_URL.
 Fault behaviours per response: `delay` (seconds before answering), `truncate` (full
-Content-Length, half the body, then close), `close` (close without any answer). A queued callable
+Content-Length, half the body, then close), `close` (close without any answer), `trickle` (one
+byte every `trickle` seconds, from the status line on or only the body). A queued callable
 `(RecordedRequest) -> Response` is called when its request arrives.
 """
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Response:
     delay: float = 0.0  # seconds before answering
     truncate: bool = False  # send the full Content-Length but only half the body, then close
     close: bool = False  # close the connection without an answer
+    trickle: float = 0.0  # seconds between single bytes of the whole answer (status line, headers, body)
+    trickle_body_only: bool = False  # with trickle: status line and headers at once, the body byte by byte
 
     @classmethod
     def json(cls, payload: object, status: int = 200, **kwargs) -> Response:
@@ -165,6 +168,9 @@ class FakeApi:
                     self.close_connection = True
                     self._hang_up()
                     return
+                if response.trickle:
+                    self._trickle(response)
+                    return
                 self.send_response(response.status)
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 if "content-type" not in headers:
@@ -183,6 +189,24 @@ class FakeApi:
                     return
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
+
+            def _trickle(self, response):
+                self.close_connection = True
+                head = (f"HTTP/1.1 {response.status} Answer\r\nContent-Type: application/json\r\n"
+                        + "".join(f"{k}: {v}\r\n" for k, v in response.headers.items())
+                        + f"Content-Length: {len(response.body)}\r\n\r\n").encode()
+                slow = response.body if response.trickle_body_only else head + response.body
+                try:
+                    if response.trickle_body_only:
+                        self.wfile.write(head)
+                        self.wfile.flush()
+                    for index in range(len(slow)):
+                        if api._stopping.wait(response.trickle):
+                            return
+                        self.wfile.write(slow[index:index + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up: what the trickle is for
 
             def _hang_up(self):
                 try:

@@ -5,9 +5,12 @@ import email.utils
 import gzip
 import json
 import logging
+import os
 import socket
 import ssl
 import subprocess
+import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import pytest
 import requests
 import trustme
 
-from tests.fakeapi import FakeApi, Response, error_fixture, fake_claude_bin, usage_fixture
+from tests.fakeapi import FakeApi, Response, error_fixture, fake_claude_bin, usage_fixture, write_credentials
 from tray_monitor.client import (
     FALLBACK_CLAUDE_VERSION,
     FALLBACK_CLAUDE_VERSION_CHECKED,
@@ -39,6 +42,7 @@ from tray_monitor.errors import (
 )
 from tray_monitor.model import Credentials
 
+REPO = Path(__file__).resolve().parent.parent
 TOKEN = "sk-ant-oat01-CLIENT-TEST-TOKEN-123"
 CREDS = Credentials(TOKEN, "~/.claude/.credentials.json", scopes=("user:profile",))
 
@@ -291,6 +295,35 @@ def test_an_answer_slower_than_the_read_timeout_is_transient(fake_api, client_fo
         client_for(fake_api, timeout=(2.0, 0.2)).fetch(CREDS)
 
 
+@pytest.mark.parametrize("body_only", [False, True], ids=["headers-trickled", "body-trickled"])
+def test_a_trickling_server_is_cut_off_at_the_overall_deadline(fake_api, tmp_path, body_only):
+    """Each byte comes well inside the 5 s read timeout, which restarts with it; only the overall
+    deadline (connect + headers + body) ends the request."""
+    fake_api.queue(Response(200, usage_fixture("overage"), trickle=0.1, trickle_body_only=body_only))
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=fake_api.url), timeout=(2.0, 5.0), deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(Transient, match=r"127.0.0.1 did not finish answering within 1 s: trying again later") as caught:
+        client.fetch(CREDS)
+    elapsed = time.monotonic() - started
+    assert 1.0 <= elapsed < 2.0, elapsed
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert not isinstance(caught.value, ServerTrouble)
+    assert fake_api.requests[0].path == "/api/oauth/usage"
+
+
+def test_the_deadline_also_covers_a_kept_alive_connection_and_the_next_answer_is_read(fake_api, tmp_path):
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=fake_api.url), timeout=(2.0, 5.0), deadline=1.0)
+    fake_api.queue(Response(200, usage_fixture("seed-2025-11")),  # leaves a kept-alive connection
+                   Response(200, usage_fixture("overage"), trickle=0.1, trickle_body_only=True))
+    assert client.fetch(CREDS).window("five_hour").percent == 78.0
+    started = time.monotonic()
+    with pytest.raises(Transient, match="did not finish answering within 1 s"):
+        client.fetch(CREDS)
+    assert time.monotonic() - started < 2.0
+    assert client.fetch(CREDS).window("five_hour").percent == 48.0  # the default answer, at once
+    assert len(fake_api.requests) == 3
+
+
 def test_connection_refused_is_transient(tmp_path):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -336,6 +369,19 @@ def test_tls_is_verified_against_an_unknown_authority(tls_api, tmp_path):
     with pytest.raises(Transient, match="TLS verification failed.*REQUESTS_CA_BUNDLE"):
         client.fetch(CREDS)
     assert api.requests == []  # the handshake failed before any header was sent
+
+
+def test_a_trickling_server_over_tls_is_cut_off_at_the_deadline(tls_api, tmp_path):
+    api, authority = tls_api
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    api.queue(Response(200, usage_fixture("overage"), trickle=0.1))
+    client = UsageClient(make_env(tmp_path, CLAUDE_TRAY_API_URL=api.url, REQUESTS_CA_BUNDLE=str(bundle)),
+                         timeout=(2.0, 5.0), deadline=1.0)
+    started = time.monotonic()
+    with pytest.raises(Transient, match="did not finish answering within 1 s"):
+        client.fetch(CREDS)
+    assert time.monotonic() - started < 2.0
 
 
 def test_tls_with_the_authority_in_requests_ca_bundle_succeeds(tls_api, tmp_path):
@@ -413,3 +459,22 @@ def test_a_ca_bundle_path_that_does_not_exist_is_a_config_error(tmp_path):
                                   REQUESTS_CA_BUNDLE=str(tmp_path / "missing.pem")))
     with pytest.raises(ConfigError, match="REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE cannot be read"):
         client.fetch(CREDS)
+
+
+# -- the deadline in the real program --------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_status_as_a_real_process_gives_up_on_a_server_sending_one_byte_a_second(fake_api, isolated_home):
+    """`claude-tray status` against a server that sends its answer one byte per second: it ends
+    at the 30 s deadline with one sentence (no traceback), instead of after minutes."""
+    write_credentials(isolated_home / ".claude", "max-linux")
+    fake_api.default = Response(200, usage_fixture("overage"), trickle=1.0)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "tray_monitor", "status"], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO), CLAUDE_TRAY_API_URL=fake_api.url))
+    elapsed = time.monotonic() - started
+    assert 30.0 <= elapsed < 40.0, elapsed
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "claude-tray: 127.0.0.1 did not finish answering within 30 s: trying again later.\n"
+    assert len(fake_api.requests) == 1

@@ -58,6 +58,9 @@ ACCEPT = "application/json, text/plain, */*"  # Claude Code's (axios') Accept he
 OAUTH_BETA = "oauth-2025-04-20"  # required by the OAuth endpoints
 VERSION_TIMEOUT = 5.0  # seconds for `claude --version` (a Node start-up)
 MAX_BODY = 2 * 1024 * 1024  # bytes; real bodies are ~2 KB
+#: Seconds for the whole request (connect, headers, body): the per-operation timeouts restart
+#: with every byte a trickling server sends.
+REQUEST_DEADLINE = 30.0
 
 
 def api_base_url(env) -> str:
@@ -143,8 +146,10 @@ def user_agent(version: str) -> str:
 
 class UsageClient:
     def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
-                 *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run):
+                 *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                 deadline: float = REQUEST_DEADLINE):
         self._env = env
+        self._deadline = deadline
         # Created at the first fetch, on the poller thread: importing requests (about 50 ms)
         # then no longer delays the tray icon's first appearance.
         self._session = session
@@ -173,8 +178,12 @@ class UsageClient:
     def fetch(self, creds: Credentials) -> Reading:
         import requests
 
+        from tray_monitor.deadline import DeadlineAdapter, RequestDeadline
+
         if self._session is None:
             self._session = requests.Session()
+            self._session.mount("https://", DeadlineAdapter())
+            self._session.mount("http://", DeadlineAdapter())
         if self.url is None:
             raise ConfigError(str(self._config_error))
         token = creds.access_token.strip() if isinstance(creds.access_token, str) else ""
@@ -187,10 +196,26 @@ class UsageClient:
             "User-Agent": self.user_agent(),
             "Accept": ACCEPT,
         }
+        failure: MonitorError | None = None
+        with RequestDeadline(self._deadline) as deadline:
+            try:
+                return self._exchange(self._session, self.url, headers, creds)
+            except MonitorError as error:
+                failure = error
+        if deadline.expired:
+            # Whatever the cut-off socket made of it (a reset, half a body), it is the deadline.
+            failure = Transient(f"{self._host} did not finish answering within {self._deadline:g} s: "
+                                "trying again later.")
+        assert failure is not None  # the with block either returned or caught one
+        raise failure
+
+    def _exchange(self, session: requests.Session, url: str, headers: dict[str, str], creds: Credentials) -> Reading:
+        import requests
+
         response: requests.Response | None = None
         failure: MonitorError | None = None
         try:
-            response = self._session.get(self.url, headers=headers, timeout=self._timeout,
+            response = session.get(url, headers=headers, timeout=self._timeout,
                                          verify=self._verify(), allow_redirects=False, stream=True)
         except requests.exceptions.SSLError:
             failure = Transient(
