@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageChops
+from PIL import Image, ImageFont
 
 from tray_monitor import icon
-from tray_monitor.icon import (
-    APP_ICON_SIZES,
-    GALLERY_SIZES,
-    ICON_STATES,
-    gallery_size,
-    percent_label,
-    render_gallery,
-    render_icon,
-)
+from tray_monitor.icon import ICON_STATES, percent_label, render_icon
+from tray_monitor.icon_tools import GALLERY_SIZES
 from tray_monitor.model import IconSpec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -310,13 +303,6 @@ def test_rendering_is_deterministic():
 
 # ---------------------------------------------------------------------------- fonts and import
 
-def test_the_font_is_bundled_with_its_licence():
-    assets = REPO / "tray_monitor" / "assets"
-    assert (assets / "DejaVuSansCondensed-Bold.ttf").stat().st_size > 100_000
-    assert "Bitstream" in (assets / "DejaVu-LICENSE.txt").read_text()
-    assert icon._font(20).getname() == ("DejaVu Sans", "Condensed Bold")
-
-
 def test_importing_icon_binds_pil_imagefont_and_nothing_of_the_shell():
     # Gtk imported before PIL.ImageFont makes ImageDraw.text() draw nothing (gtk/appindicator
     # backends); the tray imports icon first, so icon must bring ImageFont in at import time.
@@ -339,10 +325,10 @@ def test_drawing_a_percent_loads_no_image_format_plugin_but_png():
 
 
 def test_drawing_an_icon_never_needs_freetype(monkeypatch):
-    def no_freetype(size):
+    def no_freetype(*args, **kwargs):
         raise AssertionError("render_icon asked FreeType for a font")
 
-    monkeypatch.setattr(icon, "_font", no_freetype)
+    monkeypatch.setattr(ImageFont, "truetype", no_freetype)
     for size in (16, 24, 32, 64, 256):
         image = render_icon(IconSpec("ok", 42), size)
         assert not same(image, render_icon(IconSpec("ok", 43), size))
@@ -367,120 +353,6 @@ def test_icon_draws_digits_even_when_gtk_was_imported_first():
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "differ"
-
-
-def test_committed_digit_atlas_matches_the_bundled_font():
-    with Image.open(REPO / "tray_monitor" / "assets" / "digits.png") as committed:
-        fresh = icon.render_digit_atlas()
-        assert committed.size == fresh.size and committed.mode == "L"
-        diff = ImageChops.difference(committed, fresh)
-        assert max(pixels(diff)) <= 16, \
-            "run: python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png"
-
-
-# ------------------------------------------------------------------------------- command line
-
-def test_gallery_command_writes_a_png_of_the_expected_size(tmp_path, capsys):
-    out = tmp_path / "gallery.png"
-    assert icon.main(["gallery", str(out)]) == 0
-    with Image.open(out) as written:
-        assert written.format == "PNG"
-        assert written.size == gallery_size()
-    cases = icon.gallery_cases()
-    width, height = gallery_size()
-    assert width > 4 * sum(GALLERY_SIZES)  # four variants side by side
-    assert height > len(cases) * max(GALLERY_SIZES)  # one row per case
-    # One case fewer: exactly one row (the largest icon plus padding) shorter.
-    assert gallery_size(cases[:-1])[1] == height - (max(GALLERY_SIZES) + icon._CELL_PAD)
-    assert "wrote" in capsys.readouterr().out
-
-
-def test_gallery_contains_each_icon_where_its_row_and_column_say():
-    sheet = render_gallery()
-    first = icon.gallery_cases()[0]
-    # Template column group (the third), 64 px icon of the first row, on its light backdrop.
-    group_width = sum(GALLERY_SIZES) + icon._CELL_PAD * (len(GALLERY_SIZES) + 1)
-    x = icon._LABEL_WIDTH + 2 * group_width + icon._CELL_PAD + sum(GALLERY_SIZES[:-1]) \
-        + icon._CELL_PAD * (len(GALLERY_SIZES) - 1)
-    y = icon._HEADER_HEIGHT
-    expected = Image.new("RGBA", (64, 64), (235, 235, 235, 255))
-    expected.alpha_composite(render_icon(first.spec, 64, template=True))
-    assert same(sheet.crop((x, y, x + 64, y + 64)), expected)
-
-
-def test_committed_gallery_is_current():
-    committed = REPO / "assets" / "icon-gallery.png"
-    with Image.open(committed) as image:
-        current = render_gallery()
-        assert image.size == current.size, "run: python -m tray_monitor.icon gallery assets/icon-gallery.png"
-        diff = ImageChops.difference(image.convert("RGB"), current.convert("RGB")).convert("L")
-        changed = sum(1 for v in pixels(diff) if v > 16)
-    # Strict on purpose: one changed pixel of a 16 px digit must show. Another Pillow's FreeType may
-    # anti-alias the labels differently; then regenerating the gallery is the fix, too.
-    assert changed == 0, \
-        "assets/icon-gallery.png is out of date: python -m tray_monitor.icon gallery assets/icon-gallery.png"
-
-
-def test_app_icons_command_writes_every_size(tmp_path):
-    assert icon.main(["app-icons", str(tmp_path / "icons")]) == 0
-    for size in APP_ICON_SIZES:
-        with Image.open(tmp_path / "icons" / f"claude-tray-{size}.png") as image:
-            assert image.size == (size, size) and image.mode == "RGBA"
-            assert image.getpixel((0, 0))[3] == 0  # rounded tile
-            assert image.getpixel((size // 2, size // 2))[3] == 255
-
-
-def test_app_icons_command_writes_an_ico_with_every_size_drawn_at_that_size(tmp_path):
-    assert icon.main(["app-icons", str(tmp_path)]) == 0
-    with Image.open(tmp_path / "claude-tray.ico") as ico:
-        assert ico.info["sizes"] == {(s, s) for s in APP_ICON_SIZES}
-        ico.size = (16, 16)
-        ico.load()
-        assert same(ico.convert("RGBA"), icon.render_app_icon(16))
-
-
-@pytest.mark.parametrize("folder", ["assets", "tray_monitor/assets"])
-def test_committed_app_icons_are_current_for_every_size(folder):
-    for size in APP_ICON_SIZES:
-        with Image.open(REPO / folder / f"claude-tray-{size}.png") as image:
-            assert same(image.convert("RGBA"), icon.render_app_icon(size)), \
-                f"run: python -m tray_monitor.icon app-icons {folder}"
-    assert (REPO / folder / "claude-tray.ico").is_file()
-    svg = (REPO / "assets" / "claude-tray.svg").read_text()
-    assert svg.lstrip().startswith("<svg") and 'viewBox="0 0 64 64"' in svg
-
-
-def test_digit_atlas_command_writes_ten_equal_cells(tmp_path):
-    out = tmp_path / "digits.png"
-    assert icon.main(["digit-atlas", str(out)]) == 0
-    with Image.open(out) as atlas:
-        assert atlas.width % 10 == 0 and atlas.mode == "L"
-        cell = atlas.width // 10
-        cells = [atlas.crop((d * cell, 0, (d + 1) * cell, atlas.height)).tobytes() for d in range(10)]
-    assert len(set(cells)) == 10
-
-
-@pytest.mark.parametrize("argv", [[], ["gallery"], ["paint", "x.png"], ["gallery", "a", "b"]])
-def test_command_line_misuse_prints_usage(argv, capsys):
-    assert icon.main(argv) == 2
-    assert "usage: python -m tray_monitor.icon gallery OUT.png" in capsys.readouterr().err
-
-
-def test_unwritable_target_is_one_clear_sentence(tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    assert icon.main(["gallery", str(blocker / "gallery.png")]) == 1
-    assert icon.main(["app-icons", str(blocker / "icons")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("Could not write") == 2 and "Traceback" not in err
-
-
-def test_module_runs_as_a_command(tmp_path):
-    out = tmp_path / "g.png"
-    result = subprocess.run([sys.executable, "-m", "tray_monitor.icon", "gallery", str(out)],
-                            cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert out.stat().st_size > 10_000
 
 
 # ----------------------------------------------------------------------------------- any input

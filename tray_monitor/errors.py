@@ -5,9 +5,11 @@ Every message is one sentence a user can act on. Messages name files and URLs, n
 """
 from __future__ import annotations
 
+from tray_monitor.model import Status
+
 
 class MonitorError(Exception):
-    status = "error"
+    status: Status = "error"
 
     def __init__(self, message: str):
         super().__init__(message)

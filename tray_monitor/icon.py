@@ -18,42 +18,30 @@ the image to the slot): every pixel is fully opaque and the plate fills the squa
 
 Small sizes get a hand-tuned pixel font (TrueType digits blur below ~20 px); larger ones scale the
 digits of DejaVu Sans Condensed Bold, pre-rendered into assets/digits.png so that drawing an icon
-never needs FreeType (see render_digit_atlas). Fonts are cached, images are not.
+never needs FreeType (see icon_tools.render_digit_atlas). Fonts are cached, images are not.
 
-Command line: `python -m tray_monitor.icon gallery OUT.png` (every state at every size, one PNG;
-kept committed as assets/icon-gallery.png), `python -m tray_monitor.icon app-icons DIR` (PNGs per
-size and a Windows .ico; committed both in assets/ and in tray_monitor/assets/, where the
-PyInstaller spec looks for them), and
-`python -m tray_monitor.icon digit-atlas tray_monitor/assets/digits.png`.
+`python -m tray_monitor.icon gallery|app-icons|digit-atlas ...` runs the tools that write the
+gallery, the app icons and the digit atlas: they live in `icon_tools`, this module only draws.
 """
 from __future__ import annotations
 
 import functools
-import io
 import math
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 # PIL.ImageFont is imported at module top on purpose: with pystray's gtk/appindicator backends,
 # Gtk imported before PIL.ImageFont binds the system FreeType, and text is then measured wrong or
-# drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the gallery does,
-# and anything importing this module before pystray gets a working ImageFont.
-from PIL import Image, ImageChops, ImageDraw, ImageFont
+# drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the tools do, and
+# the tray imports this module before pystray so that any later ImageFont user gets a working one.
+from PIL import Image, ImageChops, ImageDraw, ImageFont  # noqa: F401 - ImageFont: see above
 
-from tray_monitor.model import IconSpec
+from tray_monitor.model import ICON_STATES, SEVERITIES, IconSpec, IconState, Severity
 
-ICON_STATES = ("loading", "ok", "stale", "signed_out", "no_scope", "error")
-ICON_SEVERITIES = ("normal", "warning", "critical")
-GALLERY_SIZES = (16, 22, 24, 32, 64)
-APP_ICON_SIZES = (16, 32, 48, 64, 128, 256)
 MIN_SIZE = 8
 
-_FONT_FILE = "DejaVuSansCondensed-Bold.ttf"  # gallery labels, and the source of the digit atlas
-_ATLAS_FILE = "digits.png"
-_ATLAS_FONT_SIZE = 200
+_ATLAS_FILE = "digits.png"  # made by icon_tools.render_digit_atlas
 #: Below this size digits come from the pixel fonts; from here on from the digit atlas.
 _ATLAS_FROM = 28
 #: Geometric shapes are drawn this many times larger, then box-filtered down (anti-aliasing that
@@ -151,7 +139,7 @@ def render_icon(spec: IconSpec, size: int = 64, template: bool = False,
         raise ValueError(f"icon size {size} is too small; draw at least {MIN_SIZE} px")
     if template and opaque:
         raise ValueError("template and opaque exclude each other: a template image lives on alpha")
-    severity = spec.severity if spec.severity in ICON_SEVERITIES else "normal"
+    severity: Severity = spec.severity if spec.severity in SEVERITIES else "normal"
     text = _percent_text(spec.percent)
     weekly = _finite(spec.weekly_percent)
     # A template glyph has no plate or frame to keep clear of, so it may use the whole square.
@@ -297,7 +285,7 @@ def _bar_masks(geometry: _Geometry, weekly: float) -> tuple[Image.Image, Image.I
     return track, fill
 
 
-def _content_mask(state: str, text: str | None, geometry: _Geometry) -> Image.Image:
+def _content_mask(state: IconState, text: str | None, geometry: _Geometry) -> Image.Image:
     """The digits or the glyph, as a mask."""
     if state in ("ok", "stale") and text is not None:
         if text == "full":
@@ -315,14 +303,6 @@ def _content_mask(state: str, text: str | None, geometry: _Geometry) -> Image.Im
 
 
 # ---------------------------------------------------------------------------------------- digits
-
-@functools.lru_cache(maxsize=8)
-def _font(pixel_size: int) -> ImageFont.FreeTypeFont:
-    # Bundled: never depend on a system font at run time. Read as bytes, so a zipped or frozen
-    # package works too (FreeType reads the font lazily; a temporary file could vanish first).
-    data = (resources.files("tray_monitor") / "assets" / _FONT_FILE).read_bytes()
-    return ImageFont.truetype(io.BytesIO(data), pixel_size)
-
 
 def _digits_mask(text: str, geometry: _Geometry) -> Image.Image:
     x0, y0, x1, y1 = geometry.content
@@ -370,25 +350,6 @@ def _atlas_digits_mask(text: str, geometry: _Geometry) -> Image.Image:
     mask = _blank(geometry.size)
     mask.paste(glyphs, (x0 + (box_w - width) // 2, y0))
     return mask
-
-
-def render_digit_atlas() -> Image.Image:
-    """The ten digits of the bundled font in equal cells, cropped to their common height ("L").
-
-    Shipped as assets/digits.png so that drawing the tray icon never calls FreeType: with the
-    gtk/appindicator backends, Gtk loaded before PIL.ImageFont makes FreeType measure garbage
-    (here: a 187-megapixel text box, DecompressionBombError) or draw nothing.
-    """
-    font = _font(_ATLAS_FONT_SIZE)
-    cell = math.ceil(font.getlength("0"))  # DejaVu's digits are tabular: one advance for all
-    ascent, descent = font.getmetrics()
-    strip = Image.new("L", (cell * 10, ascent + descent), 0)
-    draw = ImageDraw.Draw(strip)
-    for digit in range(10):
-        draw.text((digit * cell, 0), str(digit), font=font, fill=255)
-    bbox = strip.getbbox()
-    assert bbox is not None
-    return strip.crop((0, bbox[1], strip.width, bbox[3]))
 
 
 @functools.lru_cache(maxsize=1)
@@ -507,7 +468,7 @@ def _replace(canvas: Image.Image, mask: Image.Image, colour: RGBA) -> Image.Imag
     return Image.composite(layer, canvas, mask)
 
 
-def _compose_colour(state: str, severity: str, content: Image.Image, weekly: float | None,
+def _compose_colour(state: IconState, severity: Severity, content: Image.Image, weekly: float | None,
                     geometry: _Geometry, opaque: bool) -> Image.Image:
     look = _LOOKS[(state, severity if state == "ok" else None)]
     size = geometry.size
@@ -537,7 +498,7 @@ def _mix(base: RGBA, top: RGBA, amount: float) -> RGBA:
     return (rgb[0], rgb[1], rgb[2], max(base[3], round(255 * amount)))
 
 
-def _compose_template(state: str, severity: str, content: Image.Image, weekly: float | None,
+def _compose_template(state: IconState, severity: Severity, content: Image.Image, weekly: float | None,
                       geometry: _Geometry) -> Image.Image:
     """Alpha only (RGB stays black). Severity: bare digits < framed < solid plate, digits cut out."""
     size = geometry.size
@@ -570,90 +531,6 @@ def _compose_template(state: str, severity: str, content: Image.Image, weekly: f
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     image.putalpha(alpha)
     return image
-
-
-# ------------------------------------------------------------------------------------- gallery
-
-@dataclass(frozen=True)
-class GalleryCase:
-    label: str
-    spec: IconSpec
-
-
-def _severity_for(percent: float) -> str:
-    # Same rule as the view when the server sends none: warning from 75 %, critical from 90 %.
-    return "critical" if percent >= 90 else "warning" if percent >= 75 else "normal"
-
-
-def gallery_cases() -> tuple[GalleryCase, ...]:
-    cases: list[GalleryCase] = []
-    for percent in (0, 7, 42, 78, 93, 100, 104):
-        severity = _severity_for(percent)
-        cases.append(GalleryCase(f"ok {percent}% {severity}", IconSpec("ok", percent, None, severity)))
-    for percent, weekly in ((42, 63), (78, 20), (93, 97), (104, 100), (7, 0)):
-        severity = _severity_for(percent)
-        cases.append(GalleryCase(f"ok {percent}% +week {weekly}%",
-                                 IconSpec("ok", percent, weekly, severity)))
-    cases.append(GalleryCase("ok 42% server:critical", IconSpec("ok", 42, None, "critical")))
-    cases.append(GalleryCase("stale 42%", IconSpec("stale", 42, None, "normal")))
-    cases.append(GalleryCase("stale 93% +week 50%", IconSpec("stale", 93, 50, "critical")))
-    cases.append(GalleryCase("stale 104%", IconSpec("stale", 104, None, "critical")))
-    cases.append(GalleryCase("stale, no number", IconSpec("stale")))
-    for state, label in (("loading", "loading"), ("signed_out", "signed out / expired"),
-                         ("no_scope", "no usage scope"), ("error", "offline / error")):
-        cases.append(GalleryCase(label, IconSpec(state)))
-    return tuple(cases)
-
-
-_VARIANTS = (
-    ("colour on dark panel", (32, 32, 32), False, False),
-    ("colour on light panel", (235, 235, 235), False, False),
-    ("template (macOS)", (235, 235, 235), True, False),
-    ("opaque (xorg)", (128, 128, 128), False, True),
-)
-_CELL_PAD = 6
-_LABEL_WIDTH = 190
-_HEADER_HEIGHT = 40
-
-
-def gallery_size(cases: Sequence[GalleryCase] | None = None,
-                 sizes: Sequence[int] = GALLERY_SIZES) -> tuple[int, int]:
-    cases = gallery_cases() if cases is None else cases
-    group_width = sum(sizes) + _CELL_PAD * (len(sizes) + 1)
-    row_height = max(sizes) + _CELL_PAD
-    return (_LABEL_WIDTH + len(_VARIANTS) * group_width,
-            _HEADER_HEIGHT + len(cases) * row_height + _CELL_PAD)
-
-
-def render_gallery(cases: Sequence[GalleryCase] | None = None,
-                   sizes: Sequence[int] = GALLERY_SIZES) -> Image.Image:
-    """Every case x size x variant on one sheet, with labelled rows and column groups."""
-    cases = gallery_cases() if cases is None else cases
-    width, height = gallery_size(cases, sizes)
-    sheet = Image.new("RGBA", (width, height), (250, 250, 250, 255))
-    draw = ImageDraw.Draw(sheet)
-    label_font = _font(13)
-    group_width = sum(sizes) + _CELL_PAD * (len(sizes) + 1)
-    row_height = max(sizes) + _CELL_PAD
-    for index, (title, background, _template, _opaque) in enumerate(_VARIANTS):
-        gx = _LABEL_WIDTH + index * group_width
-        draw.rectangle((gx, 0, gx + group_width - 2, height - 1), fill=background + (255,))
-        text_colour = (0, 0, 0) if sum(background) > 380 else (255, 255, 255)
-        draw.text((gx + _CELL_PAD, 4), title, font=label_font, fill=text_colour)
-        x = gx + _CELL_PAD
-        for size in sizes:
-            draw.text((x, 22), f"{size}", font=label_font, fill=text_colour)
-            x += size + _CELL_PAD
-    for row, case in enumerate(cases):
-        y = _HEADER_HEIGHT + row * row_height
-        draw.text((6, y + (max(sizes) - 13) // 2), case.label, font=label_font, fill=(0, 0, 0))
-        for index, (_, _, template, opaque) in enumerate(_VARIANTS):
-            x = _LABEL_WIDTH + index * group_width + _CELL_PAD
-            for size in sizes:
-                icon = render_icon(case.spec, size, template=template, opaque=opaque)
-                sheet.alpha_composite(icon, (x, y + (max(sizes) - size) // 2))
-                x += size + _CELL_PAD
-    return sheet
 
 
 # ------------------------------------------------------------------------------------ app icon
@@ -699,46 +576,7 @@ def render_app_icon(size: int) -> Image.Image:
     return canvas
 
 
-# ---------------------------------------------------------------------------------- command line
+if __name__ == "__main__":  # the documented command (README): the tools live in icon_tools
+    from tray_monitor.icon_tools import main
 
-_USAGE = ("usage: python -m tray_monitor.icon gallery OUT.png\n"
-          "       python -m tray_monitor.icon app-icons DIR\n"
-          "       python -m tray_monitor.icon digit-atlas OUT.png   (tray_monitor/assets/digits.png)")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] not in ("gallery", "app-icons", "digit-atlas"):
-        print(_USAGE, file=sys.stderr)
-        return 2
-    command, target = args
-    try:
-        if command == "gallery":
-            render_gallery().save(target, format="PNG")
-            print(f"wrote {target}")
-        elif command == "digit-atlas":
-            render_digit_atlas().save(target, format="PNG", optimize=True)
-            print(f"wrote {target}")
-        else:
-            directory = Path(target)
-            directory.mkdir(parents=True, exist_ok=True)
-            icons = {size: render_app_icon(size) for size in APP_ICON_SIZES}
-            for size, image in icons.items():
-                path = directory / f"claude-tray-{size}.png"
-                image.save(path, format="PNG")
-                print(f"wrote {path}")
-            # Windows wants one .ico holding every size; each drawn at its size, not downscaled.
-            ico = directory / "claude-tray.ico"
-            largest = max(APP_ICON_SIZES)
-            icons[largest].save(ico, format="ICO", sizes=[(s, s) for s in APP_ICON_SIZES],
-                                append_images=[icons[s] for s in APP_ICON_SIZES if s != largest])
-            print(f"wrote {ico}")
-    except OSError as error:
-        print(f"Could not write {target}: {error.strerror or error}. "
-              "Check that the folder exists and is writable.", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -53,14 +53,12 @@ COMMANDS = ("refresh", "quit", "ping", "view", "autostart")  # what app.py answe
 
 
 class InstanceNotRunning(MonitorError):
-    status = "not_running"
-
     def __init__(self, message: str = "claude-tray is not running; start it with `claude-tray`."):
         super().__init__(message)
 
 
 class InstanceNotResponding(MonitorError):
-    status = "not_responding"
+    """The tray holds the lock but did not answer in time."""
 
 
 class ControlError(MonitorError):

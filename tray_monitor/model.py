@@ -7,10 +7,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal, TypeGuard, get_args
 
-#: Severity levels, in increasing order. The server may send its own; otherwise they follow the
-#: percent (warning from 75 %, critical from 90 %).
-SEVERITIES = ("normal", "warning", "critical")
+# The vocabulary, decided here once. Literal types rather than Enums: the values travel as plain
+# strings (status --json, the control socket's view, test assertions) and mypy checks every use.
+
+#: How close a window is to its limit, in increasing order. The server may send its own; otherwise
+#: view.severity_for_percent decides it from the percent.
+Severity = Literal["normal", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+#: What the front ends say about the monitor as a whole (View.status, status --json "status").
+Status = Literal["loading", "ok", "stale", "signed_out", "expired", "no_scope", "rate_limited", "error"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+
+#: What the icon draws (IconSpec.state): the statuses, with "expired" drawn as "signed_out" and
+#: "rate_limited" as "stale" or "error" (view._icon decides).
+IconState = Literal["loading", "ok", "stale", "signed_out", "no_scope", "error"]
+ICON_STATES: tuple[IconState, ...] = get_args(IconState)
+
+#: A popup's urgency (freedesktop notification urgency levels).
+Urgency = Literal["low", "normal", "critical"]
+
+
+def is_severity(value: object) -> TypeGuard[Severity]:
+    return isinstance(value, str) and value in SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -21,7 +42,7 @@ class UsageWindow:
     label: str  # human: "Session (5h)", "Weekly", "Weekly · Fable", "Nimbus quill"
     percent: float  # raw 0..100, may exceed 100 while in overage; never a fraction
     resets_at: datetime | None  # timezone-aware; None = window not started yet
-    severity: str | None = None  # as the server said ("normal"|"warning"|"critical"), else None
+    severity: Severity | None = None  # as the server said, else None
     active: bool = False  # the limit that binds now (limits[].is_active)
     locked_reason: str | None = None  # non-null when the server has locked this window
     kind: str = "other"  # "session" | "weekly" | "weekly_scoped" | "other"
@@ -77,7 +98,7 @@ class Credentials:
 class IconSpec:
     """Everything the tray icon shows; `icon.render_icon(spec, size)` draws it."""
 
-    state: str  # "loading" | "ok" | "stale" | "signed_out" | "no_scope" | "error"
+    state: IconState
     percent: float | None = None  # the binding window's raw percent (may exceed 100)
     weekly_percent: float | None = None  # thin bar for the weekly window, None = no bar
-    severity: str = "normal"  # "normal" | "warning" | "critical"
+    severity: Severity = "normal"

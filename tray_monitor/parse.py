@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tray_monitor.errors import BadResponse
-from tray_monitor.model import SEVERITIES, ExtraUsage, Reading, UsageWindow
+from tray_monitor.model import ExtraUsage, Reading, Severity, UsageWindow, is_severity
 
 log = logging.getLogger("tray_monitor.parse")
 
@@ -220,8 +220,8 @@ def _percent(value: object, field: str) -> float:
     return number
 
 
-def _severity(value: object) -> str | None:
-    return value if isinstance(value, str) and value in SEVERITIES else None
+def _severity(value: object) -> Severity | None:
+    return value if is_severity(value) else None
 
 
 def _locked_reason(value: object) -> str | None:

@@ -20,7 +20,16 @@ from tray_monitor.errors import (
     Transient,
 )
 from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
-from tray_monitor.model import ExtraUsage, IconSpec, Reading, UsageWindow
+from tray_monitor.model import (
+    STATUSES,  # noqa: F401 - front ends read the statuses from the view
+    ExtraUsage,
+    IconSpec,
+    IconState,
+    Reading,
+    Severity,
+    Status,
+    UsageWindow,
+)
 
 if TYPE_CHECKING:  # state.py imports alerts; the view needs only its field names
     from tray_monitor.state import MonitorState
@@ -37,7 +46,6 @@ STALE_AFTER_INTERVALS = 2
 #: pystray's win32 backend fails on a longer title, so the view never makes one.
 MAX_TOOLTIP = 127
 
-STATUSES = ("loading", "ok", "stale", "signed_out", "expired", "no_scope", "rate_limited", "error")
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class WindowRow:
     label: str
     percent: float
     percent_text: str  # "78%"
-    severity: str  # "normal" | "warning" | "critical"
+    severity: Severity
     active: bool
     resets_at: datetime | None
     reset_text: str  # "resets in 2h 11m (14:00)" | "not started"
@@ -56,7 +64,7 @@ class WindowRow:
 
 @dataclass(frozen=True)
 class View:
-    status: str  # one of STATUSES
+    status: Status
     icon: IconSpec
     tooltip: str  # one line, unicode (the tray adapter makes it latin-1-safe)
     plan: str | None
@@ -72,13 +80,18 @@ class View:
 # ----------------------------------------------------------------------------- windows
 
 
-def severity_of(window: UsageWindow) -> str:
+def severity_of(window: UsageWindow) -> Severity:
     """The server's severity when it sent one (limits[] carries it), else from the percent."""
-    if window.severity in ("normal", "warning", "critical"):
+    if window.severity is not None:
         return window.severity
-    if window.percent >= CRITICAL_PERCENT:
+    return severity_for_percent(window.percent)
+
+
+def severity_for_percent(percent: float) -> Severity:
+    """The one rule when the server sends no severity: warning from 75 %, critical from 90 %."""
+    if percent >= CRITICAL_PERCENT:
         return "critical"
-    if window.percent >= WARNING_PERCENT:
+    if percent >= WARNING_PERCENT:
         return "warning"
     return "normal"
 
@@ -176,7 +189,7 @@ def _is_stale_by_age(reading: Reading, interval: float, now: datetime) -> bool:
     return (now - reading.fetched_at).total_seconds() > STALE_AFTER_INTERVALS * max(interval, 1.0)
 
 
-def derive_status(state: MonitorState, now: datetime) -> str:
+def derive_status(state: MonitorState, now: datetime) -> Status:
     """One of STATUSES. Login problems win over a kept reading (the user must act); a failed
     fetch with a reading kept is "stale" (429 is "rate_limited"); without one it is "error"."""
     problem = state.problem
@@ -312,7 +325,7 @@ def _cap(text: str, limit: int) -> str:
     return out + "…"
 
 
-_ICON_STATES = {
+_ICON_STATES: dict[Status, IconState] = {
     "loading": "loading",
     "ok": "ok",
     "stale": "stale",
@@ -323,7 +336,8 @@ _ICON_STATES = {
 }
 
 
-def _icon(status: str, reading: Reading | None, binding: UsageWindow | None) -> IconSpec:
+def _icon(status: Status, reading: Reading | None, binding: UsageWindow | None) -> IconSpec:
+    icon_state: IconState
     if status == "rate_limited":
         # A 429 is a pause, not a fault: with numbers kept the icon shows them as stale.
         icon_state = "stale" if binding is not None else "error"
