@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.envs import temp_env
 from tests.fakeapi import Response, error_fixture, fake_claude_bin, write_credentials
@@ -80,9 +85,23 @@ def run(env: Environment, offline: bool = False, probes: Probes | None = None, c
         client = UsageClient(env)
     code = run_doctor(env, CredentialStore(env), client, offline=offline, probes=probes or healthy_probes())
     out = env.stdout.getvalue()
-    # Each line: level in columns 0-3, the check's name in columns 6-18, then the detail.
-    lines = {line[6:19].strip(): line for line in out.splitlines() if line[:4].strip() in (OK, WARN, FAIL, SKIP, INFO)}
-    return code, lines, out
+    return code, checks_in(out), out
+
+
+def checks_in(out: str) -> dict[str, str]:
+    """Each check's whole entry as one line of text: its first line has the level in columns 0-3
+    and the name in columns 6-18; the finding's and the fix's further lines start with spaces."""
+    entries: dict[str, str] = {}
+    name = None
+    for line in out.splitlines():
+        if line[:4].strip() in (OK, WARN, FAIL, SKIP, INFO):
+            name = line[6:19].strip()
+            entries[name] = line.rstrip()
+        elif line.startswith(" ") and name is not None:
+            entries[name] += " " + line.strip()
+        else:
+            name = None
+    return entries
 
 
 def level_of(lines: dict, name: str) -> str:
@@ -111,8 +130,8 @@ def test_no_credentials_fails_with_the_fix_and_skips_the_request(tmp_path, fake_
     env = make_env(tmp_path, fake_api.url)
     code, lines, out = run(env)
     assert code == 1
-    assert level_of(lines, "credentials") == FAIL and "run `claude`" in lines["credentials"]
-    assert "Fix:" in lines["credentials"] and ".credentials.json" in lines["credentials"]
+    assert level_of(lines, "credentials") == FAIL and "fix: run claude and log in" in lines["credentials"]
+    assert ".credentials.json" in lines["credentials"] and "--demo" in lines["credentials"]
     assert level_of(lines, "usage request") == SKIP
     assert fake_api.requests == []
     assert "problem(s) to fix" in out
@@ -123,7 +142,7 @@ def test_expired_login_fails_with_the_fix(tmp_path, fake_api):
     signed_in(env, expires_in=-3600)
     code, lines, _ = run(env)
     assert code == 1
-    assert level_of(lines, "expiry") == FAIL and "run `claude`" in lines["expiry"]
+    assert level_of(lines, "expiry") == FAIL and "fix: run claude in a terminal" in lines["expiry"]
     assert level_of(lines, "usage request") == SKIP and fake_api.requests == []
 
 
@@ -145,21 +164,12 @@ def test_token_without_usage_scope_fails_on_scopes(tmp_path, fake_api):
     assert fake_api.requests == []
 
 
-def test_environment_token_has_unknown_expiry_and_the_scopes_claude_code_oauth_scopes_lists(tmp_path, fake_api):
-    env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN",
-                   CLAUDE_CODE_OAUTH_SCOPES="user:inference user:profile")
-    code, lines, out = run(env)
-    assert level_of(lines, "expiry") == INFO and level_of(lines, "scopes") == OK
-    assert "CLAUDE_CODE_OAUTH_TOKEN" in lines["credentials"] and "ENVTOKEN" not in out
-    assert code == 0
-
-
-def test_environment_token_without_user_profile_in_claude_code_oauth_scopes_fails_with_no_request(tmp_path, fake_api):
+def test_environment_token_has_unknown_expiry_and_scopes(tmp_path, fake_api):
     env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN")
     code, lines, out = run(env)
-    assert level_of(lines, "scopes") == FAIL
-    assert "CLAUDE_CODE_OAUTH_SCOPES does not list user:profile" in lines["scopes"] and "ENVTOKEN" not in out
-    assert code == 1 and fake_api.requests == []
+    assert level_of(lines, "expiry") == INFO and level_of(lines, "scopes") == INFO
+    assert "CLAUDE_CODE_OAUTH_TOKEN" in lines["credentials"] and "ENVTOKEN" not in out
+    assert code == 0
 
 
 def test_server_answering_429_is_a_warning_with_the_cooldown(tmp_path, fake_api):
@@ -374,8 +384,8 @@ def test_tray_host_is_not_judged_for_a_forced_unusual_backend(tmp_path):
     assert check_tray_host(make_env(tmp_path), "dummy", hosts(xembed=False, sni=False)).level == INFO
 
 
-def test_check_line_shows_level_name_detail_and_fix():
-    assert Check("config", WARN, "bad", "edit it").line() == "warn  config        bad Fix: edit it"
+def test_check_lines_show_level_name_finding_and_the_fix_on_its_own_line():
+    assert Check("config", WARN, "bad", "edit it").lines(80) == ["warn  config        bad", "      fix: edit it"]
 
 
 # ----------------------------------------------------------------------------- real probes
@@ -501,3 +511,97 @@ def test_doctor_on_a_real_desktop_finds_the_tray_and_the_notification_daemon(
     assert level_of(lines, "notifications") == OK, out
     assert level_of(lines, "tray backend") in (OK, WARN)  # appindicator/gtk with PyGObject, else xorg
     assert code == 0, out
+
+
+# ----------------------------------------------------------------------------- the layout (issue 16)
+
+#: A check's first line (verdict, name), a line of its finding (under the finding), a fix line and
+#: the fix's further lines (under the fix's text).
+LEVEL_OR_INDENT = re.compile(r"^(?:(?:ok  |warn|FAIL|skip|info)  \S| {20}\S| {6}fix: \S| {11}\S)")
+
+
+def run_real_doctor(tmp_path, columns: int, cwd=None, **environ) -> subprocess.CompletedProcess:
+    """`claude-tray doctor --offline` as a process, in a fresh HOME without a login or a desktop."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PYSTRAY_BACKEND")}
+    home = tmp_path / f"home{columns}"
+    home.mkdir(exist_ok=True)
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".data"),
+               XDG_STATE_HOME=str(home / ".state"), XDG_RUNTIME_DIR=str(tmp_path), CLAUDE_CONFIG_DIR=str(home / ".claude"),
+               COLUMNS=str(columns), PYTHONPATH=str(Path(__file__).resolve().parents[1]), **environ)
+    return subprocess.run([sys.executable, "-m", "tray_monitor", "doctor", "--offline"], env=env, cwd=cwd or tmp_path,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("columns", [100, 80, 60, 40])
+def test_doctor_as_a_real_process_keeps_its_columns_and_puts_each_fix_on_its_own_line(tmp_path, columns):
+    """At 80 columns its 150-200 character lines wrapped mid-word across the verdict column, with
+    the fix glued on ("not on PATH Fix: install...")."""
+    done = run_real_doctor(tmp_path, columns)
+    assert done.returncode == 1 and done.stderr == "", done
+    body, _, summary = done.stdout.partition("\n\n")
+    for line in body.splitlines():
+        too_long = len(line) > columns - 1
+        assert not too_long or " " not in line.strip(), f"{line!r} is wider than {columns - 1}"
+        if columns >= 50:
+            assert LEVEL_OR_INDENT.match(line), f"{line!r} breaks the verdict column"
+    entries = checks_in(done.stdout)
+    assert "Fix:" not in done.stdout and "`" not in done.stdout
+    assert set(entries) >= {"credentials", "claude code", "tray backend", "tray host", "usage request"}
+    for entry in entries.values():
+        if entry.split()[0] in (FAIL, WARN):
+            assert " fix: " in entry, entry
+    assert "No Claude Code login found in" in entries["credentials"]
+    assert summary.strip().startswith("3 problem(s) to fix")
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(words=st.lists(st.text(alphabet="abcdefghij/._-`'", min_size=1, max_size=30), min_size=1, max_size=40),
+       fix_words=st.lists(st.text(alphabet="abcdefgh-/", min_size=1, max_size=12), max_size=20),
+       width=st.integers(min_value=20, max_value=140))
+def test_a_check_wraps_at_spaces_only_and_within_the_width(words, fix_words, width):
+    check = Check("notifications", WARN, " ".join(words), " ".join(fix_words) or None)
+    lines = check.lines(width)
+    assert lines[0].startswith("warn  notifications")
+    for line in lines:  # longer only for one word that alone is longer than the line
+        assert len(line) <= width or " " not in line.strip().removeprefix("fix: "), (line, width)
+    text = " ".join(" ".join(lines).split())
+    expected = " ".join(["warn", "notifications", *words] + (["fix:", *fix_words] if fix_words else []))
+    assert text == expected  # every word whole, in order
+
+
+def test_every_command_doctor_prints_as_a_fix_runs_as_written_from_anywhere(tmp_path):
+    """From a clone the venv's bin is not on PATH: "start it with `claude-tray`" did not run.
+    Each "claude-tray ..." command in a fix is the command of this very install."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_real_doctor(tmp_path, 200, cwd=elsewhere)
+    entries = checks_in(done.stdout)
+    start = entries["running tray"].split("fix: start it: ", 1)[1]
+    demo = entries["credentials"].split("or try claude-tray without a login: ", 1)[1]
+    assert demo == f"{start} --demo"
+    version = subprocess.run(f"{start} --version", shell=True, cwd=elsewhere, capture_output=True, text=True,
+                             env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("claude-tray "), version
+
+
+def test_a_running_tray_next_to_a_shell_without_a_display_is_not_a_tray_failure(tmp_path, fake_api):
+    """`doctor` over ssh said "running and answers" beside a FAILed tray host: the tray checks were
+    made from a shell that cannot see the desktop the tray runs in."""
+    env = make_env(tmp_path, fake_api.url, DISPLAY=None, DBUS_SESSION_BUS_ADDRESS=None)
+    signed_in(env)
+    code, lines, out = run(env, offline=True, probes=healthy_probes(running_tray=lambda env: True))
+    assert level_of(lines, "tray backend") == SKIP and level_of(lines, "tray host") == SKIP, out
+    assert "this shell has no display" in lines["tray host"]
+    assert level_of(lines, "running tray") == INFO and code == 0, out
+
+
+def test_a_running_tray_without_a_tray_host_on_this_display_is_a_warning_with_the_hosts_fix(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    probes = healthy_probes(running_tray=lambda env: True, x_tray_owned=lambda display: False,
+                            bus_names_owned=lambda address, names: {n: n == NOTIFICATIONS for n in names})
+    code, lines, out = run(env, offline=True, probes=probes)
+    assert level_of(lines, "tray host") == FAIL and code == 1, out
+    assert level_of(lines, "running tray") == WARN and "no tray host" in lines["running tray"]
+    assert "AppIndicator and KStatusNotifierItem" in lines["running tray"]

@@ -1,4 +1,7 @@
-"""`claude-tray doctor`: one line per thing the tray needs, each with the fix when it is missing.
+"""`claude-tray doctor`: one entry per thing the tray needs: a verdict column, the check's name, a
+short finding, and when something is missing the fix on its own indented line, a command or an
+action that works as written (commands name the very install that runs, so they work from a clone
+or a venv that is not on PATH). Wrapped at spaces to the terminal's width.
 
 Every probe is a small function of plain inputs; the ones that touch the outside world (X, D-Bus,
 `claude --version`, Python modules) are gathered in `Probes` so tests can hand in fakes or point
@@ -7,12 +10,18 @@ them at a real Xvfb / private bus. Exit status 0 when nothing needed is broken (
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shlex
+import shutil
 import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tray_monitor.errors import MonitorError, RateLimited
+from tray_monitor.errors import CredentialsNotFound, MonitorError, RateLimited
 
 OK, WARN, FAIL, SKIP, INFO = "ok", "warn", "FAIL", "skip", "info"
 
@@ -28,9 +37,67 @@ class Check:
     detail: str
     fix: str | None = None
 
-    def line(self) -> str:
-        text = f"{self.level:<4}  {self.name:<13} {self.detail}"
-        return text + (f" Fix: {self.fix}" if self.fix else "")
+    def lines(self, width: int = 80) -> list[str]:
+        """The verdict, name and finding wrapped under the finding's column; then the fix on its
+        own lines, indented under the name. Below NARROW columns the finding starts on a line of
+        its own too. Words are never cut (a path longer than the line runs over)."""
+        head = f"{self.level:<4}  {self.name:<{NAME_WIDTH}} "
+        if width >= NARROW:
+            out = _wrap(self.detail, width, head, " " * len(head))
+        else:
+            out = [head.rstrip(), *_wrap(self.detail, width, FIX_INDENT, FIX_INDENT)]
+        if self.fix:
+            out += _wrap(self.fix, width, FIX_INDENT + "fix: ", FIX_INDENT + "     ")
+        return out
+
+
+NAME_WIDTH = 13  # "notifications", "usage request"
+FIX_INDENT = " " * 6  # under the name: the verdict column stays clear
+NARROW = 50  # below this the finding gets lines of its own
+MAX_WIDTH = 100  # long lines are not easier to read
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(text, max(width, len(first) + 1), initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def plain(text: str) -> str:
+    """A sentence from elsewhere (errors, settings) with its Markdown backticks dropped: in a
+    terminal `claude` reads as a command only to a Markdown eye, and a copied backtick breaks it."""
+    return text.replace("`", "")
+
+
+def split_advice(message: str, environ=None) -> tuple[str, str | None]:
+    """ "No Claude Code login found in X: run `claude` and log in." -> the finding and the fix, so
+    the fix gets its own line instead of being glued onto the finding. With `environ`, a
+    "claude-tray <command>" in the fix becomes the command that runs this install."""
+    match = re.match(r"(.+?)[:;] ((?:run|unset|set|log in|install)\b.+)$", plain(message).strip())
+    if not match:
+        return plain(message), None
+    fix = match.group(2).rstrip(".")
+    if environ is not None:
+        fix = re.sub(r"\bclaude-tray(?= (?:autostart|config|status|doctor|watch|--demo)\b)",
+                     lambda _: self_command(environ), fix)
+    return match.group(1), fix
+
+
+def self_command(environ) -> str:
+    """How to run this very claude-tray, as a user can type it: "claude-tray" when that is on PATH
+    and is this install, else the install's own script or `python -m tray_monitor`."""
+    bin_dir = os.path.dirname(sys.executable)
+    on_path = shutil.which("claude-tray", path=environ.get("PATH"))
+    if on_path and os.path.dirname(os.path.realpath(on_path)) in (bin_dir, os.path.realpath(bin_dir)):
+        return "claude-tray"
+    script = os.path.join(bin_dir, "claude-tray" + (".exe" if sys.platform == "win32" else ""))
+    if os.path.isfile(script):
+        return shlex.quote(script)
+    return f"{shlex.quote(sys.executable)} -m tray_monitor"
+
+
+def pip_install(requirement: str) -> str:
+    """A pip command for the environment claude-tray runs in (venv, pipx or system)."""
+    return f"{shlex.quote(sys.executable)} -m pip install {shlex.quote(requirement)}"
 
 
 # ----------------------------------------------------------------------------- outside-world probes
@@ -116,7 +183,7 @@ class Probes:
 # ----------------------------------------------------------------------------- the checks
 
 
-def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]:
+def check_credentials(store, now: datetime, environ=None) -> tuple[list[Check], object | None]:
     """Found, expiry, scope, plan. Returns the checks and the credentials when they are usable."""
     from tray_monitor.credentials import check_usable, describe_source, plan_label
     from tray_monitor.fmt import format_countdown
@@ -124,7 +191,12 @@ def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]
     try:
         creds = store.load()
     except MonitorError as error:
-        return [Check("credentials", FAIL, error.message, _where(store))], None
+        finding, fix = split_advice(error.message)
+        fix = fix or "run claude in a terminal and log in"
+        if isinstance(error, CredentialsNotFound):
+            own = self_command(environ if environ is not None else os.environ)
+            fix += f"; or try claude-tray without a login: {own} --demo"
+        return [Check("credentials", FAIL, finding, fix)], None
     plan = plan_label(creds)
     found = f"found in {describe_source(creds.source)}" + (f" ({plan} plan)" if plan else "")
     checks = [Check("credentials", OK, found)]
@@ -132,7 +204,8 @@ def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]
         checks.append(Check("expiry", INFO, "unknown for a token from the environment"))
     elif creds.is_expired(now):
         checks.append(Check("expiry", FAIL, f"the login expired at {creds.expires_at:%Y-%m-%d %H:%M} UTC",
-                            "run `claude` once; Claude Code refreshes it and claude-tray picks it up."))
+                            "run claude in a terminal once: Claude Code refreshes the login and "
+                            "claude-tray picks it up"))
     else:
         checks.append(Check("expiry", OK, f"valid for {format_countdown(creds.expires_at - now)} "
                                           "(Claude Code refreshes it while you use it)"))
@@ -144,23 +217,17 @@ def check_credentials(store, now: datetime) -> tuple[list[Check], object | None]
         try:
             check_usable(creds, now)
         except MonitorError as error:
-            checks.append(Check("scopes", FAIL, error.message))
+            checks.append(Check("scopes", FAIL, *split_advice(error.message)))
     usable = all(c.level != FAIL for c in checks)
     return checks, (creds if usable else None)
-
-
-def _where(store) -> str | None:
-    try:
-        return store.describe()
-    except Exception:  # describe is a courtesy; the failure above is what matters
-        return None
 
 
 def check_claude_code(environ, probes: Probes) -> Check:
     version = probes.claude_version(environ)
     if version is None:
-        return Check("claude code", WARN, "`claude` is not on PATH",
-                     "install Claude Code and log in with `claude`; claude-tray reads its login.")
+        return Check("claude code", WARN, "claude is not on PATH",
+                     "install Claude Code (npm install -g @anthropic-ai/claude-code), then run claude "
+                     "and log in; claude-tray reads that login")
     return Check("claude code", OK, version)
 
 
@@ -170,7 +237,8 @@ def check_config(env) -> Check:
     _settings, warnings = load_settings(env)
     path = settings_path(env)
     if warnings:
-        return Check("config", WARN, " ".join(warnings), f"edit {path}; `claude-tray config` shows the values in use.")
+        return Check("config", WARN, plain(" ".join(warnings)),
+                     f"edit {path}; {self_command(env.environ)} config shows the values in use")
     return Check("config", OK, f"{path} is valid" if path.exists() else f"no {path}: defaults in use")
 
 
@@ -198,18 +266,21 @@ def choose_backend(env, probes: Probes) -> tuple[str | None, str]:
     return None, "neither PyGObject nor python-xlib is installed"
 
 
-MENU_FIX = ("for a menu install PyGObject (pip install 'claude-tray[gtk]', needs libgirepository1.0-dev "
-            "libcairo2-dev) and gir1.2-ayatanaappindicator3-0.1.")
+def menu_fix() -> str:
+    """How to get the backends with a menu: PyGObject, built by pip in this very environment."""
+    return ("for a menu, on Debian/Ubuntu: sudo apt install libgirepository1.0-dev libcairo2-dev pkg-config "
+            f"gir1.2-ayatanaappindicator3-0.1, then {pip_install('PyGObject<3.51')}")
 
 
 def check_backend(env, probes: Probes) -> tuple[Check, str | None]:
     backend, why = choose_backend(env, probes)
     if backend is None:
         return Check("tray backend", FAIL, f"none can load ({why})",
-                     "run claude-tray inside your desktop session; `claude-tray status` works anywhere."), None
+                     f"run claude-tray inside your desktop session; {self_command(env.environ)} status "
+                     "works anywhere"), None
     suffix = f" ({why})" if why else ""
     if backend == "xorg":
-        check = Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", MENU_FIX)
+        check = Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", menu_fix())
         return check, backend
     return Check("tray backend", OK, f"{backend}{suffix}, with a menu"), backend
 
@@ -238,15 +309,15 @@ def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
         return Check("tray host", OK, f"XEmbed tray (_NET_SYSTEM_TRAY) on {display}")
     if backend in ("gtk", "xorg") and "sni" in hosts:
         return Check("tray host", FAIL, "only a StatusNotifierWatcher, which the " + backend + " backend cannot use",
-                     MENU_FIX.replace("for a menu ", ""))
+                     menu_fix().replace("for a menu, ", ""))
     if backend not in ("appindicator", "gtk", "xorg", None):
         return Check("tray host", INFO, f"not checked for the {backend} backend")
     detail = "no system tray found" + (f" ({'; '.join(problems)})" if problems else "")
     if not display and not env.environ.get("WAYLAND_DISPLAY"):
-        return Check("tray host", FAIL, detail, "run claude-tray inside your desktop session (no display here).")
+        return Check("tray host", FAIL, detail, "run claude-tray inside your desktop session (no display here)")
     return Check("tray host", FAIL, detail,
                  "enable a tray: GNOME needs the 'AppIndicator and KStatusNotifierItem Support' extension; "
-                 "other panels need their system-tray / notification-area applet.")
+                 "other panels need their system-tray / notification-area applet")
 
 
 def _bus_owned(env, name: str, probes: Probes, problems: list[str]) -> bool | None:
@@ -270,7 +341,7 @@ def check_notifications(env, probes: Probes) -> Check:
         return Check("notifications", OK, f"{NOTIFICATIONS} has an owner")
     detail = "no notification daemon" + (f" ({'; '.join(problems)})" if problems else "")
     return Check("notifications", WARN, detail,
-                 "start one (your desktop's own, or dunst / mako); the tray works without popups.")
+                 "start one (your desktop's own, or dunst / mako); the tray works without popups")
 
 
 def check_autostart(env, probes: Probes) -> Check:
@@ -278,14 +349,14 @@ def check_autostart(env, probes: Probes) -> Check:
 
     status = (probes.make_autostart or make_autostart)(env).status()
     level = {"enabled": OK, "disabled": INFO, "unavailable": INFO}.get(status.state, WARN)
-    return Check("autostart", level, status.message)
+    return Check("autostart", level, *split_advice(status.message, env.environ))
 
 
 def check_running(env, probes: Probes) -> Check:
     if probes.running_tray(env):
         return Check("running tray", INFO, "claude-tray is running and answers; it polls the same endpoint, so "
                                            "a rate limit it met shows here too")
-    return Check("running tray", INFO, "claude-tray is not running; start it with `claude-tray`")
+    return Check("running tray", INFO, "claude-tray is not running", f"start it: {self_command(env.environ)}")
 
 
 def check_endpoint(env, client, creds, offline: bool) -> Check:
@@ -297,7 +368,7 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
         try:
             api_base_url(env)
         except MonitorError as error:
-            return Check("usage request", FAIL, error.message)
+            return Check("usage request", FAIL, *split_advice(error.message))
         return Check("usage request", FAIL, "no client could be built")
     if offline:
         return Check("usage request", SKIP, "--offline")
@@ -309,7 +380,7 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
 
     cooldown = SharedCooldown(cooldown_path(env), env.clock)
     advice = ("wait: claude-tray backs off by itself (5 min, doubling to 30); do not poll below 60 s "
-              "and close other usage monitors using the same login.")
+              "and close other usage monitors using the same login")
     remaining = cooldown.remaining()
     if remaining is not None:  # a 429 met by the tray or an earlier command: asking now would prolong it
         return Check("usage request", WARN, "not sent: the endpoint asked claude-tray to slow down; "
@@ -321,7 +392,7 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
         wait = f"; retry in {format_countdown(timedelta(seconds=error.retry_after))}" if error.retry_after else ""
         return Check("usage request", WARN, f"rate-limited by the endpoint{wait}", advice)
     except MonitorError as error:
-        return Check("usage request", FAIL, error.message)
+        return Check("usage request", FAIL, *split_advice(error.message))
     shown = ", ".join(f"{w.label} {format_percent(w.percent)}" for w in reading.windows[:4]) or "no windows yet"
     return Check("usage request", OK, f"answered: {shown}")
 
@@ -332,7 +403,7 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
 def doctor_checks(env, store, client, offline: bool, probes: Probes | None = None) -> list[Check]:
     probes = probes or Probes()
     now = env.clock.now()
-    checks, creds = check_credentials(store, now)
+    checks, creds = check_credentials(store, now, env.environ)
     checks.append(check_claude_code(env.environ, probes))
     checks.append(check_config(env))
     backend_check, backend = check_backend(env, probes)
@@ -342,7 +413,27 @@ def doctor_checks(env, store, client, offline: bool, probes: Probes | None = Non
     checks.append(_guarded("autostart", lambda: check_autostart(env, probes)))
     checks.append(_guarded("running tray", lambda: check_running(env, probes)))
     checks.append(check_endpoint(env, client, creds, offline))
-    return checks
+    return agree(env, checks)
+
+
+def agree(env, checks: list[Check]) -> list[Check]:
+    """Make the verdicts agree with each other. A tray that is running and answers next to a failed
+    tray check read as a contradiction: either this shell cannot see the desktop (ssh, a bare
+    console), so the tray checks say "not checked" instead of failing, or it can, and then the
+    running tray is told to be a problem too (its icon has nowhere to show)."""
+    by_name = {c.name: c for c in checks}
+    running = by_name.get("running tray")
+    tray_failed = [c for c in checks if c.name in ("tray backend", "tray host") and c.level == FAIL]
+    if running is None or not running.detail.startswith("claude-tray is running") or not tray_failed:
+        return checks
+    has_display = env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")
+    if env.platform not in ("darwin", "win32") and not has_display:
+        unseen = Check("", SKIP, "not checked: this shell has no display; the running claude-tray has its own",
+                       "run claude-tray doctor in a terminal of the desktop session to check it there")
+        return [Check(c.name, unseen.level, unseen.detail, unseen.fix) if c in tray_failed else c for c in checks]
+    problem = Check("running tray", WARN, "claude-tray is running, but its icon has no tray host to show in "
+                                          "(see tray host)", by_name["tray host"].fix)
+    return [problem if c is running else c for c in checks]
 
 
 def _guarded(name: str, probe: Callable[[], Check]) -> Check:
@@ -353,15 +444,18 @@ def _guarded(name: str, probe: Callable[[], Check]) -> Check:
 
 
 def run_doctor(env, store, client, offline: bool, probes: Probes | None = None) -> int:
+    from tray_monitor.terminal import console_size
+
     checks = doctor_checks(env, store, client, offline, probes)
+    width = max(20, min(console_size(env)[0] - 1, MAX_WIDTH))  # the last column makes some consoles wrap
     for check in checks:
-        print(check.line(), file=env.stdout)
+        print("\n".join(check.lines(width)), file=env.stdout)
     failed = [c for c in checks if c.level == FAIL]
     warned = [c for c in checks if c.level == WARN]
     if failed:
-        print(f"\n{len(failed)} problem(s) to fix before claude-tray can work"
-              + (f", {len(warned)} warning(s)." if warned else "."), file=env.stdout)
-        return 1
-    print("\nEverything claude-tray needs is in place" + (f" ({len(warned)} warning(s))." if warned else "."),
-          file=env.stdout)
-    return 0
+        verdict = f"{len(failed)} problem(s) to fix before claude-tray can work" + (
+            f", {len(warned)} warning(s)." if warned else ".")
+    else:
+        verdict = "Everything claude-tray needs is in place" + (f" ({len(warned)} warning(s))." if warned else ".")
+    print("\n" + "\n".join(textwrap.wrap(verdict, width)), file=env.stdout)
+    return 1 if failed else 0
