@@ -17,12 +17,12 @@ from tray_monitor.credentials import (
     CredentialStore,
     check_usable,
     credentials_file,
-    keychain_services,
     parse_credentials,
     plan_label,
 )
 from tray_monitor.environment import Environment
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, ScopeMissing
+from tray_monitor.keychain import MacKeychain, keychain_account, keychain_service
 from tray_monitor.model import Credentials
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
@@ -108,6 +108,37 @@ def test_odd_field_types_become_unknown_rather_than_errors():
     check_usable(creds, NOW)  # unknown expiry and scopes: the server decides
 
 
+@pytest.mark.parametrize("expires_at, meant", [
+    (1_788_264_000_000, datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)),  # milliseconds, as documented
+    (1_788_264_000, datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)),  # seconds: below 10^11
+    (1_788_264_000.5, datetime(2026, 9, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)),
+    (99_999_999_999, datetime(5138, 11, 16, 9, 46, 39, tzinfo=timezone.utc)),  # the last value read as seconds
+    (100_000_000_000, datetime(1973, 3, 3, 9, 46, 40, tzinfo=timezone.utc)),  # the first read as milliseconds
+])
+def test_an_expiry_below_10_to_the_11_is_seconds_else_milliseconds(expires_at, meant):
+    payload = {"claudeAiOauth": {"accessToken": "tok", "expiresAt": expires_at}}
+    assert parse_credentials(json.dumps(payload), "f").expires_at == meant
+
+
+def test_a_login_whose_expiry_is_written_in_seconds_is_read_and_used(fake_api, tmp_path):
+    """Issue 9: read as milliseconds, a valid login said "Login expired" and nothing was sent."""
+    from tray_monitor.client import UsageClient
+    from tray_monitor.clock import FakeClock
+    from tray_monitor.source import UsageSource
+
+    clock = FakeClock()
+    payload = credentials_fixture("max-linux")
+    payload["claudeAiOauth"]["expiresAt"] = int(clock.now().timestamp()) + 8 * 3600  # seconds
+    write_credentials(tmp_path / ".claude", payload, expires_in=None)
+    env = Environment(environ={"CLAUDE_TRAY_API_URL": fake_api.url, "PATH": str(tmp_path / "no-bin")}, home=tmp_path,
+                      platform="linux", config_dir=tmp_path / "cfg", data_dir=tmp_path / "data",
+                      log_dir=tmp_path / "log", runtime_dir=tmp_path / "run", clock=clock)
+    reading, creds = UsageSource(CredentialStore(env), UsageClient(env), clock).read()
+    assert creds.expires_at == clock.now() + timedelta(hours=8) - timedelta(microseconds=clock.now().microsecond)
+    assert reading.window("five_hour") is not None
+    assert fake_api.requests[0].headers["authorization"] == f"Bearer {MAX_TOKEN}"
+
+
 @pytest.mark.parametrize("expires_at", [1e300, float("inf"), True])
 def test_an_out_of_range_expiry_is_unknown(expires_at):
     payload = {"claudeAiOauth": {"accessToken": "tok", "expiresAt": expires_at}}
@@ -131,8 +162,8 @@ def test_a_token_counts_as_expired_five_minutes_before_expires_at():
         check_usable(creds_expiring_in(4), NOW)
 
 
-def test_environment_token_with_unknown_scope_and_expiry_is_usable():
-    check_usable(Credentials("tok", "environment"), NOW)
+def test_environment_token_with_the_usage_scope_listed_and_unknown_expiry_is_usable():
+    check_usable(Credentials("tok", "environment", scopes=("user:inference", "user:profile")), NOW)
 
 
 def test_expired_and_scope_messages_name_the_environment_variable_for_an_env_token():
@@ -316,13 +347,36 @@ def test_describe_names_the_file_and_the_source_last_read(tmp_path):
 # -- the environment token -------------------------------------------------------------------------
 
 
-def test_the_environment_token_comes_first_with_unknown_scopes_and_expiry(tmp_path):
+def test_the_environment_token_comes_first_with_the_scopes_claude_code_oauth_scopes_lists(tmp_path):
     write_credentials(tmp_path / ".claude", "max-linux")
-    store = CredentialStore(make_env(tmp_path, CLAUDE_CODE_OAUTH_TOKEN=" sk-ant-oat01-env \n"))
+    store = CredentialStore(make_env(tmp_path, CLAUDE_CODE_OAUTH_TOKEN=" sk-ant-oat01-env \n",
+                                     CLAUDE_CODE_OAUTH_SCOPES="user:inference user:profile,user:sessions"))
     creds = store.load()
     assert (creds.access_token, creds.source, creds.scopes, creds.expires_at) == (
-        "sk-ant-oat01-env", "environment", None, None)
+        "sk-ant-oat01-env", "environment", ("user:inference", "user:profile", "user:sessions"), None)
+    check_usable(creds, NOW)
     assert "CLAUDE_CODE_OAUTH_TOKEN" in store.describe()
+
+
+@pytest.mark.parametrize("scopes", [None, "", "  ", "user:inference", "user:profiles", "user:inference,org:create_api_key"])
+def test_an_environment_token_without_user_profile_in_its_scopes_is_refused_at_once_with_no_request(
+        fake_api, tmp_path, scopes):
+    """Claude Code never calls the usage endpoint with CLAUDE_CODE_OAUTH_TOKEN unless
+    CLAUDE_CODE_OAUTH_SCOPES includes user:profile; neither do we (the login file is not used either)."""
+    from tray_monitor.client import UsageClient
+    from tray_monitor.source import UsageSource
+
+    write_credentials(tmp_path / ".claude", "max-linux")
+    environ = {"CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-ENV-SECRET", "CLAUDE_TRAY_API_URL": fake_api.url}
+    if scopes is not None:
+        environ["CLAUDE_CODE_OAUTH_SCOPES"] = scopes
+    env = make_env(tmp_path, **environ)
+    with pytest.raises(ScopeMissing) as caught:
+        UsageSource(CredentialStore(env), UsageClient(env), env.clock).read()
+    assert caught.value.message == (
+        "The token in CLAUDE_CODE_OAUTH_TOKEN cannot read usage (CLAUDE_CODE_OAUTH_SCOPES does not list "
+        "user:profile, and `claude setup-token` tokens lack it): unset it and log in with `claude`.")
+    assert fake_api.requests == []
 
 
 def test_a_blank_environment_token_is_ignored(tmp_path):
@@ -355,30 +409,122 @@ def test_keychain_item_is_read_with_the_plain_service_and_the_user_account(tmp_p
     assert "last read from the macOS Keychain" in store.describe()
 
 
-def test_with_claude_config_dir_the_hashed_service_is_tried_first(tmp_path):
+def hashed(directory: str) -> str:
+    return "Claude Code-credentials-" + hashlib.sha256(unicodedata.normalize("NFC", directory).encode()).hexdigest()[:8]
+
+
+def test_with_claude_config_dir_only_the_hashed_service_is_read(tmp_path):
     config_dir = "/Users/ada/.claude-wörk"
-    hashed = "Claude Code-credentials-" + hashlib.sha256(
-        unicodedata.normalize("NFC", config_dir).encode()).hexdigest()[:8]
-    assert keychain_services({"CLAUDE_CONFIG_DIR": config_dir}) == [hashed, "Claude Code-credentials"]
-    security = fake_security_bin(tmp_path, {hashed: raw("pro-minimal").decode(),
+    assert keychain_service({"CLAUDE_CONFIG_DIR": config_dir}) == hashed(config_dir)
+    security = fake_security_bin(tmp_path, {hashed(config_dir): raw("pro-minimal").decode(),
                                             "Claude Code-credentials": raw("max-linux").decode()})
     store = CredentialStore(mac_env(tmp_path, CLAUDE_CONFIG_DIR=config_dir), security_path=str(security.path))
     assert store.load().subscription_type == "pro"
-    assert [call[2] for call in security.calls()] == [hashed]
+    assert security.calls() == [["find-generic-password", "-s", hashed(config_dir), "-a", "ada", "-w"]]
+
+
+def test_claude_securestorage_config_dir_names_the_item_and_the_file_not_claude_config_dir(tmp_path):
+    secure, config = "/Users/ada/secure", "/Users/ada/config"
+    security = fake_security_bin(tmp_path, {hashed(secure): raw("pro-minimal").decode(),
+                                            hashed(config): raw("max-linux").decode()})
+    env = mac_env(tmp_path, CLAUDE_SECURESTORAGE_CONFIG_DIR=secure, CLAUDE_CONFIG_DIR=config)
+    assert CredentialStore(env, security_path=str(security.path)).load().subscription_type == "pro"
+    assert [call[2] for call in security.calls()] == [hashed(secure)]
+    assert credentials_file(env) == Path(secure) / ".credentials.json"
+
+
+def test_claude_securestorage_config_dir_set_but_empty_means_the_plain_name_and_home_claude(tmp_path):
+    config = tmp_path / "config"
+    write_credentials(config, "pro-minimal")
+    write_credentials(tmp_path / ".claude", "max-linux")
+    security = fake_security_bin(tmp_path, {hashed(str(config)): raw("pro-minimal").decode()})
+    env = mac_env(tmp_path, CLAUDE_SECURESTORAGE_CONFIG_DIR="", CLAUDE_CONFIG_DIR=str(config))
+    assert keychain_service(env.environ) == "Claude Code-credentials"
+    assert credentials_file(env) == tmp_path / ".claude" / ".credentials.json"
+    creds = CredentialStore(env, security_path=str(security.path)).load()
+    assert (creds.access_token, creds.source) == (MAX_TOKEN, "~/.claude/.credentials.json")
+    assert security.calls() == [["find-generic-password", "-s", "Claude Code-credentials", "-a", "ada", "-w"]]
+
+
+def test_an_empty_claude_config_dir_means_the_plain_name():
+    assert keychain_service({"CLAUDE_CONFIG_DIR": ""}) == "Claude Code-credentials"
+    assert keychain_service({}) == "Claude Code-credentials"
 
 
 def test_the_nfd_spelling_of_a_config_dir_hashes_like_the_nfc_one():
     nfc, nfd = "/Users/ada/wörk", unicodedata.normalize("NFD", "/Users/ada/wörk")
     assert nfc != nfd
-    assert keychain_services({"CLAUDE_CONFIG_DIR": nfc}) == keychain_services({"CLAUDE_CONFIG_DIR": nfd})
+    assert keychain_service({"CLAUDE_CONFIG_DIR": nfc}) == keychain_service({"CLAUDE_CONFIG_DIR": nfd})
+    assert keychain_service({"CLAUDE_SECURESTORAGE_CONFIG_DIR": nfd}) == hashed(nfc)
 
 
-def test_when_the_hashed_item_is_missing_the_plain_one_is_read(tmp_path):
+def test_with_a_config_dir_the_plain_item_of_another_login_is_not_read(tmp_path):
+    """Claude Code 2.1.332 reads only its own name: the plain item belongs to the default login."""
     security = fake_security_bin(tmp_path, {"Claude Code-credentials": raw("max-linux").decode()})
     store = CredentialStore(mac_env(tmp_path, CLAUDE_CONFIG_DIR="/x"), security_path=str(security.path))
-    assert store.load().access_token == MAX_TOKEN
-    assert [call[2] for call in security.calls()][1] == "Claude Code-credentials"
-    assert len(security.calls()) == 2
+    with pytest.raises(CredentialsNotFound, match="No Claude Code login found in /x/.credentials.json"):
+        store.load()
+    assert [call[2] for call in security.calls()] == [hashed("/x")]
+
+
+@pytest.mark.parametrize("user, os_user, account", [
+    ("ada", "root", "ada"),
+    ("ada.lovelace_1-2", "x", "ada.lovelace_1-2"),
+    ("", "grace", "grace"),  # $USER empty: the OS user name
+    (None, "grace", "grace"),
+    ("Zoë", "x", "claude-code-user"),  # outside [A-Za-z0-9._-]
+    ("ada lovelace", "x", "claude-code-user"),
+    (None, "CORP\\ada", "claude-code-user"),
+    (None, KeyError("no such uid"), "claude-code-user"),
+])
+def test_the_keychain_account_is_user_else_the_os_user_else_claude_code_user(tmp_path, user, os_user, account):
+    def lookup():
+        if isinstance(os_user, Exception):
+            raise os_user
+        return os_user
+
+    environ = {} if user is None else {"USER": user}
+    assert keychain_account(environ, lookup) == account
+    security = fake_security_bin(tmp_path, {"Claude Code-credentials": raw("max-linux").decode()})
+    env = make_env(tmp_path, platform="darwin", **environ)
+    keychain = MacKeychain(env.environ, env.home, security_path=str(security.path), os_user=lookup)
+    assert CredentialStore(env, keychain=keychain).load().access_token == MAX_TOKEN
+    assert security.calls() == [["find-generic-password", "-s", "Claude Code-credentials", "-a", account, "-w"]]
+
+
+MCP_ONLY = json.dumps({"mcpOAuth": {"server|abc": {"accessToken": "mcp-secret"}}})
+
+
+@pytest.mark.parametrize("suffix", ["-overflow-a", "-overflow-b"])
+def test_a_login_moved_into_an_overflow_item_is_named_as_unreadable_not_signed_out(tmp_path, suffix):
+    security = fake_security_bin(tmp_path, {"Claude Code-credentials": MCP_ONLY,
+                                            "Claude Code-credentials" + suffix: "c2VjcmV0LWVuY3J5cHRlZA=="})
+    write_credentials(tmp_path / ".claude", "max-linux")  # an older file must not be taken instead
+    with pytest.raises(CredentialsUnreadable) as caught:
+        CredentialStore(mac_env(tmp_path), security_path=str(security.path)).load()
+    assert caught.value.message == (
+        "Claude Code keeps this login split between the macOS Keychain ('Claude Code-credentials', account "
+        "'ada') and an encrypted overflow item, a form claude-tray cannot read yet: see your usage with "
+        "/usage inside Claude Code until a claude-tray update can read it.")
+    calls = security.calls()
+    assert calls[0] == ["find-generic-password", "-s", "Claude Code-credentials", "-a", "ada", "-w"]
+    # the overflow items are only looked up, never read (no -w: attributes, not the value)
+    assert calls[1:] == [["find-generic-password", "-s", "Claude Code-credentials" + s, "-a", "ada"]
+                         for s in ["-overflow-a", "-overflow-b"][: 1 if suffix == "-overflow-a" else 2]]
+
+
+def test_an_item_without_a_claude_login_and_no_overflow_is_not_signed_in(tmp_path):
+    security = fake_security_bin(tmp_path, {"Claude Code-credentials": MCP_ONLY})
+    with pytest.raises(CredentialsNotFound, match="No Claude Code login found in the macOS Keychain"):
+        CredentialStore(mac_env(tmp_path), security_path=str(security.path)).load()
+    assert len(security.calls()) == 3
+
+
+def test_a_login_in_the_main_item_never_asks_for_the_overflow(tmp_path):
+    security = fake_security_bin(tmp_path, {"Claude Code-credentials": raw("max-linux").decode(),
+                                            "Claude Code-credentials-overflow-a": "x"})
+    assert CredentialStore(mac_env(tmp_path), security_path=str(security.path)).load().access_token == MAX_TOKEN
+    assert len(security.calls()) == 1
 
 
 def test_a_hex_encoded_keychain_value_is_decoded(tmp_path):
@@ -420,13 +566,6 @@ def test_a_missing_security_tool_falls_back_to_the_file(tmp_path):
     write_credentials(tmp_path / ".claude", "max-linux")
     store = CredentialStore(mac_env(tmp_path), security_path=str(tmp_path / "no-such-security"))
     assert store.load().source == "~/.claude/.credentials.json"
-
-
-def test_without_a_user_name_security_is_asked_without_an_account(tmp_path):
-    security = fake_security_bin(tmp_path, {"Claude Code-credentials": raw("max-linux").decode()})
-    env = make_env(tmp_path, platform="darwin")
-    CredentialStore(env, security_path=str(security.path)).load()
-    assert security.calls() == [["find-generic-password", "-s", "Claude Code-credentials", "-w"]]
 
 
 def test_the_keychain_is_asked_again_only_when_the_keychain_database_changed(tmp_path):

@@ -164,12 +164,21 @@ def test_token_without_usage_scope_fails_on_scopes(tmp_path, fake_api):
     assert fake_api.requests == []
 
 
-def test_environment_token_has_unknown_expiry_and_scopes(tmp_path, fake_api):
-    env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN")
+def test_environment_token_has_unknown_expiry_and_the_scopes_claude_code_oauth_scopes_lists(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN",
+                   CLAUDE_CODE_OAUTH_SCOPES="user:inference user:profile")
     code, lines, out = run(env)
-    assert level_of(lines, "expiry") == INFO and level_of(lines, "scopes") == INFO
+    assert level_of(lines, "expiry") == INFO and level_of(lines, "scopes") == OK
     assert "CLAUDE_CODE_OAUTH_TOKEN" in lines["credentials"] and "ENVTOKEN" not in out
     assert code == 0
+
+
+def test_environment_token_without_user_profile_in_claude_code_oauth_scopes_fails_with_no_request(tmp_path, fake_api):
+    env = make_env(tmp_path, fake_api.url, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-ENVTOKEN")
+    code, lines, out = run(env)
+    assert level_of(lines, "scopes") == FAIL
+    assert "CLAUDE_CODE_OAUTH_SCOPES does not list user:profile" in lines["scopes"] and "ENVTOKEN" not in out
+    assert code == 1 and fake_api.requests == []
 
 
 def test_server_answering_429_is_a_warning_with_the_cooldown(tmp_path, fake_api):

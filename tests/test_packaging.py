@@ -152,9 +152,11 @@ def test_build_script_says_what_to_do_without_pyinstaller(tmp_path):
     assert result.returncode == 2 and "pip install pyinstaller" in result.stderr
 
 
-def test_entry_script_runs_the_cli_main():
+def test_entry_script_runs_the_same_main_as_the_console_script():
     source = (PACKAGING / "claude_tray_main.py").read_text()
-    assert "from tray_monitor.cli import main" in source and "raise SystemExit(main())" in source
+    assert "from tray_monitor.launch import main" in source and "raise SystemExit(main())" in source
+    # launch.main: `statusline` straight to its light module, everything else to cli.main
+    assert 'claude-tray = "tray_monitor.launch:main"' in (REPO / "pyproject.toml").read_text()
 
 
 @pytest.fixture(scope="module")

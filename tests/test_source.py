@@ -137,7 +137,7 @@ def test_a_401_for_the_environment_token_is_not_retried(world):
     world.login("max-linux")
     world.api.respond(401, error_fixture("401-invalid-token.json"))
     with pytest.raises(AuthExpired, match="CLAUDE_CODE_OAUTH_TOKEN"):
-        world.source(CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-env").read()
+        world.source(CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-env", CLAUDE_CODE_OAUTH_SCOPES="user:profile").read()
     assert world.tokens_sent() == ["sk-ant-oat01-env"]
 
 

@@ -1,3 +1,3 @@
-from tray_monitor.cli import main
+from tray_monitor.launch import main
 
 raise SystemExit(main())

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("config", parents=[shared], help="show the settings file, its values and any problems")
     doctor = commands.add_parser("doctor", parents=[shared], help="check login, network, tray and notifications")
     doctor.add_argument("--offline", action="store_true", help="skip the request to the usage endpoint")
+    # Normally never parsed here: launch.py sends `claude-tray statusline ...` straight to
+    # statusline.py (fast start); listed so --help shows it, and reached after a leading option.
+    statusline = commands.add_parser("statusline", add_help=False,
+                                     help="a Claude Code statusLine command that feeds the tray "
+                                     "(`claude-tray statusline --help`)")
+    statusline.add_argument("statusline_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -96,6 +102,10 @@ def _dispatch(args: argparse.Namespace, env) -> int:
     command = args.command
     if args.demo and command not in (None, "watch", "status"):
         env.stderr.write(f"claude-tray: --demo applies to the tray, status and watch only; {command} ignores it.\n")
+    if command == "statusline":
+        from tray_monitor.statusline import main as statusline_main
+
+        return statusline_main(args.statusline_args)
     if command is None:
         return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
     if command == "watch":

@@ -2,16 +2,14 @@
 
 Pure half: `parse_credentials`, `check_usable`, `plan_label` (plain values in and out).
 Shell half: `CredentialStore`, which looks where Claude Code keeps the login, in this order:
-`CLAUDE_CODE_OAUTH_TOKEN`, the macOS Keychain (through `/usr/bin/security`), `.credentials.json`.
+`CLAUDE_CODE_OAUTH_TOKEN`, the macOS Keychain (`keychain.py`, a reader chosen once), `.credentials.json`.
 
 We never write Claude Code's store and never refresh a token: refresh tokens are single-use and
 rotate, and a second user of one revokes the whole family and logs Claude Code out.
 """
 from __future__ import annotations
 
-import binascii
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -19,21 +17,18 @@ import os
 import re
 import stat
 import subprocess
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, ScopeMissing
+from tray_monitor.keychain import SECURITY_PATH, MacKeychain, NoKeychain, keychain_for
 from tray_monitor.model import Credentials
 
 log = logging.getLogger("tray_monitor.credentials")
 
 ENV_TOKEN = "CLAUDE_CODE_OAUTH_TOKEN"
-KEYCHAIN_SERVICE = "Claude Code-credentials"
-SECURITY_PATH = "/usr/bin/security"  # absolute: a `security` earlier on PATH must not see the token
-SECURITY_NOT_FOUND = 44  # `security find-generic-password` exit status: no such item
-SECURITY_TIMEOUT = 15.0  # seconds; macOS may be showing an "allow access" prompt
+ENV_SCOPES = "CLAUDE_CODE_OAUTH_SCOPES"  # Claude Code reads usage with ENV_TOKEN only when these include USAGE_SCOPE
 CREDENTIALS_FILE = ".credentials.json"
 USAGE_SCOPE = "user:profile"
 
@@ -81,21 +76,23 @@ def parse_credentials(raw: bytes | str, source: str) -> Credentials:
     return Credentials(
         access_token=token.strip(),
         source=source,
-        expires_at=_epoch_millis(oauth.get("expiresAt")),
+        expires_at=_expiry(oauth.get("expiresAt")),
         scopes=_scopes(oauth.get("scopes")),
         subscription_type=_text(oauth.get("subscriptionType")),
         rate_limit_tier=_text(oauth.get("rateLimitTier")),
     )
 
 
-def credentials_from_env_token(token: str) -> Credentials:
-    """A token from CLAUDE_CODE_OAUTH_TOKEN: its scopes and expiry are unknown (None)."""
+def credentials_from_env_token(token: str, scopes: str | None = None) -> Credentials:
+    """A token from CLAUDE_CODE_OAUTH_TOKEN, with the scopes CLAUDE_CODE_OAUTH_SCOPES lists (space
+    or comma separated; none when unset, as Claude Code takes it); its expiry is unknown."""
     token = token.strip()
     if not _TOKEN_CHARS.fullmatch(token):
         raise CredentialsUnreadable(
             f"{ENV_TOKEN} holds something that is not a token: unset it or set it to a Claude Code token."
         )
-    return Credentials(access_token=token, source=SOURCE_ENVIRONMENT)
+    return Credentials(access_token=token, source=SOURCE_ENVIRONMENT,
+                       scopes=tuple(re.split(r"[\s,]+", (scopes or "").strip())) if (scopes or "").strip() else ())
 
 
 def check_usable(creds: Credentials, now: datetime) -> None:
@@ -111,8 +108,8 @@ def check_usable(creds: Credentials, now: datetime) -> None:
 
 def scope_missing_message(creds: Credentials) -> str:
     if creds.source == SOURCE_ENVIRONMENT:
-        return (f"The token in {ENV_TOKEN} cannot read usage (it lacks the {USAGE_SCOPE} scope, like "
-                "`claude setup-token` tokens): unset it and log in with `claude`.")
+        return (f"The token in {ENV_TOKEN} cannot read usage ({ENV_SCOPES} does not list {USAGE_SCOPE}, "
+                "and `claude setup-token` tokens lack it): unset it and log in with `claude`.")
     return (f"This Claude Code login cannot read usage (it lacks the {USAGE_SCOPE} scope, like "
             "`claude setup-token` tokens): log in with `claude`.")
 
@@ -152,14 +149,20 @@ def _unreadable(where: str, what: str) -> CredentialsUnreadable:
     )
 
 
-def _epoch_millis(value: object) -> datetime | None:
-    # expiresAt is epoch MILLISECONDS; anything else means "unknown", and the server's 401 decides.
+#: expiresAt below this is epoch SECONDS (10^11 s is the year 5138; 10^11 ms is March 1973).
+_SECONDS_BELOW = 10**11
+
+
+def _expiry(value: object) -> datetime | None:
+    # expiresAt is epoch milliseconds, or seconds when below 10^11; anything else means
+    # "unknown", and the server's 401 decides.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         if not math.isfinite(value):
             return None
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        seconds = value if abs(value) < _SECONDS_BELOW else value / 1000
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -177,24 +180,23 @@ def _text(value: object) -> str | None:
 # -- shell half ------------------------------------------------------------------------------------
 
 
-def keychain_services(environ) -> list[str]:
-    """Service names to try: with CLAUDE_CONFIG_DIR, Claude Code suffixes the first 8 hex digits
-    of sha256(NFC(config dir)); older versions used the plain name."""
-    names = []
-    config_dir = environ.get("CLAUDE_CONFIG_DIR")
-    if config_dir:
-        digest = hashlib.sha256(unicodedata.normalize("NFC", config_dir).encode("utf-8")).hexdigest()
-        names.append(f"{KEYCHAIN_SERVICE}-{digest[:8]}")
-    names.append(KEYCHAIN_SERVICE)
-    return names
-
-
 def credentials_file(env) -> Path:
+    """$CLAUDE_SECURESTORAGE_CONFIG_DIR, else $CLAUDE_CONFIG_DIR, else ~/.claude. As in Claude
+    Code, a CLAUDE_SECURESTORAGE_CONFIG_DIR set but empty means ~/.claude, whatever
+    CLAUDE_CONFIG_DIR says (the Keychain name follows the same rule)."""
     environ = env.environ
     for name in ("CLAUDE_SECURESTORAGE_CONFIG_DIR", "CLAUDE_CONFIG_DIR"):
-        if environ.get(name):
+        if name in environ:
+            if not environ[name]:
+                break
             return Path(environ[name]).expanduser() / CREDENTIALS_FILE
     return Path(env.home) / ".claude" / CREDENTIALS_FILE
+
+
+def overflow_message(keychain: MacKeychain) -> str:
+    return (f"Claude Code keeps this login split between {keychain.describe()} and an encrypted overflow "
+            "item, a form claude-tray cannot read yet: see your usage with /usage inside Claude Code "
+            "until a claude-tray update can read it.")
 
 
 class CredentialStore:
@@ -205,10 +207,10 @@ class CredentialStore:
     """
 
     def __init__(self, env, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                 security_path: str = SECURITY_PATH):
+                 security_path: str = SECURITY_PATH, keychain: MacKeychain | NoKeychain | None = None):
         self._env = env
-        self._run = run
-        self._security_path = security_path
+        self._keychain = keychain if keychain is not None else keychain_for(
+            env.platform, env.environ, env.home, run, security_path)
         self._path = credentials_file(env)
         self._cache_key: object = None
         self._cached: Credentials | Exception | None = None
@@ -220,19 +222,19 @@ class CredentialStore:
         env_token = self._env.environ.get(ENV_TOKEN, "")
         if env_token.strip():
             self._last_source = SOURCE_ENVIRONMENT
-            return credentials_from_env_token(env_token)
-        if self._env.platform == "darwin":
-            creds = self._load_keychain()
-            if creds is not None:
-                return creds
+            return credentials_from_env_token(env_token, self._env.environ.get(ENV_SCOPES))
+        creds = self._load_keychain()
+        if creds is not None:
+            return creds
         return self._load_file()
 
     def fingerprint(self) -> object:
         """Changes when the store changes; holds no secret (stat values only)."""
         env_token = self._env.environ.get(ENV_TOKEN, "")
         parts: list[object] = [bool(env_token.strip())]  # fixed for the process: no need to hash it
-        if self._env.platform == "darwin":
-            parts.append(_stat_key(self._keychain_db()))
+        database = self._keychain.database()
+        if database is not None:
+            parts.append(_stat_key(database))
         parts.append(_stat_key(self._path))
         return tuple(parts)
 
@@ -241,9 +243,9 @@ class CredentialStore:
         places = []
         if self._env.environ.get(ENV_TOKEN, "").strip():
             places.append(f"the {ENV_TOKEN} environment variable")
-        if self._env.platform == "darwin":
-            services = ", ".join(f"'{s}'" for s in keychain_services(self._env.environ))
-            places.append(f"the macOS Keychain ({services})")
+        keychain = self._keychain.describe()
+        if keychain is not None:
+            places.append(keychain)
         found = _stat_key(self._path)  # never raises, unlike Path.exists() on a permission error
         state = "missing" if found is None else "unreadable" if found[0] == "error" else "present"
         places.append(f"{self._display(self._path)} ({state})")
@@ -287,50 +289,30 @@ class CredentialStore:
         self._last_source = where
         return self._remember(key, lambda: parse_credentials(raw, where))
 
-    # -- the macOS Keychain
-
-    def _keychain_db(self) -> Path:
-        return Path(self._env.home) / "Library" / "Keychains" / "login.keychain-db"
+    # -- the macOS Keychain (NoKeychain elsewhere: read() is None)
 
     def _load_keychain(self) -> Credentials | None:
-        """Credentials from the Keychain, or None when no item exists (then the file is tried).
-
-        We run `security` rather than Security.framework or `keyring`: Claude Code rewrites the
-        item on every refresh, which resets its access list, and framework readers prompt again.
-        """
-        db_key = _stat_key(self._keychain_db())
+        """Credentials from the Keychain, or None when no item exists (then the file is tried)."""
+        database = self._keychain.database()
+        db_key = _stat_key(database) if database is not None else None
         key = ("keychain", db_key)
         if db_key is not None and key == self._cache_key and self._cached is not None:
             return self._replay()
-        account = self._env.environ.get("USER") or self._env.environ.get("LOGNAME")
-        for service in keychain_services(self._env.environ):
-            argv = [self._security_path, "find-generic-password", "-s", service]
-            if account:
-                argv += ["-a", account]
-            argv.append("-w")
-            try:
-                result = self._run(argv, capture_output=True, timeout=SECURITY_TIMEOUT, check=False)
-            except subprocess.TimeoutExpired:
-                self._forget()
-                raise CredentialsUnreadable(
-                    "Reading the macOS Keychain timed out: allow claude-tray access when macOS asks, "
-                    "or unlock the login keychain."
-                ) from None
-            except OSError:
-                log.debug("%s cannot run; skipping the Keychain", self._security_path)
-                return None
-            if result.returncode == SECURITY_NOT_FOUND:
-                continue
-            if result.returncode != 0:
-                self._forget()
-                raise CredentialsUnreadable(
-                    f"The macOS Keychain item '{service}' could not be read (security exited "
-                    f"{result.returncode}): unlock the login keychain and allow access when asked."
-                )
-            self._last_source = SOURCE_KEYCHAIN
-            raw = _decode_keychain_value(result.stdout)
-            return self._remember(key, functools.partial(parse_credentials, raw, SOURCE_KEYCHAIN))
-        return None
+        try:
+            raw = self._keychain.read()
+        except CredentialsUnreadable:
+            self._forget()
+            raise
+        if raw is None:
+            return None
+        self._last_source = SOURCE_KEYCHAIN
+        return self._remember(key, functools.partial(self._parse_keychain, raw))
+
+    def _parse_keychain(self, raw: bytes) -> Credentials:
+        if not _holds_claude_login(raw) and isinstance(self._keychain, MacKeychain) and self._keychain.has_overflow():
+            # Above about 2 KB Claude Code moves parts of the login into an encrypted second item.
+            raise CredentialsUnreadable(overflow_message(self._keychain))
+        return parse_credentials(raw, SOURCE_KEYCHAIN)
 
     # -- cache: the last outcome (credentials or the typed error) for an unchanged store
 
@@ -379,14 +361,10 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def _decode_keychain_value(stdout: bytes | str) -> bytes:
-    """`security -w` prints the password; some versions print it hex-encoded. Decode when the
-    value is not JSON but is valid hex."""
-    value = stdout if isinstance(stdout, bytes) else stdout.encode("utf-8", "replace")
-    value = value.strip()
-    if value.startswith(b"{"):
-        return value
+def _holds_claude_login(raw: bytes) -> bool:
+    """Whether the stored value is a JSON object with a claudeAiOauth entry."""
     try:
-        return binascii.unhexlify(value)
-    except (binascii.Error, ValueError):
-        return value  # parse_credentials reports it as not JSON
+        payload = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(payload, dict) and "claudeAiOauth" in payload

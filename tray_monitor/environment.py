@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tray_monitor.clock import Clock, SystemClock
-
-APP_NAME = "claude-tray"
+from tray_monitor.runtime import APP_NAME, runtime_dir_for
 
 
 @dataclass(frozen=True)
@@ -44,17 +43,10 @@ class Environment:
             config_dir=Path(dirs.user_config_dir),
             data_dir=Path(dirs.user_data_dir),
             log_dir=Path(dirs.user_log_dir),
-            runtime_dir=_runtime_dir(environ, dirs),
+            # $XDG_RUNTIME_DIR/claude-tray on Linux when it exists (a private tmpfs), else a folder in
+            # the cache directory; not platformdirs' user_runtime_dir, which warns and points at
+            # /run/user/<uid> even where that does not exist (ssh sessions, containers).
+            runtime_dir=Path(runtime_dir_for(environ)),
         )
         values.update(overrides)
         return cls(**values)
-
-
-def _runtime_dir(environ: Mapping[str, str], dirs) -> Path:
-    """Where the lock and control socket live: $XDG_RUNTIME_DIR on Linux when it exists (a private
-    tmpfs), else a folder in the user's cache directory. Not platformdirs' user_runtime_dir, which
-    warns and points at /run/user/<uid> even where that does not exist (ssh sessions, containers)."""
-    runtime = environ.get("XDG_RUNTIME_DIR") if sys.platform == "linux" else None
-    if runtime and os.path.isdir(runtime):
-        return Path(runtime) / APP_NAME
-    return Path(dirs.user_cache_dir) / "run"

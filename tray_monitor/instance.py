@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from tray_monitor import runtime
 from tray_monitor.errors import MonitorError
 
 fcntl: ModuleType | None
@@ -42,14 +43,13 @@ except ImportError:
 log = logging.getLogger("tray_monitor.instance")
 
 LOCK_NAME = "claude-tray.lock"
-SOCKET_NAME = "claude-tray.sock"
-PORT_FILE_NAME = "claude-tray.port"
+SOCKET_NAME = runtime.SOCKET_NAME
+PORT_FILE_NAME = runtime.PORT_FILE_NAME
 THREAD_NAME = "claude-tray-control"
-#: sun_path holds 104 bytes on macOS, 108 on Linux; beyond this the TCP transport is used instead.
-MAX_UNIX_PATH = 100
+MAX_UNIX_PATH = runtime.MAX_UNIX_PATH
 MAX_LINE = 1024  # a command
 MAX_REPLY = 64 * 1024  # an answer (`view` returns the whole tray view as JSON)
-COMMANDS = ("refresh", "quit", "ping", "view", "autostart")  # what app.py answers (see tray())
+COMMANDS = ("refresh", "quit", "ping", "view", "autostart", "reading", "statusline")  # what app.py answers (see tray())
 
 
 class InstanceNotRunning(MonitorError):
@@ -180,9 +180,12 @@ class ControlServer:
     `stop()` waits for a reply being sent to finish, so call it before the process exits.
     """
 
-    def __init__(self, env, handlers: dict[str, Callable[[], str]], transport: str | None = None):
+    def __init__(self, env, handlers: dict[str, Callable[[], str]], transport: str | None = None,
+                 arg_handlers: dict[str, Callable[[str], str]] | None = None):
         self._env = env
         self._handlers = dict(handlers)
+        # Commands that carry one argument after a space ("statusline {json}").
+        self._arg_handlers = dict(arg_handlers or {})
         self._handlers.setdefault("ping", lambda: "pong")
         self._transport = transport or transport_for(env)
         self._listener: socket.socket | None = None
@@ -298,7 +301,14 @@ class ControlServer:
                 return "error: not authorised"
         handler = self._handlers.get(command)
         if handler is None:
-            return f"error: unknown command {command[:40]!r}; known: {', '.join(sorted(self._handlers))}"
+            name, _, argument = command.partition(" ")
+            with_argument = self._arg_handlers.get(name)
+            if with_argument is not None:
+                handler = lambda: with_argument(argument)  # noqa: E731
+                command = name
+        if handler is None:
+            known = ", ".join(sorted([*self._handlers, *self._arg_handlers]))
+            return f"error: unknown command {command[:40]!r}; known: {known}"
         try:
             return str(handler())
         except Exception as exc:
