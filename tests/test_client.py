@@ -41,6 +41,7 @@ from tray_monitor.errors import (
     Transient,
 )
 from tray_monitor.model import Credentials
+from tray_monitor.view import problem_message
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "sk-ant-oat01-CLIENT-TEST-TOKEN-123"
@@ -202,6 +203,19 @@ def test_a_200_whose_body_is_a_rate_limit_error_is_a_rate_limit_in_claude_codes_
         client.fetch(CREDS)
     assert (first.value.retry_after, second.value.retry_after) == (45.0, None)
     assert [r.path for r in fake_api.requests] == ["/api/oauth/usage"] * 2
+    now = FakeClock().now()
+    assert problem_message(first.value, None, now) == (
+        "Usage page limiting requests (not your usage limit) — retrying soon")
+    assert problem_message(second.value, None, now, polling=False) == (
+        "Usage page limiting requests (not your usage limit) — try again in a few minutes")
+
+
+def test_the_menu_names_a_403_proxy_page_as_blocked_not_as_a_missing_scope(fake_api, client_for):
+    fake_api.respond(403, b"<html>Forbidden by policy</html>", {"Content-Type": "text/html"})
+    with pytest.raises(RateLimited) as caught:
+        client_for(fake_api).fetch(CREDS)
+    assert problem_message(caught.value, None, FakeClock().now()) == (
+        "Blocked (HTTP 403, not from Anthropic; a proxy?) — retrying soon")
 
 
 @pytest.mark.parametrize("header, expected", [("120", 120.0), ("2.5", 2.5), ("0", None), ("-3", None),

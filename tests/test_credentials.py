@@ -24,6 +24,7 @@ from tray_monitor.environment import Environment
 from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, ScopeMissing
 from tray_monitor.keychain import MacKeychain, keychain_account, keychain_service
 from tray_monitor.model import Credentials
+from tray_monitor.view import problem_message
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "credentials"
@@ -376,6 +377,8 @@ def test_an_environment_token_without_user_profile_in_its_scopes_is_refused_at_o
     assert caught.value.message == (
         "The token in CLAUDE_CODE_OAUTH_TOKEN cannot read usage (CLAUDE_CODE_OAUTH_SCOPES does not list "
         "user:profile, and `claude setup-token` tokens lack it): unset it and log in with `claude`.")
+    assert problem_message(caught.value, None, NOW) == (
+        "CLAUDE_CODE_OAUTH_TOKEN cannot read usage — unset it and log in with claude")
     assert fake_api.requests == []
 
 
@@ -506,6 +509,9 @@ def test_a_login_moved_into_an_overflow_item_is_named_as_unreadable_not_signed_o
         "Claude Code keeps this login split between the macOS Keychain ('Claude Code-credentials', account "
         "'ada') and an encrypted overflow item, a form claude-tray cannot read yet: see your usage with "
         "/usage inside Claude Code until a claude-tray update can read it.")
+    assert problem_message(caught.value, None, NOW) == (
+        "Login stored in a form claude-tray cannot read yet — use /usage in Claude Code")
+    assert problem_message(caught.value, None, NOW, polling=False) == caught.value.message  # `status`
     calls = security.calls()
     assert calls[0] == ["find-generic-password", "-s", "Claude Code-credentials", "-a", "ada", "-w"]
     # the overflow items are only looked up, never read (no -w: attributes, not the value)
@@ -618,3 +624,19 @@ def test_describe_never_raises_when_the_file_cannot_even_be_looked_at(tmp_path, 
     store = CredentialStore(make_env(tmp_path))
     assert "~/.claude/.credentials.json (unreadable)" in store.describe()
     assert store.fingerprint()[-1] == ("error", 13)
+
+
+def test_the_overflow_outcome_is_replayed_with_its_menu_words_while_the_keychain_is_unchanged(tmp_path):
+    database = tmp_path / "Library" / "Keychains" / "login.keychain-db"
+    database.parent.mkdir(parents=True)
+    database.write_bytes(b"v1")
+    security = fake_security_bin(tmp_path, {"Claude Code-credentials": MCP_ONLY,
+                                            "Claude Code-credentials-overflow-a": "x"})
+    store = CredentialStore(mac_env(tmp_path), security_path=str(security.path))
+    errors = []
+    for _ in range(2):
+        with pytest.raises(CredentialsUnreadable) as caught:
+            store.load()
+        errors.append(caught.value)
+    assert len(security.calls()) == 2  # the second load asked nothing
+    assert errors[0].message == errors[1].message and errors[1].summary == errors[0].summary is not None

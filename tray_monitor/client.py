@@ -26,6 +26,7 @@ from tray_monitor.credentials import (
     describe_source,
     not_signed_in,
     scope_missing_message,
+    scope_missing_summary,
 )
 from tray_monitor.errors import (
     AuthExpired,
@@ -246,7 +247,8 @@ class UsageClient:
                     # An in-band rate limit: Claude Code's own words for it.
                     raise RateLimited(f"{self._host} is temporarily limiting requests to the usage page, "
                                       "not your usage limit: waiting before asking again.",
-                                      retry_after=self._retry_after(response))
+                                      retry_after=self._retry_after(response),
+                                      summary="Usage page limiting requests (not your usage limit)")
                 return parse_usage(body, self._env.clock.now())
             if status == 403:
                 self._raise_for_403(response, creds)
@@ -310,11 +312,12 @@ class UsageClient:
         if error_type is None:
             raise RateLimited(f"{self._host} answered HTTP 403 without an Anthropic error (a proxy or "
                               "firewall page?): treated as a rate limit, waiting before asking again.",
-                              retry_after=self._retry_after(response))
+                              retry_after=self._retry_after(response),
+                              summary="Blocked (HTTP 403, not from Anthropic; a proxy?)")
         message = body["error"].get("message") if isinstance(body, dict) else None
         if error_type == "permission_error" and isinstance(message, str) \
                 and re.search(r"scope|user:profile", message, re.IGNORECASE):
-            raise ScopeMissing(scope_missing_message(creds))
+            raise ScopeMissing(scope_missing_message(creds), summary=scope_missing_summary(creds))
         raise BadResponse(f"{self._host} refused the usage request (HTTP 403, {error_type}): trying again later.")
 
     def _retry_after(self, response: requests.Response) -> float | None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, ScopeMissing
+from tray_monitor.errors import AuthExpired, CredentialsNotFound, CredentialsUnreadable, MonitorError, ScopeMissing
 from tray_monitor.keychain import SECURITY_PATH, MacKeychain, NoKeychain, keychain_for
 from tray_monitor.model import Credentials
 
@@ -99,11 +99,17 @@ def check_usable(creds: Credentials, now: datetime) -> None:
     """Raise ScopeMissing or AuthExpired when a request with these credentials cannot succeed."""
     # Scope first: waiting for Claude Code to refresh a setup-token would never help.
     if not creds.has_usage_scope:
-        raise ScopeMissing(scope_missing_message(creds))
+        raise ScopeMissing(scope_missing_message(creds), summary=scope_missing_summary(creds))
     if creds.is_expired(now):  # expiresAt minus 5 minutes (Claude Code refreshes early)
         if creds.source == SOURCE_ENVIRONMENT:
             raise AuthExpired(f"The token in {ENV_TOKEN} has expired: set a new one or unset it and run `claude`.")
         raise AuthExpired("Claude Code login expired: run `claude` to refresh it.")
+
+
+def scope_missing_summary(creds: Credentials) -> str | None:
+    if creds.source == SOURCE_ENVIRONMENT:
+        return f"{ENV_TOKEN} cannot read usage — unset it and log in with claude"
+    return None  # the menu's generic words fit a login file or Keychain item
 
 
 def scope_missing_message(creds: Credentials) -> str:
@@ -193,6 +199,9 @@ def credentials_file(env) -> Path:
     return Path(env.home) / ".claude" / CREDENTIALS_FILE
 
 
+OVERFLOW_SUMMARY = "Login stored in a form claude-tray cannot read yet — use /usage in Claude Code"
+
+
 def overflow_message(keychain: MacKeychain) -> str:
     return (f"Claude Code keeps this login split between {keychain.describe()} and an encrypted overflow "
             "item, a form claude-tray cannot read yet: see your usage with /usage inside Claude Code "
@@ -213,7 +222,7 @@ class CredentialStore:
             env.platform, env.environ, env.home, run, security_path)
         self._path = credentials_file(env)
         self._cache_key: object = None
-        self._cached: Credentials | Exception | None = None
+        self._cached: Credentials | MonitorError | None = None
         self._last_source: str | None = None
 
     # The three places, in Claude Code's order.
@@ -311,7 +320,7 @@ class CredentialStore:
     def _parse_keychain(self, raw: bytes) -> Credentials:
         if not _holds_claude_login(raw) and isinstance(self._keychain, MacKeychain) and self._keychain.has_overflow():
             # Above about 2 KB Claude Code moves parts of the login into an encrypted second item.
-            raise CredentialsUnreadable(overflow_message(self._keychain))
+            raise CredentialsUnreadable(overflow_message(self._keychain), summary=OVERFLOW_SUMMARY)
         return parse_credentials(raw, SOURCE_KEYCHAIN)
 
     # -- cache: the last outcome (credentials or the typed error) for an unchanged store
@@ -326,8 +335,8 @@ class CredentialStore:
         return creds
 
     def _replay(self) -> Credentials:
-        if isinstance(self._cached, Exception):
-            raise type(self._cached)(str(self._cached))
+        if isinstance(self._cached, MonitorError):
+            raise type(self._cached)(self._cached.message, self._cached.summary)
         assert self._cached is not None  # called only when the cache key matched
         return self._cached
 

@@ -11,9 +11,12 @@ from tray_monitor.model import Status
 class MonitorError(Exception):
     status: Status = "error"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, summary: str | None = None):
         super().__init__(message)
         self.message = message
+        # Shorter words for a menu line, when the generic ones for this type would mislead
+        # ("Rate limited" for a proxy's 403); view.problem_message uses them.
+        self.summary = summary
 
     def __str__(self) -> str:
         return self.message
@@ -46,8 +49,8 @@ class ScopeMissing(MonitorError):
 class RateLimited(MonitorError):
     status = "rate_limited"
 
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, summary: str | None = None):
+        super().__init__(message, summary)
         self.retry_after = retry_after  # seconds, only when the server sent a value > 0
 
 

@@ -222,14 +222,15 @@ def problem_message(
     if isinstance(problem, CredentialsNotFound):
         return "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"
     if isinstance(problem, ScopeMissing):
-        return "This login cannot read usage (setup token) — log in with claude"
+        return problem.summary or "This login cannot read usage (setup token) — log in with claude"
     if isinstance(problem, RateLimited):
+        limited = problem.summary or "Rate limited by the usage endpoint"
         if not polling:
             if problem.retry_after:
                 again = format_clock(now + timedelta(seconds=problem.retry_after), now)
-                return f"Rate limited by the usage endpoint — try again after {again}"
-            return "Rate limited by the usage endpoint — try again in a few minutes"
-        return f"Rate limited by the usage endpoint — {_retry_clause(next_poll_at, now)}"
+                return f"{limited} — try again after {again}"
+            return f"{limited} — try again in a few minutes"
+        return f"{limited} — {_retry_clause(next_poll_at, now)}"
     if polling:
         if isinstance(problem, ServerTrouble):  # not "Offline": the user's network is fine
             return f"Usage service error (HTTP {problem.http_status}) — {_retry_clause(next_poll_at, now)}"
@@ -237,7 +238,7 @@ def problem_message(
             return f"Offline — {_retry_clause(next_poll_at, now)}"
         if isinstance(problem, BadResponse):
             return f"Unexpected answer from the usage endpoint — {_retry_clause(next_poll_at, now)}"
-    return problem.message
+    return (problem.summary if polling else None) or problem.message
 
 
 def age_text(age: timedelta) -> str:
