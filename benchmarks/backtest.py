@@ -157,10 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table for docs/forecast.md")
     args = parser.parse_args(argv)
     rows = run_backtest(args.users, args.weeks, args.seed_base)
-    print(f"{args.users} simulated users x {args.weeks} weeks, seeds {args.seed_base}..{args.seed_base + args.users - 1}")
+    last_seed = args.seed_base + args.users - 1
+    print(f"{args.users} simulated users x {args.weeks} weeks, seeds {args.seed_base}..{last_seed}")
     print(render(rows, args.markdown))
     beaten = all(r["median"] < r["naive_median"] and r["p90"] < r["naive_p90"] for r in rows)
-    print("forecast beats naive on median and p90 at every point" if beaten else "forecast does NOT beat naive everywhere")
+    print("forecast beats naive on median and p90 at every point" if beaten
+          else "forecast does NOT beat naive everywhere")
     return 0
 
 

@@ -147,7 +147,8 @@ def simulate_user(seed: int, weeks: int = 6, base: float | None = None) -> UserR
             session.ran_out_at = at
         if week_used >= WEEK_CAP and week.ran_out_at is None:
             week.ran_out_at = at
-        trace.append((at, _pct(session_used, SESSION_CAP), session.resets_at, _pct(week_used, WEEK_CAP), week.resets_at))
+        trace.append((at, _pct(session_used, SESSION_CAP), session.resets_at,
+                      _pct(week_used, WEEK_CAP), week.resets_at))
 
     # 3. what the tray saw: a poll every 2 minutes while the machine was on
     trace.sort(key=lambda row: row[0])

@@ -62,6 +62,22 @@ def test_interval_below_minimum_is_raised_to_minimum_with_a_warning(env):
     assert len(warnings) == 1 and "'interval'" in warnings[0] and "60" in warnings[0]
 
 
+@pytest.mark.parametrize("bad", ["inf", "nan"])
+def test_interval_that_is_not_a_finite_number_falls_back_to_default_with_a_warning(env, bad):
+    # TOML has inf and nan; int() of either raised, so the tray did not start at all.
+    write_toml(env, f"interval = {bad}\n")
+    settings, warnings = load_settings(env)
+    assert settings.interval == 120
+    assert warnings == [f"{settings_path(env)}: 'interval' must be a number of seconds, got {bad}; using 120."]
+
+
+def test_an_environment_reads_the_settings_once_for_the_command_line_and_the_app(env):
+    write_toml(env, "interval = 300\n")
+    first = env.loaded_settings
+    write_toml(env, "interval = 90\n")
+    assert env.loaded_settings is first and first[0].interval == 300
+
+
 def test_interval_given_as_float_is_accepted_as_whole_seconds(env):
     write_toml(env, "interval = 90.0\n")
     assert load_settings(env) == (Settings(interval=90), [])

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tray_monitor.fmt import format_clock, format_countdown, format_percent
+from tray_monitor.fmt import format_clock, format_percent
 from tray_monitor.model import Reading, UsageWindow
-from tray_monitor.view import View, severity_of
+from tray_monitor.view import View, reset_text, severity_of
 
 #: resets_at values closer than this are the same cycle (server jitter; a real reset moves
 #: resets_at by hours: the session window is 5 h long, the weekly one 7 days).
@@ -254,16 +254,6 @@ def _is_announced_reset(old: WindowMemory, cycle: datetime | None, window: Usage
 # ---------------------------------------------------------------- texts
 
 
-def _resets_text(resets_at: datetime | None, now: datetime) -> str:
-    if resets_at is None:
-        return "Not started yet."
-    countdown = format_countdown(resets_at - now)
-    clock = format_clock(resets_at, now)
-    if countdown == "now":
-        return f"Resets now ({clock})."
-    return f"Resets at {clock} (in {countdown})."
-
-
 def _threshold_notification(window: UsageWindow, reading: Reading, level: int, now: datetime) -> Notification:
     percent = format_percent(window.percent)
     blocked = window.percent >= 100 or window.locked_reason is not None
@@ -276,7 +266,7 @@ def _threshold_notification(window: UsageWindow, reading: Reading, level: int, n
         parts.append(f"Locked by Anthropic ({window.locked_reason.replace('_', ' ')}).")
     elif window.severity == "critical" and level == 0:
         parts.append("Anthropic marks this limit as critical.")
-    parts.append(_resets_text(window.resets_at, now))
+    parts.append(reset_text(window.resets_at, now, form="sentence"))
     if blocked:
         extra = reading.extra_usage
         if extra is not None and extra.enabled:

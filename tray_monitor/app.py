@@ -7,9 +7,13 @@ from __future__ import annotations
 import logging
 import threading
 import webbrowser
+from typing import TYPE_CHECKING
 
 from tray_monitor.environment import Environment
 from tray_monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from tray_monitor.settings import Settings
 
 log = logging.getLogger("tray_monitor.app")
 
@@ -20,10 +24,8 @@ STATUS_WAIT = 8.0  # seconds a click's status popup waits for the refresh it ask
 
 # ---------------------------------------------------------------------- shared wiring
 
-def _load_settings(env: Environment):
-    from tray_monitor.settings import load_settings
-
-    settings, warnings = load_settings(env)
+def _load_settings(env: Environment) -> Settings:
+    settings, warnings = env.loaded_settings
     for warning in warnings:
         log.warning("settings: %s", warning)
         print(f"claude-tray: {warning}", file=env.stderr)
@@ -342,9 +344,9 @@ def _tell_running_tray(env: Environment, command: str) -> None:
 
 
 def config(env: Environment) -> int:
-    from tray_monitor.settings import format_config, load_settings
+    from tray_monitor.settings import format_config
 
-    settings, warnings = load_settings(env)
+    settings, warnings = env.loaded_settings
     print(format_config(env, settings, warnings), file=env.stdout)
     return 0
 

@@ -82,18 +82,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def resolve_interval(given: int | None, env, stderr) -> int:
     """--interval, raised to the minimum with a warning; without it, the settings file's value."""
-    if given is None:
-        from tray_monitor.settings import load_settings
+    from tray_monitor.settings import check_interval
 
-        settings, _warnings = load_settings(env)  # app.py prints the warnings, once
-        return settings.interval
-    if given < MIN_INTERVAL:
-        stderr.write(
-            f"claude-tray: --interval {given} is below the minimum of {MIN_INTERVAL} seconds "
-            f"(the usage endpoint rate-limits fast pollers); using {MIN_INTERVAL}.\n"
-        )
-        return MIN_INTERVAL
-    return given
+    if given is None:
+        return env.loaded_settings[0].interval  # read once: app.py prints its warnings
+    interval, warning = check_interval(given, f"--interval {given}")
+    if warning:
+        stderr.write(f"claude-tray: {warning}\n")
+    return interval
 
 
 def _dispatch(args: argparse.Namespace, env) -> int:

@@ -5,15 +5,19 @@ composition root builds the real one with `Environment.from_os()`.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tray_monitor.clock import Clock, SystemClock
 from tray_monitor.runtime import APP_NAME, runtime_dir_for
+
+if TYPE_CHECKING:
+    from tray_monitor.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,14 @@ class Environment:
     stdout: TextIO = field(default=sys.stdout, repr=False)
     stderr: TextIO = field(default=sys.stderr, repr=False)
     clock: Clock = field(default_factory=SystemClock, repr=False)
+
+    @functools.cached_property
+    def loaded_settings(self) -> tuple[Settings, list[str]]:
+        """The settings file with the menu's remembered toggles on top, and its warnings: read once,
+        at first use, then shared by the command line (the interval) and the composition root."""
+        from tray_monitor.settings import load_settings
+
+        return load_settings(self)
 
     @classmethod
     def from_os(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Environment:

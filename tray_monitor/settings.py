@@ -12,6 +12,7 @@ a file that is not TOML means all defaults plus one warning with the line number
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -25,7 +26,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
-from tray_monitor.schedule import MIN_INTERVAL
+from tray_monitor.schedule import MIN_INTERVAL, clamp_interval
 
 SETTINGS_FILE = "settings.toml"
 PREFERENCES_FILE = "preferences.json"
@@ -73,19 +74,26 @@ def preferences_path(env) -> Path:
 # ----------------------------------------------------------------------------- validation (pure)
 
 
+def check_interval(seconds: float, subject: str) -> tuple[int, str | None]:
+    """A finite interval the user gave (settings file or --interval, named by `subject`) as whole
+    seconds, and the warning it deserves. The floor is schedule.clamp_interval, the one rule."""
+    floor = clamp_interval(seconds)
+    if floor > seconds:
+        # Polling faster gets the token rate-limited (429) by the endpoint's own limiter.
+        return int(floor), (
+            f"{subject} is below the minimum of {MIN_INTERVAL} seconds "
+            f"(the usage endpoint rate-limits fast pollers); using {int(floor)}."
+        )
+    return int(seconds), None
+
+
 def _check_interval(value: Any, where: str) -> tuple[Any, str | None]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return _DEFAULTS.interval, (
             f"{where}: 'interval' must be a number of seconds, got {value!r}; "
             f"using {_DEFAULTS.interval}."
         )
-    if value < MIN_INTERVAL:
-        # Polling faster gets the token rate-limited (429) by the endpoint's own limiter.
-        return MIN_INTERVAL, (
-            f"{where}: 'interval' = {value!r} is below the minimum of {MIN_INTERVAL} seconds "
-            f"(faster polling gets rate-limited); using {MIN_INTERVAL}."
-        )
-    return int(value), None
+    return check_interval(value, f"{where}: 'interval' = {value!r}")
 
 
 def _check_thresholds(value: Any, where: str) -> tuple[Any, str | None]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tray_monitor.errors import (
     AuthExpired,
@@ -96,17 +96,32 @@ def severity_for_percent(percent: float) -> Severity:
     return "normal"
 
 
-def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False) -> str:
-    """ "resets in 2h 11m (14:00)" ("2h 11m 05s" with seconds, for `watch`); "not started" while
-    the server sends resets_at null (the window begins with the first message)."""
+#: How a reset is worded where it appears: "row" in the menu, `status` and `watch`; "short" in the
+#: tooltip (no room for the clock); "sentence" in a popup's body.
+ResetForm = Literal["row", "short", "sentence"]
+
+
+def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False,
+               form: ResetForm = "row") -> str:
+    """Every front end's words for when a window resets, in one place.
+
+    row: "resets in 2h 11m (14:00)" ("2h 11m 05s" with seconds, for `watch`), "resets now (14:00)";
+    short: "resets 2h 11m", "resets now"; sentence: "Resets at 14:00 (in 2h 11m).", "Resets now
+    (14:00).". "not started" ("Not started yet.") while the server sends resets_at null (the window
+    begins with the first message).
+    """
     if resets_at is None:
-        return "not started"
+        return "Not started yet." if form == "sentence" else "not started"
+    countdown = format_countdown(resets_at - now, seconds=seconds)
+    if form == "short":
+        return f"resets {countdown}"
     clock = format_clock(resets_at, now)
-    left = resets_at - now
-    if left <= timedelta(0):
+    if countdown == "now":
         # The window has reset; the next poll (scheduled just after resets_at) brings new numbers.
-        return f"resets now ({clock})"
-    return f"resets in {format_countdown(left, seconds=seconds)} ({clock})"
+        return f"Resets now ({clock})." if form == "sentence" else f"resets now ({clock})"
+    if form == "sentence":
+        return f"Resets at {clock} (in {countdown})."
+    return f"resets in {countdown} ({clock})"
 
 
 def window_row(window: UsageWindow, now: datetime) -> WindowRow:
@@ -268,9 +283,7 @@ def _updated_text(status: str, state: MonitorState, now: datetime) -> str:
 def _summary(window: UsageWindow, now: datetime) -> str:
     """ "session 78% · resets 2h 11m" (the tooltip's core)."""
     text = f"{short_name(window)} {format_percent(window.percent)}"
-    if window.resets_at is None:
-        return f"{text} · not started"
-    return f"{text} · resets {format_countdown(window.resets_at - now)}"
+    return f"{text} · {reset_text(window.resets_at, now, form='short')}"
 
 
 #: How the demo marks what it shows (menu header, watch title, tooltip): it must never pass for a
