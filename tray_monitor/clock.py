@@ -27,7 +27,7 @@ class SystemClock:
 
 
 class FakeClock:
-    """A clock that moves only when told to. Tests and the demo use it."""
+    """A clock that moves only when told to. Tests use it (the demo runs on the system clock)."""
 
     def __init__(self, start: datetime | None = None, monotonic: float = 1000.0):
         self._wall = start or datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)

@@ -49,7 +49,6 @@ THREAD_NAME = "claude-tray-control"
 MAX_UNIX_PATH = runtime.MAX_UNIX_PATH
 MAX_LINE = 1024  # a command
 MAX_REPLY = 64 * 1024  # an answer (`view` returns the whole tray view as JSON)
-COMMANDS = ("refresh", "quit", "ping", "view", "autostart", "reading", "statusline")  # what app.py answers (see tray())
 
 
 class InstanceNotRunning(MonitorError):

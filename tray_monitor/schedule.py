@@ -209,10 +209,6 @@ def poll_failed(s: Schedule, error: BaseException, now_mono: float, fingerprint:
     return replace(s, failure_kind=TRANSIENT, backoff=wait, next_poll_mono=now_mono + wait)
 
 
-def is_waiting_error(error: BaseException) -> bool:
-    return isinstance(error, _WAIT_FOR_STORE)
-
-
 def store_checked(s: Schedule, fingerprint: object, now_mono: float) -> Schedule:
     """While waiting for the store: a changed fingerprint means a new login, so ask at once."""
     if not s.waiting_for_store or fingerprint == s.store_fingerprint:

@@ -30,7 +30,6 @@ from tray_monitor.errors import ConfigError
 log = logging.getLogger(__name__)
 
 APP_ID = "claude-tray"  # pystray name: X WM_CLASS "claude-traySystemTrayIcon", SNI Id "claude-tray"
-USAGE_PAGE_URL = "https://claude.ai/settings/usage"
 DEFAULT_ICON_SIZE = 64
 #: The xorg dock guard reacts to X events (reparenting, resizing, a new tray host's MANAGER message);
 #: this is only its safety net. Polling every 10 s cost more idle CPU than the 60 s poll itself.
