@@ -322,7 +322,11 @@ def test_a_trickling_server_is_cut_off_at_the_overall_deadline(fake_api, tmp_pat
     assert 1.0 <= elapsed < 2.0, elapsed
     assert caught.value.__cause__ is None and caught.value.__context__ is None
     assert not isinstance(caught.value, ServerTrouble)
+    assert TOKEN not in repr(caught.value)
     assert fake_api.requests[0].path == "/api/oauth/usage"
+    # the menu does not say "Offline": the network is fine, the answer is too slow
+    assert problem_message(caught.value, None, FakeClock().now()) == (
+        "Usage endpoint too slow (no answer in 1 s) — retrying soon")
 
 
 def test_the_deadline_also_covers_a_kept_alive_connection_and_the_next_answer_is_read(fake_api, tmp_path):

@@ -206,7 +206,8 @@ class UsageClient:
         if deadline.expired:
             # Whatever the cut-off socket made of it (a reset, half a body), it is the deadline.
             failure = Transient(f"{self._host} did not finish answering within {self._deadline:g} s: "
-                                "trying again later.")
+                                "trying again later.",
+                                summary=f"Usage endpoint too slow (no answer in {self._deadline:g} s)")
         assert failure is not None  # the with block either returned or caught one
         raise failure
 

@@ -250,7 +250,7 @@ def problem_message(
         if isinstance(problem, ServerTrouble):  # not "Offline": the user's network is fine
             return f"Usage service error (HTTP {problem.http_status}) — {_retry_clause(next_poll_at, now)}"
         if isinstance(problem, Transient):
-            return f"Offline — {_retry_clause(next_poll_at, now)}"
+            return f"{problem.summary or 'Offline'} — {_retry_clause(next_poll_at, now)}"
         if isinstance(problem, BadResponse):
             return f"Unexpected answer from the usage endpoint — {_retry_clause(next_poll_at, now)}"
     return (problem.summary if polling else None) or problem.message
