@@ -30,6 +30,8 @@ OWN_LAZY_MODULES = [
     "tray_monitor.app",
     "tray_monitor.doctor",
     "tray_monitor.settings",
+    "tray_monitor.tray.sni",  # the Linux tray with a menu (jeepney): chosen at run time
+    "tray_monitor.tray.xembed",  # pystray: XEmbed on Linux, macOS, Windows
 ]
 
 # Never needed at run time; keeps the single file small.

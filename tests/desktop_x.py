@@ -244,26 +244,71 @@ def xembed_tray(xvfb, desktop_workdir) -> XembedTray:
 # ----------------------------------------------------------------------------- SNI host
 
 
-@pytest.fixture(scope="session")
-def sni_tray(xvfb, session_bus, desktop_workdir) -> Started:
-    """gtk-sni-tray-standalone --watcher: a real StatusNotifierItem host and watcher (what KDE,
-    GNOME's AppIndicator extension, XFCE and Wayland bars speak), on the private bus."""
-    missing = missing_programs("gtk-sni-tray-standalone")
+def require_appindicator() -> None:
+    """pystray's appindicator backend needs PyGObject and the AyatanaAppIndicator typelib in the
+    venv; our own SNI backend (tray/sni.py) needs neither."""
     if not python_can("import gi; gi.require_version('Gtk', '3.0'); "
                       "gi.require_version('AyatanaAppIndicator3', '0.1')"):
-        missing.append("PyGObject in the venv with gir1.2-gtk-3.0 and gir1.2-ayatanaappindicator3-0.1")
-    require(missing, "the appindicator backend")
-    program = start_program(
-        "sni-tray",
-        ["gtk-sni-tray-standalone", "--watcher", "--bottom", "--beginning", "--size", "48", "--color", "#2e7d32"],
-        base_env(**xvfb.env, **session_bus.env), desktop_workdir,
-    )
+        require(["PyGObject in the venv with gir1.2-gtk-3.0 and gir1.2-ayatanaappindicator3-0.1"],
+                "the appindicator backend")
+
+
+WATCHER = "org.kde.StatusNotifierWatcher"
+
+
+@dataclass
+class SniHost:
+    """gtk-sni-tray-standalone --watcher on the private bus; `restart()` replaces it (a panel restart)."""
+
+    x: XServer
+    bus_address: str
+    bus_env: dict
+    workdir: Path
+    program: Started | None = None
+    size: int = 48
+
+    def start(self, attempts: int = 2) -> None:
+        """Once in a while (seen once in a few test runs) gtk-sni-tray-standalone 0.1.8 starts but
+        never takes the watcher name: a second start then works. That is the host, not the item."""
+        for attempt in range(attempts):
+            self.program = start_program(
+                "sni-tray",
+                ["gtk-sni-tray-standalone", "--watcher", "--bottom", "--beginning", "--size", str(self.size),
+                 "--color", "#2e7d32"],
+                base_env(**self.x.env, **self.bus_env), self.workdir,
+            )
+            try:
+                wait_until(lambda: bus_name_has_owner(self.bus_address, WATCHER), 10,
+                           f"gtk-sni-tray-standalone to own {WATCHER}")
+                return
+            except AssertionError:
+                self.stop()
+                if attempt == attempts - 1:
+                    raise
+
+    def stop(self) -> None:
+        if self.program is not None:
+            stop_process(self.program.process)
+            self.program = None
+        wait_until(lambda: not bus_name_has_owner(self.bus_address, WATCHER), 5, f"{WATCHER} to be released")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def sni_tray(xvfb, session_bus, desktop_workdir) -> SniHost:
+    """gtk-sni-tray-standalone --watcher: a real StatusNotifierItem host and watcher (what KDE,
+    GNOME's AppIndicator extension, XFCE and Wayland bars speak), on the private bus."""
+    require(missing_programs("gtk-sni-tray-standalone"), "a StatusNotifierItem host")
+    host = SniHost(xvfb, session_bus.address, session_bus.env, desktop_workdir)
+    host.start()
     try:
-        wait_until(lambda: bus_name_has_owner(session_bus.address, "org.kde.StatusNotifierWatcher"), 20,
-                   "gtk-sni-tray-standalone to own org.kde.StatusNotifierWatcher")
-        yield program
+        yield host
     finally:
-        stop_process(program.process)
+        if host.program is not None:
+            stop_process(host.program.process)
 
 
 # ----------------------------------------------------------------------------- the app under test
@@ -464,7 +509,7 @@ def xorg_expected(spec, width: int, height: int):
     """`spec`'s icon as it reaches the screen on pystray's xorg backend: the adapter draws it opaque
     at the slot's short side and centres it in the slot; pystray pastes it onto an RGB canvas."""
     from tray_monitor.icon import render_icon
-    from tray_monitor.tray import fit_to_slot
+    from tray_monitor.tray.xembed import fit_to_slot
 
     drawn = fit_to_slot(render_icon(spec, size=min(width, height), opaque=True), width, height)
     return as_xorg_shows(drawn, width, height)
@@ -608,3 +653,57 @@ def sni_click(address: str, item_id: str, label: str) -> None:
     menu = DBusAddress(item.menu_path, bus_name=item.bus_name, interface="com.canonical.dbusmenu")
     with open_dbus_connection(bus=address) as connection:
         _call(connection, new_method_call(menu, "Event", "isvu", (entry_id, "clicked", ("i", 0), 0)))
+
+
+# ----------------------------------------------------------------------------- our own SNI item (tray/sni.py)
+
+SNI_ITEM_PATH, SNI_MENU_PATH = "/StatusNotifierItem", "/MenuBar"
+
+
+def sni_bus_name(pid: int) -> str:
+    """The bus name tray/sni.py takes: org.kde.StatusNotifierItem-<pid>-1 (see /work/wt/sni-api.md)."""
+    return f"org.kde.StatusNotifierItem-{pid}-1"
+
+
+def sni_call(address: str, bus_name: str, path: str, interface: str, member: str,
+             signature: str | None = None, body: tuple = ()):
+    """One method call to the item; returns the reply body, raises RuntimeError with the D-Bus error."""
+    from jeepney import DBusAddress, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
+
+    target = DBusAddress(path, bus_name=bus_name, interface=interface)
+    with open_dbus_connection(bus=address) as connection:
+        return _call(connection, new_method_call(target, member, signature, body))
+
+
+def sni_properties(address: str, bus_name: str) -> dict:
+    """Every org.kde.StatusNotifierItem property, unwrapped."""
+    body = sni_call(address, bus_name, SNI_ITEM_PATH, "org.freedesktop.DBus.Properties", "GetAll", "s",
+                    ("org.kde.StatusNotifierItem",))
+    return {k: v[1] for k, v in body[0].items()}
+
+
+def sni_menu_rows(address: str, bus_name: str) -> list[dict]:
+    """The menu as a host reads it (GetLayout(0, -1, [])): one dict per row with id, label
+    (mnemonic underscores removed), enabled, type, toggle."""
+    _revision, root = sni_call(address, bus_name, SNI_MENU_PATH, "com.canonical.dbusmenu", "GetLayout", "iias",
+                               (0, -1, []))
+    rows = []
+    for _signature, (item_id, props, _children) in root[2]:
+        value = {k: v[1] for k, v in props.items()}
+        rows.append({
+            "id": item_id,
+            "label": value.get("label", "").replace("__", "\0").replace("_", "").replace("\0", "_"),
+            "enabled": value.get("enabled", True),
+            "type": value.get("type", "standard"),
+            "toggle": value.get("toggle-state") if value.get("toggle-type") == "checkmark" else None,
+        })
+    return rows
+
+
+def pixmap_image(width: int, height: int, data: bytes):
+    """An IconPixmap entry (ARGB32, network byte order) as an RGBA image."""
+    from PIL import Image
+
+    a, r, g, b = Image.frombytes("RGBA", (width, height), bytes(data)).split()
+    return Image.merge("RGBA", (r, g, b, a))

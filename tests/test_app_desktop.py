@@ -27,6 +27,7 @@ from tests.desktop_x import (
     ARTIFACTS,
     base_env,
     find_tray_icon,
+    require_appindicator,
     screenshot,
     sni_click,
     sni_item,
@@ -388,6 +389,7 @@ def clock_pattern(moment: datetime) -> str:
 @pytest.mark.sni
 def test_sni_item_shows_the_served_percent_lists_the_windows_refreshes_and_quits(
         claude_tray_world, xvfb, session_bus, sni_tray):
+    require_appindicator()
     from tray_monitor.icon import render_icon
 
     world = claude_tray_world
@@ -467,6 +469,7 @@ def open_sni_menu_for_screenshot(xvfb, name: str) -> None:
 @pytest.mark.sni
 def test_the_start_at_login_check_mark_follows_the_command_line_at_once(
         claude_tray_world, xvfb, session_bus, sni_tray):
+    require_appindicator()
     """Regression: after `claude-tray autostart enable` in a terminal the running tray's menu kept
     its old check mark until a restart. The command now tells the tray, which redraws it."""
     world = claude_tray_world

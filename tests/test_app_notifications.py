@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.desktop_x import sni_click, sni_item, wait_until
+from tests.desktop_x import require_appindicator, sni_click, sni_item, wait_until
 from tests.fakeapi import Response, credentials_fixture, error_fixture, usage_fixture
 from tray_monitor.fmt import format_clock, format_countdown
 
@@ -302,6 +302,7 @@ def menu_checkbox(address: str, label: str) -> bool | None:
 @pytest.fixture
 def sni_world(claude_tray_world, xvfb, session_bus, sni_tray, notification_daemon):
     """A signed-in user (canary token) whose tray runs on the appindicator backend (a real menu)."""
+    require_appindicator()
     world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "appindicator")
     world.token = canary_token()
     login_with(world, world.token)

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from tests.envs import temp_env
-from tray_monitor import tray as tray_module
 from tray_monitor.clock import FakeClock
 from tray_monitor.environment import Environment
 from tray_monitor.errors import ConfigError
@@ -23,10 +22,10 @@ from tray_monitor.tray import (
     NoGraphicalSession,
     TrayActions,
     TrayAdapter,
-    latin1_safe,
-    load_backend,
     menu_entries,
 )
+from tray_monitor.tray import xembed as tray_module
+from tray_monitor.tray.xembed import PystrayBackend, latin1_safe, load_backend
 from tray_monitor.view import View, WindowRow
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
@@ -174,7 +173,7 @@ def env():
 
 
 def adapter_for(env, recorder, module_name="fake._recording", fail=None) -> TrayAdapter:
-    return TrayAdapter(env, recorder.actions(fail), backend=recording_backend(module_name), render=fake_render)
+    return TrayAdapter(env, recorder.actions(fail), backend=PystrayBackend(env, recording_backend(module_name), render=fake_render))
 
 
 # ----------------------------------------------------------------------------- the menu
@@ -209,27 +208,27 @@ def test_menu_before_the_first_view_says_loading():
 def test_information_lines_are_disabled_and_commands_enabled(env):
     adapter = adapter_for(env, Recorder())
     adapter.show(make_view())
-    assert item(adapter.icon, "Plan: Max 5x").enabled is False
-    assert item(adapter.icon, "Refresh now").enabled is True
+    assert item(adapter.tray_backend.icon, "Plan: Max 5x").enabled is False
+    assert item(adapter.tray_backend.icon, "Refresh now").enabled is True
 
 
 def test_checkboxes_follow_the_view_and_the_autostart_state(env):
     recorder = Recorder(autostart=True)
     adapter = adapter_for(env, recorder)
     adapter.show(make_view(notifications_enabled=False))
-    assert item(adapter.icon, "Notifications").checked is False
-    assert item(adapter.icon, "Start at login").checked is True
+    assert item(adapter.tray_backend.icon, "Notifications").checked is False
+    assert item(adapter.tray_backend.icon, "Start at login").checked is True
 
 
 def test_menu_is_rebuilt_only_when_its_content_changes(env):
     adapter = adapter_for(env, Recorder())
     adapter.show(make_view())
-    built = adapter.menu_updates
+    built = adapter.tray_backend.menu_updates
     adapter.show(make_view())
-    assert adapter.menu_updates == built
+    assert adapter.tray_backend.menu_updates == built
     adapter.show(make_view(updated_text="Updated 12:02"))
-    assert adapter.menu_updates == built + 1
-    assert "Updated 12:02" in labels(adapter.icon)
+    assert adapter.tray_backend.menu_updates == built + 1
+    assert "Updated 12:02" in labels(adapter.tray_backend.icon)
 
 
 # ----------------------------------------------------------------------------- clicks
@@ -248,7 +247,7 @@ def test_menu_commands_call_their_action(env, label, expected):
     recorder = Recorder()
     adapter = adapter_for(env, recorder)
     adapter.show(make_view())
-    item(adapter.icon, label)(adapter.icon)
+    item(adapter.tray_backend.icon, label)(adapter.tray_backend.icon)
     assert recorder.calls == expected
 
 
@@ -256,7 +255,7 @@ def test_notifications_checkbox_passes_the_new_value(env):
     recorder = Recorder()
     adapter = adapter_for(env, recorder)
     adapter.show(make_view(notifications_enabled=True))
-    item(adapter.icon, "Notifications")(adapter.icon)
+    item(adapter.tray_backend.icon, "Notifications")(adapter.tray_backend.icon)
     assert recorder.calls == [("toggle_notifications", False)]
 
 
@@ -264,9 +263,9 @@ def test_start_at_login_toggles_and_the_checkbox_shows_the_new_state(env):
     recorder = Recorder(autostart=False)
     adapter = adapter_for(env, recorder)
     adapter.show(make_view())
-    item(adapter.icon, "Start at login")(adapter.icon)
+    item(adapter.tray_backend.icon, "Start at login")(adapter.tray_backend.icon)
     assert recorder.calls == [("toggle_autostart", True)]
-    assert item(adapter.icon, "Start at login").checked is True
+    assert item(adapter.tray_backend.icon, "Start at login").checked is True
 
 
 def test_default_action_refreshes_and_shows_the_status(env):
@@ -274,17 +273,17 @@ def test_default_action_refreshes_and_shows_the_status(env):
     recorder = Recorder()
     adapter = adapter_for(env, recorder)
     adapter.show(make_view())
-    adapter.icon()  # what pystray does on a left click
+    adapter.tray_backend.icon()  # what pystray does on a left click
     assert recorder.calls == [("refresh",), ("show_status",)]
-    assert "Show status" not in labels(adapter.icon)
+    assert "Show status" not in labels(adapter.tray_backend.icon)
 
 
 def test_a_failing_action_is_logged_and_later_clicks_still_work(env, caplog):
     recorder = Recorder()
     adapter = adapter_for(env, recorder, fail="refresh")
     adapter.show(make_view())
-    item(adapter.icon, "Refresh now")(adapter.icon)
-    item(adapter.icon, "Quit")(adapter.icon)
+    item(adapter.tray_backend.icon, "Refresh now")(adapter.tray_backend.icon)
+    item(adapter.tray_backend.icon, "Quit")(adapter.tray_backend.icon)
     assert recorder.calls == [("refresh",), ("quit",)]
     assert "tray action refresh failed" in caplog.text
 
@@ -294,7 +293,7 @@ def test_unreadable_autostart_state_shows_an_unchecked_box_and_is_logged_once(en
     adapter.show(make_view())
     adapter.show(make_view(79))
     adapter.recheck_autostart()  # asked again: still one log line
-    assert item(adapter.icon, "Start at login").checked is False
+    assert item(adapter.tray_backend.icon, "Start at login").checked is False
     assert caplog.text.count("could not read the autostart state") == 1
 
 
@@ -305,17 +304,17 @@ def test_the_start_at_login_check_mark_follows_a_change_made_outside_the_menu(tm
     recorder = Recorder(autostart=True)
     adapter = adapter_for(temp_env(tmp_path, clock=clock), recorder)
     adapter.show(make_view())
-    assert item(adapter.icon, "Start at login").checked is True
+    assert item(adapter.tray_backend.icon, "Start at login").checked is True
     recorder.autostart = False  # the entry was removed elsewhere
     assert adapter.recheck_autostart() == "Start at login: off"  # what `claude-tray autostart` sends
-    assert item(adapter.icon, "Start at login").checked is False
+    assert item(adapter.tray_backend.icon, "Start at login").checked is False
     assert ("Start at login", False) in adapter.menu_shown
     recorder.autostart = True  # ...and added again by hand
     adapter.show(make_view(79))  # a view soon after does not read the entry again (cheap minutes)
-    assert item(adapter.icon, "Start at login").checked is False
+    assert item(adapter.tray_backend.icon, "Start at login").checked is False
     clock.advance(AUTOSTART_RECHECK_EVERY)
     adapter.show(make_view(80))  # one some minutes later does
-    assert item(adapter.icon, "Start at login").checked is True
+    assert item(adapter.tray_backend.icon, "Start at login").checked is True
     assert ("Start at login", True) in adapter.menu_shown
 
 
@@ -324,14 +323,14 @@ def test_the_start_at_login_check_mark_follows_a_change_made_outside_the_menu(tm
 
 def test_unchanged_views_do_not_redraw_the_icon_or_reset_the_title(env):
     adapter = adapter_for(env, Recorder())
-    adapter.icon.visible = True
+    adapter.tray_backend.icon.visible = True
     adapter.show(make_view(78))
-    redraws, titles = adapter.redraw_count, adapter.title_updates
-    platform_calls = len(adapter.icon.platform_calls)
+    redraws, titles = adapter.redraw_count, adapter.tray_backend.title_updates
+    platform_calls = len(adapter.tray_backend.icon.platform_calls)
     for _ in range(5):
         adapter.show(make_view(78))
-    assert (adapter.redraw_count, adapter.title_updates) == (redraws, titles)
-    assert adapter.icon.platform_calls[platform_calls:] == []
+    assert (adapter.redraw_count, adapter.tray_backend.title_updates) == (redraws, titles)
+    assert adapter.tray_backend.icon.platform_calls[platform_calls:] == []
 
 
 def test_a_different_spec_with_identical_pixels_does_not_redraw(env):
@@ -344,25 +343,25 @@ def test_a_different_spec_with_identical_pixels_does_not_redraw(env):
 
 def test_a_new_percent_redraws_the_icon_with_the_rendered_image(env):
     adapter = adapter_for(env, Recorder())
-    adapter.icon.visible = True
+    adapter.tray_backend.icon.visible = True
     adapter.show(make_view(78))
     adapter.show(make_view(79))
-    assert adapter.icon.platform_calls[-1][0] in ("icon", "menu", "title")
-    drawn = [c[1] for c in adapter.icon.platform_calls if c[0] == "icon"]
+    assert adapter.tray_backend.icon.platform_calls[-1][0] in ("icon", "menu", "title")
+    drawn = [c[1] for c in adapter.tray_backend.icon.platform_calls if c[0] == "icon"]
     assert drawn[-1] == fake_render(IconSpec(state="ok", percent=79)).tobytes()
 
 
 def test_title_is_the_tooltip_unchanged_on_backends_that_take_unicode(env):
     adapter = adapter_for(env, Recorder())
     adapter.show(make_view(tooltip="Claude: 78% · resets in 2h 11m…"))
-    assert adapter.icon.title == "Claude: 78% · resets in 2h 11m…"
+    assert adapter.tray_backend.icon.title == "Claude: 78% · resets in 2h 11m…"
 
 
 def test_xorg_title_is_latin1_safe(env):
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
     adapter.show(make_view(tooltip="Claude: 78% · resets in 2h 11m… ✓"))
-    assert adapter.icon.title == "Claude: 78% - resets in 2h 11m... ?"
-    adapter.icon.title.encode("latin-1")
+    assert adapter.tray_backend.icon.title == "Claude: 78% - resets in 2h 11m... ?"
+    adapter.tray_backend.icon.title.encode("latin-1")
 
 
 def test_xorg_keeps_its_first_menu_since_it_shows_none_and_a_click_still_works(env):
@@ -372,14 +371,14 @@ def test_xorg_keeps_its_first_menu_since_it_shows_none_and_a_click_still_works(e
     xorg = adapter_for(env, recorder, module_name="fake._xorg")
     xorg.show(make_view(78))
     xorg.show(make_view(79))
-    assert ("menu",) not in xorg.icon.platform_calls
+    assert ("menu",) not in xorg.tray_backend.icon.platform_calls
     assert ("Session (5h): 79% · resets in 2h 11m (14:00)", None) in xorg.menu_shown  # what it would show
-    xorg.icon()  # a left click runs the default item of the first menu
+    xorg.tray_backend.icon()  # a left click runs the default item of the first menu
     assert recorder.calls == [("refresh",), ("show_status",)]
     other = adapter_for(env, Recorder(), module_name="fake._appindicator")
     other.show(make_view(78))
     other.show(make_view(79))
-    assert other.icon.platform_calls.count(("menu",)) == 2
+    assert other.tray_backend.icon.platform_calls.count(("menu",)) == 2
 
 
 def test_xorg_icon_is_drawn_opaque_and_other_backends_keep_alpha(env):
@@ -387,23 +386,23 @@ def test_xorg_icon_is_drawn_opaque_and_other_backends_keep_alpha(env):
     other = adapter_for(env, Recorder())
     xorg.show(make_view())
     other.show(make_view())
-    assert xorg.icon.icon.mode == "RGB"
-    assert other.icon.icon.mode == "RGBA"
+    assert xorg.tray_backend.icon.icon.mode == "RGB"
+    assert other.tray_backend.icon.icon.mode == "RGBA"
 
 
 def test_darwin_icon_is_rendered_as_a_template(env):
-    adapter = TrayAdapter(env, Recorder().actions(), backend=darwin_like_backend(), render=fake_render)
+    adapter = TrayAdapter(env, Recorder().actions(), backend=PystrayBackend(env, darwin_like_backend(), render=fake_render))
     adapter.show(make_view())
-    assert adapter.icon.icon.getpixel((0, 0))[2] == 255  # fake_render marks template=True in blue
+    assert adapter.tray_backend.icon.icon.getpixel((0, 0))[2] == 255  # fake_render marks template=True in blue
 
 
 def test_xorg_window_gets_button_press_so_left_clicks_arrive(env):
     from Xlib import X
 
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
-    assert adapter.icon._window.event_masks[-1] & X.ButtonPressMask
-    assert adapter.icon._window.event_masks[-1] & X.ExposureMask  # redraws still arrive
-    assert adapter.icon._display.flushed >= 1
+    assert adapter.tray_backend.icon._window.event_masks[-1] & X.ButtonPressMask
+    assert adapter.tray_backend.icon._window.event_masks[-1] & X.ExposureMask  # redraws still arrive
+    assert adapter.tray_backend.icon._display.flushed >= 1
 
 
 def dock_requests(icon) -> int:
@@ -413,7 +412,7 @@ def dock_requests(icon) -> int:
 def test_xorg_asks_to_dock_only_while_not_embedded(env):
     """pystray re-sent the dock request on every image update; trayer re-embedded each time."""
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
-    icon = adapter.icon
+    icon = adapter.tray_backend.icon
     icon._dock_window()
     assert dock_requests(icon) == 1  # first start: on the root window
     icon._window.parent = TRAY_SOCKET
@@ -426,10 +425,10 @@ def test_xorg_asks_to_dock_only_while_not_embedded(env):
 
 def test_xorg_dock_request_goes_out_when_the_window_cannot_be_queried(env):
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
-    adapter.icon._dock_window()
-    adapter.icon._window.destroyed = True
-    adapter.icon._dock_window()
-    assert dock_requests(adapter.icon) == 2
+    adapter.tray_backend.icon._dock_window()
+    adapter.tray_backend.icon._window.destroyed = True
+    adapter.tray_backend.icon._dock_window()
+    assert dock_requests(adapter.tray_backend.icon) == 2
 
 
 def test_latin1_safe_keeps_latin1_and_replaces_the_rest():
@@ -468,12 +467,12 @@ def darwin_like_backend():
 
 
 def test_darwin_images_are_marked_as_templates_each_time_pystray_builds_one(env):
-    adapter = TrayAdapter(env, Recorder().actions(), backend=darwin_like_backend(), render=fake_render)
-    adapter.icon._assert_image()
-    first = adapter.icon._icon_image
-    adapter.icon._assert_image()
-    assert first.isTemplate() and adapter.icon._icon_image.isTemplate()
-    assert adapter.icon.button_images[-1] is adapter.icon._icon_image
+    adapter = TrayAdapter(env, Recorder().actions(), backend=PystrayBackend(env, darwin_like_backend(), render=fake_render))
+    adapter.tray_backend.icon._assert_image()
+    first = adapter.tray_backend.icon._icon_image
+    adapter.tray_backend.icon._assert_image()
+    assert first.isTemplate() and adapter.tray_backend.icon._icon_image.isTemplate()
+    assert adapter.tray_backend.icon.button_images[-1] is adapter.tray_backend.icon._icon_image
 
 
 # ----------------------------------------------------------------------------- run / stop
@@ -486,9 +485,9 @@ def test_run_shows_the_icon_calls_on_ready_and_returns_after_stop(env):
     ready = threading.Event()
 
     def on_ready():
-        assert adapter.icon.visible
+        assert adapter.tray_backend.icon.visible
         ready.set()
-        item(adapter.icon, "Quit")(adapter.icon)  # clicked on the event thread: queued
+        item(adapter.tray_backend.icon, "Quit")(adapter.tray_backend.icon)  # clicked on the event thread: queued
         adapter.stop()
 
     runner = threading.Thread(target=adapter.run, args=(on_ready,))
@@ -552,8 +551,7 @@ def test_run_ends_cleanly_when_the_gtk_clean_up_finds_no_notification_daemon(env
             raise RuntimeError("ServiceUnknown: org.freedesktop.Notifications")
 
     caplog.set_level("INFO")
-    adapter = TrayAdapter(env, Recorder().actions(), backend=types.SimpleNamespace(__name__="x._gtk", Icon=GtkLikeIcon),
-                          render=fake_render)
+    adapter = TrayAdapter(env, Recorder().actions(), backend=PystrayBackend(env, types.SimpleNamespace(__name__="x._gtk", Icon=GtkLikeIcon), render=fake_render))
     runner = threading.Thread(target=adapter.run, args=(adapter.stop,))
     runner.start()
     runner.join(10)
@@ -567,10 +565,10 @@ def test_a_failing_x_flush_is_ignored(env):
     def broken_flush():
         raise ConnectionError("X connection closed")
 
-    adapter.icon._display.flush = broken_flush
+    adapter.tray_backend.icon._display.flush = broken_flush
     adapter.show(make_view(79))
     adapter.stop()
-    assert adapter.icon.title.startswith("Claude")
+    assert adapter.tray_backend.icon.title.startswith("Claude")
 
 
 def test_pystray_lost_tray_error_becomes_one_info_line(env, caplog):
@@ -593,7 +591,7 @@ def test_a_failing_icon_stop_is_logged(env, caplog):
     def broken_stop():
         raise RuntimeError("X went away")
 
-    adapter.icon.stop = broken_stop
+    adapter.tray_backend.icon.stop = broken_stop
     adapter.stop()
     assert "stopping the tray icon failed" in caplog.text
 
@@ -642,8 +640,8 @@ def test_dummy_backend_adapter_shows_views_and_runs_the_default_action(env):
     adapter = TrayAdapter(env, recorder.actions())
     adapter.show(make_view())
     assert adapter.backend == "dummy" and adapter.has_menu
-    assert "Plan: Max 5x" in labels(adapter.icon)
-    adapter.icon.menu(adapter.icon)  # the default item (pystray's dummy cannot update menus)
+    assert "Plan: Max 5x" in labels(adapter.tray_backend.icon)
+    adapter.tray_backend.icon.menu(adapter.tray_backend.icon)  # the default item (pystray's dummy cannot update menus)
     assert recorder.calls == [("refresh",), ("show_status",)]
 
 
@@ -656,8 +654,7 @@ def test_icon_creation_failure_becomes_no_graphical_session(env):
             raise ConnectionError("X server closed the connection")
 
     with pytest.raises(NoGraphicalSession, match="could not be created"):
-        TrayAdapter(env, Recorder().actions(), backend=types.SimpleNamespace(__name__="x._xorg", Icon=BrokenIcon),
-                    render=fake_render)
+        TrayAdapter(env, Recorder().actions(), backend=PystrayBackend(env, types.SimpleNamespace(__name__="x._xorg", Icon=BrokenIcon), render=fake_render))
 
 
 def test_importing_the_tray_module_without_a_display_does_not_import_pystray():
@@ -678,7 +675,7 @@ def test_xorg_update_stuck_on_a_lost_x_wakeup_is_freed_by_a_flush_from_another_t
     waited for ever. Here the platform call blocks until some OTHER thread flushes the display, as
     the stuck event thread did; the adapter must get it flushed while it holds its lock."""
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
-    icon = adapter.icon
+    icon = adapter.tray_backend.icon
     icon._visible = True  # shown, so an image change reaches the platform layer
     caller: list = []
     flushed_from_elsewhere = threading.Event()
@@ -709,9 +706,9 @@ def test_the_xorg_flush_helper_is_idle_while_nobody_waits(env):
     """The helper flushes only while a pystray call is in flight: an idle tray costs no wake-ups."""
     adapter = adapter_for(env, Recorder(), module_name="fake._xorg")
     adapter.show(make_view(79))  # starts the helper; the fake call returns at once
-    flushes_after_show = adapter.icon._display.flushed
+    flushes_after_show = adapter.tray_backend.icon._display.flushed
     helper = next(t for t in threading.enumerate() if t.name == "claude-tray-xflush")
     assert helper.daemon
     stopping = threading.Event()
     stopping.wait(3 * tray_module.XORG_UNSTICK_EVERY)  # a real wait: the helper runs on real time
-    assert adapter.icon._display.flushed == flushes_after_show
+    assert adapter.tray_backend.icon._display.flushed == flushes_after_show

@@ -11,6 +11,7 @@ from tests.desktop_x import (
     base_env,
     find_tray_icon,
     grab_icon,
+    require_appindicator,
     screenshot,
     sni_click,
     sni_item,
@@ -20,7 +21,8 @@ from tests.desktop_x import (
     wait_xorg_shows,
 )
 from tests.tray_driver import make_view
-from tray_monitor.tray import APP_ID, latin1_safe
+from tray_monitor.tray import APP_ID
+from tray_monitor.tray.xembed import latin1_safe
 
 pytestmark = pytest.mark.desktop
 
@@ -115,6 +117,7 @@ def test_xorg_icon_docks_again_after_the_tray_host_restarts(xvfb, xembed_tray, x
 
 @pytest.fixture
 def sni_app(xvfb, session_bus, sni_tray, start_app):
+    require_appindicator()
     env = base_env(**xvfb.env, **session_bus.env, PYSTRAY_BACKEND="appindicator")
     app = start_app(tray_driver_argv("--percent", "78"), env)
     assert app.wait_for_event("ready", timeout=20) == "ready backend=appindicator has_menu=True"

@@ -162,7 +162,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         return reply
 
     def show_status() -> None:
-        # A left click asks for a refresh first (tray.py): show what that request brings, not the
+        # A left click asks for a refresh first (tray/__init__.py): show what that request brings, not the
         # numbers from before it, unless no request was sent (coalesced, rate limited, logged out).
         if holder.pop("last_refresh", None) == REFRESH_ACCEPTED_REPLY:
             wait_for_next_view(holder["monitor"], STATUS_WAIT)
@@ -192,8 +192,12 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         toggle_autostart=toggle_autostart,
         autostart_enabled=lambda: autostart.status().enabled,
     )
+    def say(text: str) -> None:  # what the tray did at start, and a missing tray host: stderr and log
+        log.info("%s", text)
+        print(f"claude-tray: {text}", file=env.stderr, flush=True)
+
     try:
-        tray_adapter = TrayAdapter(env, actions)
+        tray_adapter = TrayAdapter(env, actions, say=say)
     except NoGraphicalSession as error:
         lock.release()
         return _fail(env, error)
@@ -207,7 +211,7 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
         tray_adapter.stop()
         return "quitting"
 
-    notifier = make_notifier(env, tray_icon=tray_adapter.icon)
+    notifier = make_notifier(env, tray_icon=tray_adapter.notifier_icon)
     if demo:
         from tray_monitor.demo import DemoNotifier
 

@@ -1,114 +1,58 @@
-"""The tray icon: a thin adapter that shows a `View` through pystray.
+"""pystray as a tray backend: XEmbed on Linux (where a tray speaks nothing else), and macOS / Windows.
 
-It holds no policy. It draws `view.icon`, writes `view.tooltip` as the title, rebuilds the whole menu
-from the view on every change (never patches single items), and forwards clicks to `TrayActions`.
-
-Backend quirks handled here (pystray 0.19.5):
-- importing pystray with no display raises `Xlib.error.DisplayNameError` (not ImportError), so pystray
-  is imported lazily and any failure becomes `NoGraphicalSession`;
-- `tray_monitor.icon` (PIL.ImageFont) is imported BEFORE pystray: with the gtk/appindicator backends,
-  Gtk loaded first binds the system FreeType and `ImageDraw.text()` silently draws nothing;
-- xorg: no menu, the icon window lacks ButtonPressMask (a left click never arrives), WM_NAME is
-  latin-1 (a `·` in the title kills the update), alpha is dropped (draw opaque), the first dock
-  request is sometimes lost and never retried, and a restarted tray host is never re-joined;
-- darwin: the NSImage is never marked as a template (dark menu bars hide a black icon).
+pystray 0.19.5 (its last release, 2023) needs these fixes here; each names its upstream report, if
+any, and the test that proves it (tests/test_tray.py unless said otherwise):
+- import: with no display, importing pystray raises Xlib's DisplayNameError, not ImportError, so it
+  is imported lazily and any failure becomes NoGraphicalSession
+  (test_a_backend_that_fails_to_import_becomes_no_graphical_session, ..._does_not_import_pystray);
+  and importing it with PYSTRAY_BACKEND unset tries Gtk first, which prints Gdk-CRITICAL with no
+  display: the chosen backend is named before the import (test_loading_xorg_never_imports_gi).
+- FreeType: `tray_monitor.icon` (PIL.ImageFont) is imported BEFORE pystray: Gtk loaded first binds
+  the system FreeType and ImageDraw.text() draws nothing (test_icon_module_is_imported_before_pystray).
+- xorg, no ButtonPressMask on the icon window, so a left click never arrives (pystray #151;
+  test_xorg_window_gets_button_press_so_left_clicks_arrive, desktop: test_xorg_left_click_runs_refresh_and_show_status).
+- xorg, WM_NAME is a latin-1 STRING: a `·` in the title raises in pystray's event thread and the
+  icon stops updating (no upstream issue; test_xorg_title_is_latin1_safe, desktop:
+  test_xorg_title_with_non_latin1_characters_is_set_and_the_icon_keeps_updating).
+- xorg, alpha is dropped (black corners): draw opaque (test_xorg_icon_is_drawn_opaque_and_other_backends_keep_alpha).
+- xorg, a dock request on every image update makes the host re-embed (flicker, once 1 x 1 px):
+  dock only when undocked (no upstream issue; test_xorg_asks_to_dock_only_while_not_embedded).
+- xorg, the first dock request is sometimes lost and never retried, and a restarted tray host is
+  never re-joined (pystray #186): the dock guard (desktop:
+  test_xorg_icon_docks_again_after_the_tray_host_restarts).
+- xorg, "Failed to dock icon" tracebacks while no host exists become one INFO line
+  (test_pystray_lost_tray_error_becomes_one_info_line).
+- xorg, a python-xlib lost wake-up hangs update or stop in about 1 of 10 starts: _UnstickingLock
+  (test_xorg_update_stuck_on_a_lost_x_wakeup_is_freed_by_a_flush_from_another_thread).
+- xorg, a non-square slot (trayer: 24 x 64) stretches the icon: fit_to_slot
+  (desktop: test_xorg_icon_docks_and_shows_the_percent_then_the_next_one).
+- gtk/appindicator, closing the unused notification with no notification daemon raises out of
+  run() (no upstream issue; test_run_ends_cleanly_when_the_gtk_clean_up_finds_no_notification_daemon).
+- darwin, the NSImage is never a template: a black icon vanishes on a dark menu bar (pystray PR
+  #176, unreleased; test_darwin_images_are_marked_as_templates_each_time_pystray_builds_one).
 """
 from __future__ import annotations
 
 import importlib
 import logging
 import os
-import queue
 import select
+import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from tray_monitor.errors import ConfigError
+from tray_monitor.tray.backend import APP_ID, NoGraphicalSession
+from tray_monitor.tray.menu import Look, MenuEntry
 
 log = logging.getLogger(__name__)
 
-APP_ID = "claude-tray"  # pystray name: X WM_CLASS "claude-traySystemTrayIcon", SNI Id "claude-tray"
 DEFAULT_ICON_SIZE = 64
 #: The xorg dock guard reacts to X events (reparenting, resizing, a new tray host's MANAGER message);
 #: this is only its safety net. Polling every 10 s cost more idle CPU than the 60 s poll itself.
 DOCK_CHECK_INTERVAL = 300.0
 FIRST_DOCK_TIMEOUT = 1.0  # seconds to wait for the tray host to embed us before asking again
 FIRST_DOCK_ATTEMPTS = 5
-#: A view re-reads the "Start at login" state at most this often (an entry removed by hand).
-AUTOSTART_RECHECK_EVERY = 300.0
 XORG_UNSTICK_EVERY = 0.25  # seconds a pystray call may wait before we flush X for it (_UnstickingLock)
-
-
-class NoGraphicalSession(ConfigError):
-    """No display or no tray backend: the tray cannot start, the terminal view still works."""
-
-
-@dataclass(frozen=True)
-class TrayActions:
-    """What the menu and the icon click do. Every callback runs on the adapter's action thread,
-    never on the tray's event thread, so it may take a lock or call `TrayAdapter.show`."""
-
-    refresh: Callable[[], str]  # answers a sentence (poller.request_refresh), unused by the menu
-    show_status: Callable[[], None]  # the default action (left click): show the full status
-    open_usage_page: Callable[[], object]  # webbrowser.open's bool is not used
-    quit: Callable[[], None]
-    toggle_notifications: Callable[[bool], None]  # called with the NEW value
-    send_test_notification: Callable[[], None]
-    toggle_autostart: Callable[[bool], None]  # called with the NEW value
-    autostart_enabled: Callable[[], bool]
-
-
-@dataclass(frozen=True)
-class MenuEntry:
-    """One line of the tray menu as plain data, so menus compare by value."""
-
-    text: str
-    action: str | None = None  # a TrayActions field name, None for an information line
-    checked: bool | None = None  # None = not a checkbox
-    default: bool = False
-    visible: bool = True
-
-    @property
-    def is_separator(self) -> bool:
-        return self.text == "-"
-
-
-SEPARATOR = MenuEntry("-")
-
-
-def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
-    """The whole menu for a view: information lines first, then commands."""
-    info: list[MenuEntry] = []
-    if view is not None:
-        if view.plan:
-            info.append(MenuEntry(f"Plan: {view.plan}"))
-        info.extend(MenuEntry(row.menu_text) for row in view.windows)
-        if view.extra_usage_text:
-            info.append(MenuEntry(view.extra_usage_text))
-        if view.message:
-            info.append(MenuEntry(view.message))
-        if view.updated_text:
-            info.append(MenuEntry(view.updated_text))
-    else:
-        info.append(MenuEntry("Loading…"))
-    notifications_on = True if view is None else bool(view.notifications_enabled)
-    return (
-        *info,
-        SEPARATOR,
-        MenuEntry("Refresh now", "refresh"),
-        MenuEntry("Open usage page", "open_usage_page"),
-        SEPARATOR,
-        MenuEntry("Notifications", "toggle_notifications", checked=notifications_on),
-        MenuEntry("Send test notification", "send_test_notification"),
-        MenuEntry("Start at login", "toggle_autostart", checked=autostart_on),
-        SEPARATOR,
-        MenuEntry("Quit", "quit"),
-        # Left click on xorg/gtk runs the default item; hidden so it is not a menu line too.
-        MenuEntry("Show status", "show_status", default=True, visible=False),
-    )
-
 
 _LATIN1_REPLACEMENTS = {"·": "-", "…": "...", "–": "-", "—": "-", "’": "'", "“": '"', "”": '"'}
 
@@ -127,14 +71,10 @@ def latin1_safe(text: str) -> str:
     return "".join(out)
 
 
-def backend_name(env) -> str | None:
-    """The pystray backend the user forced with PYSTRAY_BACKEND, else None (pystray's own choice)."""
-    return env.environ.get("PYSTRAY_BACKEND") or None
-
-
-def load_backend(env):
-    """The pystray backend module (has `Icon`), or NoGraphicalSession saying what to run instead."""
-    forced = backend_name(env)
+def load_backend(env, name: str | None = None):
+    """The pystray backend module (has `Icon`): `name` ("xorg", "gtk", ...), else PYSTRAY_BACKEND,
+    else pystray's own choice; or NoGraphicalSession saying what to run instead."""
+    forced = name or env.environ.get("PYSTRAY_BACKEND") or None
     if env.platform.startswith("linux") and forced != "dummy":
         if not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")):
             raise NoGraphicalSession(
@@ -145,6 +85,10 @@ def load_backend(env):
     import tray_monitor.icon  # noqa: F401
 
     try:
+        if forced and "pystray" not in sys.modules:
+            # pystray picks a backend while it is imported, trying Gtk first unless PYSTRAY_BACKEND
+            # names one: Gtk with no display prints "Gdk-CRITICAL" on stderr even when xorg is wanted.
+            os.environ["PYSTRAY_BACKEND"] = forced
         pystray = importlib.import_module("pystray")
         if forced:
             return importlib.import_module(f"pystray._{forced}")
@@ -156,54 +100,50 @@ def load_backend(env):
         ) from exc
 
 
-class TrayAdapter:
-    """Shows views in the system tray. `show` may be called from any thread; `run` blocks the
-    main thread (macOS requires it) until `stop`."""
+class PystrayBackend:
+    """A `TrayBackend` over one pystray Icon. `show` may be called from any thread; `run` blocks
+    the main thread (macOS requires it) until `stop`."""
 
-    def __init__(self, env, actions: TrayActions, *, backend=None, render=None, name: str = APP_ID):
+    def __init__(self, env, module, *, render=None, name: str = APP_ID):
         self._env = env
-        self._actions = actions
-        self._backend = backend if backend is not None else load_backend(env)
         if render is None:
             from tray_monitor.icon import render_icon as render
         self._render = render
         base = importlib.import_module("pystray._base")
         self._Menu, self._MenuItem = base.Menu, base.MenuItem
+        self.on_click: Callable[[MenuEntry], None] = lambda entry: None
 
-        module = getattr(self._backend, "__name__", "")
-        self.backend = module.rsplit("._", 1)[-1]  # "xorg", "appindicator", "gtk", "darwin", ...
-        self._is_xorg = self.backend == "xorg"
-        self._template = self.backend == "darwin"  # menu-bar images are templates: only alpha counts
+        self.name = getattr(module, "__name__", "").rsplit("._", 1)[-1]  # "xorg", "appindicator", ...
+        self._is_xorg = self.name == "xorg"
+        self._template = self.name == "darwin"  # menu-bar images are templates: only alpha counts
 
         # guards the caches below and every pystray call; on xorg it also un-sticks python-xlib
         self._state_lock = _UnstickingLock(self._flush_stranded_x_requests) if self._is_xorg else threading.Lock()
-        self._view = None
-        self._icon_key: tuple | None = None  # (spec, size) last rendered
+        self._spec = None
+        self._icon_key: tuple | None = None  # (spec, size, slot) last rendered
         self._image_bytes: bytes | None = None
         self._title: str | None = None
         self._menu: tuple[MenuEntry, ...] | None = None
-        self._autostart_query_failed = False
-        self._autostart_checked_mono = 0.0
-        self._autostart_on = self._query_autostart()
         self.slot_size: tuple[int, int] | None = None  # xorg: the tray's slot (w, h), learnt after docking
         self.redraw_count = 0  # icon image assignments (benchmark: unchanged views cost nothing)
         self.title_updates = 0
         self.menu_updates = 0
 
         self._stopping = threading.Event()
-        self._action_queue: queue.Queue = queue.Queue()
-        self._action_thread: threading.Thread | None = None
         self._dock_guard: threading.Thread | None = None
         self._guard_wake: tuple[int, int] | None = None  # pipe: stop() wakes the guard's select()
 
-        loading = self._spec_loading()
-        image = self._render_image(loading, self._icon_size())
-        self._icon_key = (loading, self._icon_size(), self.slot_size)
+        from tray_monitor.tray.menu import look_of
+
+        loading = look_of(None, False)
+        image = self._render_image(loading.icon, self._icon_size())
+        self._spec = loading.icon
+        self._icon_key = (loading.icon, self._icon_size(), self.slot_size)
         self._image_bytes = image.tobytes()
-        self._menu = menu_entries(None, self._autostart_on)
-        self._title = self._safe_title("Claude usage: loading…")
+        self._menu = loading.menu
+        self._title = self._safe_title(loading.tooltip)
         try:
-            self.icon = self._backend.Icon(name, image, self._title, menu=self._pystray_menu(self._menu))
+            self.icon = module.Icon(name, image, self._title, menu=self._pystray_menu(self._menu))
         except Exception as exc:  # the X server went away between import and now, Gtk init, ...
             raise NoGraphicalSession(
                 f"The system tray could not be created ({type(exc).__name__}: {exc}); "
@@ -218,51 +158,33 @@ class TrayAdapter:
         if hasattr(self.icon, "_finalize"):
             _tolerate_missing_notification_daemon(self.icon)
 
-    # ------------------------------------------------------------------ public
     @property
     def has_menu(self) -> bool:
         return bool(getattr(self.icon, "HAS_MENU", False))
 
-    def show(self, view) -> None:
-        """Show a view; touches the icon, title and menu only where they changed. The "Start at
-        login" check mark (the view does not carry it) is read again with a view at most every
-        AUTOSTART_RECHECK_EVERY seconds, so a login entry removed by hand shows within minutes
-        without reading two files at every countdown minute; `claude-tray autostart` tells the
-        tray at once (`recheck_autostart`)."""
-        autostart_on = None
-        if self._env.clock.monotonic() - self._autostart_checked_mono >= AUTOSTART_RECHECK_EVERY:
-            autostart_on = self._query_autostart()
+    @property
+    def notifier_icon(self):
+        return self.icon
+
+    def show(self, look: Look) -> None:
         with self._state_lock:
             if self._stopping.is_set():
                 return  # pystray's xorg loop is gone: an update would wait for it forever
-            self._view = view
-            if autostart_on is not None:
-                self._autostart_on = autostart_on
-            self._apply_locked(view)
+            self._spec = look.icon
+            self._update_image_locked(look.icon)
+            title = self._safe_title(look.tooltip)
+            if title != self._title:
+                self._title = title
+                self.icon.title = title
+                self.title_updates += 1
+            self._update_menu_locked(look.menu)
+            self._flush_stranded_x_requests()
 
-    def recheck_autostart(self) -> str:
-        """`claude-tray autostart enable|disable` changed the entry: redraw the check mark now."""
-        autostart_on = self._query_autostart()
-        with self._state_lock:
-            if not self._stopping.is_set():
-                self._autostart_on = autostart_on
-                self._update_menu_locked()
-        return "Start at login: " + ("on" if autostart_on else "off")
-
-    @property
-    def menu_shown(self) -> tuple[tuple[str, bool | None], ...]:
-        """What the menu holds now, as (text, checked) for each visible entry: read back by tests
-        and `claude-tray`'s control command `view`."""
-        with self._state_lock:
-            entries = self._menu or ()
-        return tuple((e.text, e.checked) for e in entries if e.visible and not e.is_separator)
-
-    def run(self, on_ready: Callable[[], None] | None = None) -> None:
-        """Block in the tray's event loop (main thread). `on_ready` runs once the icon is visible,
-        on pystray's setup thread."""
+    def run(self, on_ready: Callable[[], None]) -> None:
+        """Block in pystray's event loop. `on_ready` runs once the icon is visible, on pystray's
+        setup thread."""
         if self._stopping.is_set():
             return  # stopped before the loop started (quit during start-up)
-        self._start_action_thread()
 
         def setup(icon) -> None:
             with self._state_lock:
@@ -286,11 +208,9 @@ class TrayAdapter:
         self.icon.run(setup)
 
     def stop(self) -> None:
-        """Leave `run`; safe from any thread and more than once."""
         if self._stopping.is_set():
             return
         self._stopping.set()
-        self._action_queue.put(None)
         if self._guard_wake is not None:
             try:
                 os.write(self._guard_wake[1], b"x")
@@ -305,11 +225,6 @@ class TrayAdapter:
             self._flush_stranded_x_requests()
 
     # ------------------------------------------------------------------ drawing
-    def _spec_loading(self):
-        from tray_monitor.model import IconSpec
-
-        return IconSpec(state="loading")
-
     def _icon_size(self) -> int:
         return min(self.slot_size) if self.slot_size else DEFAULT_ICON_SIZE
 
@@ -321,17 +236,6 @@ class TrayAdapter:
 
     def _safe_title(self, text: str) -> str:
         return latin1_safe(text) if self._is_xorg else text
-
-    def _apply_locked(self, view) -> None:
-        if view is not None:
-            self._update_image_locked(view.icon)
-            title = self._safe_title(view.tooltip)
-            if title != self._title:
-                self._title = title
-                self.icon.title = title
-                self.title_updates += 1
-        self._update_menu_locked()
-        self._flush_stranded_x_requests()
 
     def _flush_stranded_x_requests(self) -> None:
         """python-xlib (threaded) race: a request queued by pystray's event thread while another
@@ -358,8 +262,7 @@ class TrayAdapter:
         self.icon.icon = image
         self.redraw_count += 1
 
-    def _update_menu_locked(self) -> None:
-        entries = menu_entries(self._view, self._autostart_on)
+    def _update_menu_locked(self, entries: tuple[MenuEntry, ...]) -> None:
         if entries == self._menu:
             return
         self._menu = entries
@@ -397,60 +300,8 @@ class TrayAdapter:
         return self._Menu(*items)
 
     def _menu_callback(self, entry: MenuEntry):
-        name = entry.action
-        assert name is not None  # _pystray_menu asks only for entries with an action
-        if entry.checked is not None:
-            new_value = not entry.checked
-            return lambda _icon, _item: self._enqueue(name, new_value)
-        if name == "show_status":
-            # the default action: fetch now and show the whole status as a notification
-            def refresh_then_show(_icon, _item) -> None:
-                self._enqueue("refresh")
-                self._enqueue("show_status")
-
-            return refresh_then_show
-        return lambda _icon, _item: self._enqueue(name)
-
-    # ------------------------------------------------------------------ actions
-    def _enqueue(self, name: str, *args) -> None:
-        """Menu callbacks run on the tray's event thread; actions may call `show`, which on xorg
-        waits for that same thread. So actions run on their own thread, in click order."""
-        if self._action_thread is None:
-            self._run_action(name, args)  # not running yet (tests, or before `run`)
-        else:
-            self._action_queue.put((name, args))
-
-    def _start_action_thread(self) -> None:
-        if self._action_thread is None:
-            self._action_thread = threading.Thread(
-                target=self._action_loop, name="claude-tray-actions", daemon=True
-            )
-            self._action_thread.start()
-
-    def _action_loop(self) -> None:
-        while True:
-            job = self._action_queue.get()
-            if job is None:
-                return
-            self._run_action(*job)
-
-    def _run_action(self, name: str, args: tuple) -> None:
-        try:
-            getattr(self._actions, name)(*args)
-        except Exception:
-            log.exception("tray action %s failed", name)
-        if name == "toggle_autostart":
-            self.recheck_autostart()  # the view does not carry autostart: ask again, redraw the check mark
-
-    def _query_autostart(self) -> bool:
-        self._autostart_checked_mono = self._env.clock.monotonic()
-        try:
-            return bool(self._actions.autostart_enabled())
-        except Exception:
-            if not self._autostart_query_failed:  # asked with every view: say it once
-                self._autostart_query_failed = True
-                log.exception("could not read the autostart state")
-            return False
+        # pystray counts the callback's parameters (icon, item): no defaulted extra one allowed
+        return lambda _icon, _item: self.on_click(entry)
 
     # ------------------------------------------------------------------ xorg dock guard
     def _guard_docking(self) -> None:
@@ -495,8 +346,8 @@ class TrayAdapter:
         if size and size != self.slot_size:
             with self._state_lock:
                 self.slot_size = size  # draw at the slot size: no blurry rescale by the backend
-                if self._view is not None:
-                    self._update_image_locked(self._view.icon)
+                if self._spec is not None:
+                    self._update_image_locked(self._spec)
                     self._flush_stranded_x_requests()
 
     def _redock(self) -> None:

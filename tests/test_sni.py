@@ -1,0 +1,258 @@
+"""tray/sni.py without a bus: the pixmap encoding, the dbusmenu layout and its diff, the answers to
+host calls (dispatch), and which signals `show` sends. The real bus and hosts: test_sni_desktop.py."""
+from __future__ import annotations
+
+import struct
+from dataclasses import replace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from tests.test_tray import make_view
+from tray_monitor.model import IconSpec
+from tray_monitor.tray.menu import Look, MenuEntry, look_of, menu_entries
+from tray_monitor.tray.sni import (
+    COMMAND_IDS,
+    ERR_INVALID_ARGS,
+    ERR_READ_ONLY,
+    ERR_UNKNOWN_METHOD,
+    ERR_UNKNOWN_OBJECT,
+    ERR_UNKNOWN_PROPERTY,
+    ITEM_IFACE,
+    ITEM_PATH,
+    MENU_IFACE,
+    MENU_PATH,
+    PIXMAP_SIZES,
+    DBusError,
+    SniBackend,
+    argb_pixmap,
+    introspection,
+    layout,
+    menu_change,
+    menu_items,
+)
+
+PROPS = "org.freedesktop.DBus.Properties"
+
+
+# ----------------------------------------------------------------------------- pixmaps
+
+
+@given(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+       st.integers(1, 5), st.integers(1, 5))
+def test_pixmap_is_argb32_in_network_byte_order_row_by_row(rgba, width, height):
+    image = Image.new("RGBA", (width, height), rgba)
+    image.putpixel((0, 0), (1, 2, 3, 4))
+    w, h, data = argb_pixmap(image)
+    assert (w, h, len(data)) == (width, height, 4 * width * height)
+    # the first pixel, read as a big-endian 32-bit word, is 0xAARRGGBB
+    assert struct.unpack(">I", data[:4])[0] == (4 << 24) | (1 << 16) | (2 << 8) | 3
+    if width * height > 1:
+        r, g, b, a = rgba
+        assert data[4:8] == bytes((a, r, g, b))
+
+
+def test_pixmap_of_an_rgb_image_is_opaque():
+    _w, _h, data = argb_pixmap(Image.new("RGB", (2, 1), (9, 8, 7)))
+    assert data == bytes((255, 9, 8, 7)) * 2
+
+
+# ----------------------------------------------------------------------------- the menu
+
+
+def test_menu_items_keep_command_ids_stable_grey_info_lines_and_drop_the_hidden_default():
+    items = menu_items(menu_entries(make_view(), autostart_on=False))
+    labels = {i: p.get("label", ("s", "-"))[1] for i, p in items.props.items() if i}
+    assert [labels[i] for i in items.order if items.props[i].get("type") != ("s", "separator")] == [
+        "Plan: Max 5x", "Session (5h): 78% · resets in 2h 11m (14:00)", "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
+        "Extra usage: $4.20 of $50.00", "Updated 12:00", "Refresh now", "Open usage page", "Notifications",
+        "Send test notification", "Start at login", "Quit"]
+    assert "Show status" not in labels.values()
+    for action, item_id in COMMAND_IDS.items():
+        assert items.entries[item_id].action == action and items.props[item_id]["enabled"] == ("b", True)
+    assert all(items.props[i]["enabled"] == ("b", False) for i in range(1, 6))
+    assert items.props[COMMAND_IDS["toggle_notifications"]]["toggle-state"] == ("i", 1)
+    assert items.props[COMMAND_IDS["toggle_autostart"]]["toggle-state"] == ("i", 0)
+    assert items.props[COMMAND_IDS["toggle_autostart"]]["toggle-type"] == ("s", "checkmark")
+    assert items.props[0] == {"children-display": ("s", "submenu")}
+    # fewer info lines (no plan, no extra usage): the commands keep their ids
+    fewer = menu_items(menu_entries(make_view(plan=None, extra_usage_text=None), autostart_on=False))
+    assert fewer.entries[COMMAND_IDS["quit"]].text == "Quit"
+
+
+def test_a_literal_underscore_is_doubled_so_it_is_no_mnemonic():
+    items = menu_items((MenuEntry("a_b"),))
+    assert items.props[1]["label"] == ("s", "a__b")
+
+
+def test_a_check_mark_change_is_a_property_update_and_anything_else_a_new_layout():
+    base = menu_items(menu_entries(make_view(), autostart_on=False))
+    toggled = menu_items(menu_entries(make_view(notifications_enabled=False), autostart_on=True))
+    assert menu_change(base, toggled) == (False, [
+        (COMMAND_IDS["toggle_notifications"], {"toggle-state": ("i", 0)}),
+        (COMMAND_IDS["toggle_autostart"], {"toggle-state": ("i", 1)})])
+    assert menu_change(base, base) == (False, [])
+    relabelled = menu_items(menu_entries(make_view(updated_text="Updated 12:01"), autostart_on=False))
+    assert menu_change(base, relabelled) == (True, [])
+    shorter = menu_items(menu_entries(make_view(plan=None), autostart_on=False))
+    assert menu_change(base, shorter) == (True, [])
+
+
+def test_layout_depth_and_property_filter():
+    items = menu_items(menu_entries(make_view(), autostart_on=False))
+    root = layout(items, 0, 0, [])
+    assert root == (0, {"children-display": ("s", "submenu")}, [])
+    full = layout(items, 0, -1, ["label"])
+    assert [child[1][0] for child in full[2]] == list(items.order)
+    assert all(set(child[1][1]) <= {"label"} for child in full[2])
+    assert all(child[0] == "(ia{sv}av)" for child in full[2])
+    one = layout(items, COMMAND_IDS["quit"], -1, [])
+    assert one == (COMMAND_IDS["quit"], {"label": ("s", "Quit"), "enabled": ("b", True)}, [])
+
+
+# ----------------------------------------------------------------------------- the backend without a bus
+
+
+class FakeConn:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, message, serial=None):
+        self.sent.append(message)
+
+
+def fake_render(spec: IconSpec, size: int = 64, template: bool = False, opaque: bool = False) -> Image.Image:
+    return Image.new("RGBA", (size, size), (int(spec.percent or 0), 0, 0, 255))
+
+
+@pytest.fixture
+def backend(env_linux):
+    b = SniBackend(env_linux, fake_render, bus="unix:path=/nonexistent")
+    b.clicks = []
+    b.on_click = b.clicks.append
+    b._conn = FakeConn()
+    return b
+
+
+@pytest.fixture
+def env_linux(tmp_path):
+    from tests.envs import temp_env
+
+    return temp_env(tmp_path, {})
+
+
+def members(conn: FakeConn) -> list[str]:
+    from jeepney import HeaderFields
+
+    return [m.header.fields[HeaderFields.member] for m in conn.sent]
+
+
+def test_show_sends_only_what_changed(backend):
+    look = look_of(make_view(78), autostart_on=False)
+    backend.show(look)
+    assert members(backend._conn) == ["NewIcon", "NewTitle", "NewToolTip", "LayoutUpdated"]
+    backend._conn.sent.clear()
+    backend.show(look)
+    assert members(backend._conn) == []  # nothing changed, nothing re-sent
+    backend.show(look_of(make_view(78, notifications_enabled=False), autostart_on=False))
+    assert members(backend._conn) == ["ItemsPropertiesUpdated"]
+    backend._conn.sent.clear()
+    critical = make_view(95)
+    critical = replace(critical, icon=replace(critical.icon, severity="critical"), notifications_enabled=False)
+    backend.show(look_of(critical, autostart_on=False))
+    # the window line changed too: the tooltip's description and the menu text, not the title
+    assert members(backend._conn) == ["NewIcon", "NewStatus", "NewToolTip", "LayoutUpdated"]
+    assert backend._conn.sent[1].body == ("NeedsAttention",)
+    assert (backend.redraw_count, backend.menu_updates, backend.toggle_updates) == (2, 2, 1)
+
+
+def test_a_new_spec_with_the_same_pixels_sends_no_new_icon(backend):
+    backend.show(look_of(make_view(78.2), autostart_on=False))
+    backend._conn.sent.clear()
+    backend.show(look_of(make_view(78.4, tooltip="Claude: 78% · resets in 2h 11m"), autostart_on=False))
+    assert "NewIcon" not in members(backend._conn)
+
+
+def test_properties_carry_the_look(backend):
+    view = make_view(78)
+    backend.show(look_of(view, autostart_on=False))
+    _sig, (props,) = backend._dispatch(ITEM_PATH, PROPS, "GetAll", (ITEM_IFACE,))
+    assert props["Title"] == ("s", view.tooltip)
+    assert props["Status"] == ("s", "Active")
+    assert props["Id"] == ("s", "claude-tray")
+    assert props["ToolTip"][1][2] == view.tooltip
+    assert props["ToolTip"][1][3].splitlines()[0] == "Plan: Max 5x"
+    assert [p[0] for p in props["IconPixmap"][1]] == list(PIXMAP_SIZES)
+    assert backend._dispatch(ITEM_PATH, PROPS, "GetAll", ("org.freedesktop.DBus.Properties",)) == ("a{sv}", ({},))
+    assert backend._dispatch(ITEM_PATH, PROPS, "Get", (ITEM_IFACE, "Menu")) == ("v", (("o", MENU_PATH),))
+    assert backend._dispatch(MENU_PATH, PROPS, "Get", (MENU_IFACE, "Version")) == ("v", (("u", 3),))
+
+
+@pytest.mark.parametrize("path, iface, member, args, error", [
+    (ITEM_PATH, ITEM_IFACE, "Frobnicate", (), ERR_UNKNOWN_METHOD),
+    (ITEM_PATH, PROPS, "Get", (ITEM_IFACE, "Nope"), ERR_UNKNOWN_PROPERTY),
+    (ITEM_PATH, PROPS, "Set", (ITEM_IFACE, "Title", ("s", "x")), ERR_READ_ONLY),
+    (MENU_PATH, MENU_IFACE, "Frobnicate", (), ERR_UNKNOWN_METHOD),
+    (MENU_PATH, MENU_IFACE, "Event", (999, "clicked", ("i", 0), 0), ERR_INVALID_ARGS),
+    (MENU_PATH, MENU_IFACE, "EventGroup", ([(999, "clicked", ("i", 0), 0)],), ERR_INVALID_ARGS),
+    (MENU_PATH, MENU_IFACE, "GetLayout", (999, -1, []), ERR_INVALID_ARGS),
+    (MENU_PATH, MENU_IFACE, "GetProperty", (COMMAND_IDS["quit"], "nope"), ERR_INVALID_ARGS),
+    ("/Elsewhere", ITEM_IFACE, "Activate", (0, 0), ERR_UNKNOWN_OBJECT),
+])
+def test_unknown_methods_properties_objects_and_menu_ids_are_errors(backend, path, iface, member, args, error):
+    backend.show(look_of(make_view(), autostart_on=False))
+    with pytest.raises(DBusError) as caught:
+        backend._dispatch(path, iface, member, args)
+    assert caught.value.name == error
+    assert backend.clicks == []
+
+
+def test_clicks_by_event_and_event_group_reach_the_entry_and_opened_is_no_click(backend):
+    backend.show(look_of(make_view(), autostart_on=False))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "Event", (COMMAND_IDS["refresh"], "clicked", ("i", 0), 0))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "Event", (0, "opened", ("s", ""), 0))  # lxqt: the menu opened
+    assert backend._dispatch(MENU_PATH, MENU_IFACE, "EventGroup", (
+        [(COMMAND_IDS["quit"], "clicked", ("s", ""), 0), (999, "clicked", ("i", 0), 0)],)) == ("ai", ([999],))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "Event", (1, "clicked", ("i", 0), 0))  # an info line: nothing
+    assert [e.action for e in backend.clicks] == ["refresh", "quit"]
+
+
+def test_activate_clicks_the_default_entry_and_other_item_methods_are_answered(backend):
+    backend.show(look_of(make_view(), autostart_on=False))
+    for member in ("Activate", "SecondaryActivate", "ContextMenu"):
+        assert backend._dispatch(ITEM_PATH, ITEM_IFACE, member, (10, 20)) == (None, ())
+    assert backend._dispatch(ITEM_PATH, ITEM_IFACE, "Scroll", (1, "vertical")) == (None, ())
+    assert [e.action for e in backend.clicks] == ["show_status"]
+
+
+def test_introspection_lists_both_objects_at_the_root_and_the_menu_interface():
+    assert '<node name="StatusNotifierItem"/>' in introspection("/")
+    assert '<node name="MenuBar"/>' in introspection("/")
+    assert 'interface name="com.canonical.dbusmenu"' in introspection(MENU_PATH)
+    assert '<property name="IconPixmap" type="a(iiay)"' in introspection(ITEM_PATH)
+
+
+def test_a_method_call_that_fails_inside_is_answered_with_an_error(backend):
+    """A bug in an answer must not leave the host waiting 25 s for a reply."""
+    from jeepney import DBusAddress, MessageType, Parser, new_method_call
+
+    call = new_method_call(DBusAddress(MENU_PATH, bus_name=":1.9", interface=MENU_IFACE), "GetLayout", "iias",
+                           (0, -1, []))
+    call = Parser()
+    message = new_method_call(DBusAddress(MENU_PATH, bus_name=":1.9", interface=MENU_IFACE), "GetLayout", "iias",
+                              (0, -1, []))
+    raw = message.serialise(serial=7)
+    call.add_data(raw)
+    incoming = call.get_next_message()
+    backend._items = None  # a broken state
+    backend._handle(incoming)
+    assert backend._conn.sent[-1].header.message_type == MessageType.error
+
+
+def test_show_before_the_bus_is_connected_sends_nothing_and_keeps_the_look(env_linux):
+    b = SniBackend(env_linux, fake_render, bus="unix:path=/nonexistent")
+    b.show(Look(IconSpec(state="ok", percent=10), "t", ()))
+    assert b.redraw_count == 1
+    assert b._dispatch(ITEM_PATH, PROPS, "Get", (ITEM_IFACE, "Title")) == ("v", (("s", "t"),))

@@ -1,0 +1,107 @@
+"""What the tray shows for a view, as plain values every backend reads: the menu entries, the
+actions they call, and the `Look` (icon spec, tooltip, menu) handed to a backend. Pure: no pystray,
+no D-Bus, no threads."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tray_monitor.model import IconSpec
+
+
+@dataclass(frozen=True)
+class TrayActions:
+    """What the menu and the icon click do. Every callback runs on the adapter's action thread,
+    never on the tray's event thread, so it may take a lock or call `TrayAdapter.show`."""
+
+    refresh: Callable[[], Any]  # the menu does not use what it answers
+    show_status: Callable[[], None]  # the default action (left click): show the full status
+    open_usage_page: Callable[[], object]  # webbrowser.open's bool is not used
+    quit: Callable[[], None]
+    toggle_notifications: Callable[[bool], None]  # called with the NEW value
+    send_test_notification: Callable[[], None]
+    toggle_autostart: Callable[[bool], None]  # called with the NEW value
+    autostart_enabled: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    """One line of the tray menu as plain data, so menus compare by value."""
+
+    text: str
+    action: str | None = None  # a TrayActions field name, None for an information line
+    checked: bool | None = None  # None = not a checkbox
+    default: bool = False
+    visible: bool = True
+
+    @property
+    def is_separator(self) -> bool:
+        return self.text == "-"
+
+    @property
+    def is_info(self) -> bool:
+        return self.action is None and not self.is_separator
+
+
+SEPARATOR = MenuEntry("-")
+
+
+def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
+    """The whole menu for a view: information lines first, then commands."""
+    info: list[MenuEntry] = []
+    if view is not None:
+        if view.plan:
+            info.append(MenuEntry(f"Plan: {view.plan}"))
+        info.extend(MenuEntry(row.menu_text) for row in view.windows)
+        if view.extra_usage_text:
+            info.append(MenuEntry(view.extra_usage_text))
+        if view.message:
+            info.append(MenuEntry(view.message))
+        if view.updated_text:
+            info.append(MenuEntry(view.updated_text))
+    else:
+        info.append(MenuEntry("Loading…"))
+    notifications_on = True if view is None else bool(view.notifications_enabled)
+    return (
+        *info,
+        SEPARATOR,
+        MenuEntry("Refresh now", "refresh"),
+        MenuEntry("Open usage page", "open_usage_page"),
+        SEPARATOR,
+        MenuEntry("Notifications", "toggle_notifications", checked=notifications_on),
+        MenuEntry("Send test notification", "send_test_notification"),
+        MenuEntry("Start at login", "toggle_autostart", checked=autostart_on),
+        SEPARATOR,
+        MenuEntry("Quit", "quit"),
+        # Left click runs the default item (SNI: Activate; xorg/gtk: pystray's default); hidden so
+        # it is not a menu line too.
+        MenuEntry("Show status", "show_status", default=True, visible=False),
+    )
+
+
+def default_entry(entries: tuple[MenuEntry, ...]) -> MenuEntry | None:
+    return next((e for e in entries if e.default), None)
+
+
+@dataclass(frozen=True)
+class Look:
+    """Everything a backend puts on the panel for one view. Backends get only this."""
+
+    icon: IconSpec
+    tooltip: str
+    menu: tuple[MenuEntry, ...]
+
+    @property
+    def info_lines(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.menu if e.is_info and e.visible)
+
+
+LOADING_LOOK_TOOLTIP = "Claude usage: loading…"
+
+
+def look_of(view: Any, autostart_on: bool) -> Look:
+    """The look for a view (None before the first one: "loading")."""
+    if view is None:
+        return Look(IconSpec(state="loading"), LOADING_LOOK_TOOLTIP, menu_entries(None, autostart_on))
+    return Look(view.icon, view.tooltip, menu_entries(view, autostart_on))
