@@ -328,40 +328,54 @@ def test_default_autostart_probe_reads_the_real_entry(tmp_path, fake_api):
 # ----------------------------------------------------------------------------- backend and tray host
 
 
-def backend_of(tmp_path, platform="linux", available=lambda name: True, typelibs=lambda ns, v: True, **environ):
+def backend_of(tmp_path, platform="linux", available=lambda name: True, sni=False, xembed=True, **environ):
+    environ = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/bus", **environ}
     env = make_env(tmp_path, platform=platform, **environ)
-    return check_backend(env, healthy_probes(module_available=available, typelib_available=typelibs))
+    return check_backend(env, healthy_probes(module_available=available, x_tray_owned=lambda display: xembed,
+                                             bus_names_owned=lambda address, names: {n: sni for n in names}))
 
 
-def test_backend_is_appindicator_with_pygobject_and_the_typelib(tmp_path):
-    check, backend = backend_of(tmp_path)
-    assert backend == "appindicator" and check.level == OK and "with a menu" in check.detail
+def test_backend_is_sni_when_a_watcher_runs_and_needs_no_pygobject(tmp_path):
+    check, backend = backend_of(tmp_path, available=lambda name: False, sni=True)
+    assert backend == "sni" and check.level == OK
+    assert "StatusNotifierItem via org.kde.StatusNotifierWatcher" in check.detail and "with a menu" in check.detail
 
 
-def test_backend_is_gtk_without_the_appindicator_typelib(tmp_path):
-    check, backend = backend_of(tmp_path, typelibs=lambda ns, v: ns == "Gtk")
-    assert backend == "gtk" and check.level == OK
+def test_backend_is_xembed_under_an_xembed_tray_and_says_how_to_get_a_menu_without_pip_extras(tmp_path):
+    check, backend = backend_of(tmp_path, sni=False, xembed=True)
+    assert backend == "xembed" and check.level == WARN and "XEmbed" in check.detail
+    assert "StatusNotifierItem" in check.fix and "AppIndicator" in check.fix
+    assert "pip install" not in check.fix and "[gtk]" not in check.fix
 
 
-def test_backend_is_xorg_without_pygobject_and_says_how_to_get_a_menu(tmp_path):
-    check, backend = backend_of(tmp_path, available=lambda name: name == "Xlib")
-    assert backend == "xorg" and check.level == WARN and "no menu" in check.detail and "PyGObject" in check.fix
+def test_backend_waits_when_no_tray_runs_and_says_what_to_do(tmp_path):
+    check, backend = backend_of(tmp_path, sni=False, xembed=False)
+    assert backend == "wait" and check.level == WARN and "claude-tray watch" in check.fix
 
 
 def test_backend_forced_by_the_environment_is_reported(tmp_path):
     check, backend = backend_of(tmp_path, PYSTRAY_BACKEND="gtk")
     assert backend == "gtk" and "PYSTRAY_BACKEND" in check.detail
+    check, backend = backend_of(tmp_path, CLAUDE_TRAY_BACKEND="appindicator", sni=True)
+    assert backend == "appindicator" and "CLAUDE_TRAY_BACKEND=appindicator" in check.detail
 
 
-def test_backend_fails_with_a_display_but_no_library(tmp_path):
-    check, backend = backend_of(tmp_path, available=lambda name: False)
-    assert backend is None and check.level == FAIL and "neither PyGObject nor python-xlib" in check.detail
+def test_a_forced_gtk_backend_without_pygobject_fails_and_the_fix_is_to_unset_it(tmp_path):
+    check, backend = backend_of(tmp_path, available=lambda name: False, CLAUDE_TRAY_BACKEND="gtk")
+    assert backend is None and check.level == FAIL and "PyGObject is not installed" in check.detail
+    assert check.fix.startswith("unset CLAUDE_TRAY_BACKEND") and "[gtk]" not in check.fix
+
+
+def test_backend_fails_without_any_graphical_session(tmp_path):
+    env = make_env(tmp_path, platform="linux", DISPLAY=None, DBUS_SESSION_BUS_ADDRESS=None)
+    check, backend = check_backend(env, healthy_probes())
+    assert backend is None and check.level == FAIL and "claude-tray watch" in check.fix
 
 
 def test_macos_backend_needs_pyobjc(tmp_path):
     assert backend_of(tmp_path, "darwin")[1] == "darwin"
     check, backend = backend_of(tmp_path, "darwin", available=lambda name: False)
-    assert backend is None and "pyobjc" in check.detail
+    assert backend is None and "pyobjc" in check.detail and "pip install ." in check.fix
 
 
 def test_windows_backend_and_tray_host_are_always_there(tmp_path):
@@ -375,9 +389,13 @@ def hosts(xembed: bool, sni: bool) -> Probes:
                           bus_names_owned=lambda address, names: {n: sni for n in names})
 
 
-def test_gtk_backend_cannot_use_a_statusnotifier_only_panel(tmp_path):
+def test_an_x_only_backend_cannot_use_a_statusnotifier_only_panel(tmp_path):
     check = check_tray_host(make_env(tmp_path), "gtk", hosts(xembed=False, sni=True))
-    assert check.level == FAIL and "StatusNotifierWatcher" in check.detail
+    assert check.level == FAIL and "StatusNotifierWatcher" in check.detail and "unset" in check.fix
+
+
+def test_sni_backend_finds_its_watcher(tmp_path):
+    assert check_tray_host(make_env(tmp_path), "sni", hosts(xembed=False, sni=True)).level == OK
 
 
 def test_appindicator_falls_back_to_an_xembed_tray(tmp_path):
@@ -385,7 +403,7 @@ def test_appindicator_falls_back_to_an_xembed_tray(tmp_path):
 
 
 def test_no_tray_host_at_all_names_the_gnome_extension(tmp_path):
-    check = check_tray_host(make_env(tmp_path), "appindicator", hosts(xembed=False, sni=False))
+    check = check_tray_host(make_env(tmp_path), "wait", hosts(xembed=False, sni=False))
     assert check.level == FAIL and "AppIndicator" in check.fix
 
 
@@ -518,7 +536,7 @@ def test_doctor_on_a_real_desktop_finds_the_tray_and_the_notification_daemon(
     code, lines, out = run(env, probes=probes)
     assert level_of(lines, "tray host") == OK, out
     assert level_of(lines, "notifications") == OK, out
-    assert level_of(lines, "tray backend") in (OK, WARN)  # appindicator/gtk with PyGObject, else xorg
+    assert level_of(lines, "tray backend") in (OK, WARN)  # sni when a watcher runs (OK), else xembed (WARN)
     assert code == 0, out
 
 

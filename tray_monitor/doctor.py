@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tray_monitor.errors import CredentialsNotFound, MonitorError, RateLimited
+from tray_monitor.tray.choice import SNI_WATCHER
+from tray_monitor.tray.choice import xembed_tray_owned as x_tray_owned
 
 OK, WARN, FAIL, SKIP, INFO = "ok", "warn", "FAIL", "skip", "info"
 
-SNI_WATCHER = "org.kde.StatusNotifierWatcher"  # KDE, GNOME's AppIndicator extension, XFCE, Wayland bars
 NOTIFICATIONS = "org.freedesktop.Notifications"
 PROBE_TIMEOUT = 5.0  # seconds for any one outside call: a doctor must never hang
 
@@ -101,19 +102,6 @@ def pip_install(requirement: str) -> str:
 
 
 # ----------------------------------------------------------------------------- outside-world probes
-
-
-def x_tray_owned(display: str) -> bool:
-    """Whether an XEmbed tray host owns `_NET_SYSTEM_TRAY_S<screen>` on `display` (raises if no X)."""
-    from Xlib import X
-    from Xlib import display as xdisplay
-
-    connection = xdisplay.Display(display)
-    try:
-        atom = connection.intern_atom(f"_NET_SYSTEM_TRAY_S{connection.get_default_screen()}")
-        return connection.get_selection_owner(atom) != X.NONE
-    finally:
-        connection.close()
 
 
 def bus_names_owned(address: str, names: Iterable[str]) -> dict[str, bool]:
@@ -242,82 +230,88 @@ def check_config(env) -> Check:
     return Check("config", OK, f"{path} is valid" if path.exists() else f"no {path}: defaults in use")
 
 
-def choose_backend(env, probes: Probes) -> tuple[str | None, str]:
-    """The pystray backend that will load (pystray's own order) and why, without importing pystray
-    (its import needs a display, and the GTK ones initialise GTK)."""
-    forced = env.environ.get("PYSTRAY_BACKEND")
-    if forced:
-        return forced, "forced by PYSTRAY_BACKEND"
-    if env.platform == "darwin":
-        return ("darwin", "") if probes.module_available("AppKit") else (None, "pyobjc (AppKit) is not installed")
-    if env.platform == "win32":
-        return "win32", ""
-    has_display = bool(env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY"))
-    gtk = has_display and probes.module_available("gi") and probes.typelib_available("Gtk", "3.0")
-    if gtk and (probes.typelib_available("AyatanaAppIndicator3", "0.1")
-                or probes.typelib_available("AppIndicator3", "0.1")):
-        return "appindicator", ""
-    if gtk:
-        return "gtk", ""
-    if env.environ.get("DISPLAY") and probes.module_available("Xlib"):
-        return "xorg", ""
-    if not has_display:
-        return None, "no DISPLAY or WAYLAND_DISPLAY: no graphical session"
-    return None, "neither PyGObject nor python-xlib is installed"
+def _hosts(env, probes: Probes, problems: list[str]):
+    """What runs now, asked through `probes` (the same two questions the tray asks at start)."""
+    from tray_monitor.tray.choice import Hosts
 
-
-def menu_fix() -> str:
-    """How to get the backends with a menu: PyGObject, built by pip in this very environment."""
-    return ("for a menu, on Debian/Ubuntu: sudo apt install libgirepository1.0-dev libcairo2-dev pkg-config "
-            f"gir1.2-ayatanaappindicator3-0.1, then {pip_install('PyGObject<3.51')}")
-
-
-def check_backend(env, probes: Probes) -> tuple[Check, str | None]:
-    backend, why = choose_backend(env, probes)
-    if backend is None:
-        return Check("tray backend", FAIL, f"none can load ({why})",
-                     f"run claude-tray inside your desktop session; {self_command(env.environ)} status "
-                     "works anywhere"), None
-    suffix = f" ({why})" if why else ""
-    if backend == "xorg":
-        check = Check("tray backend", WARN, f"xorg{suffix}: icon only, no menu (left click refreshes)", menu_fix())
-        return check, backend
-    return Check("tray backend", OK, f"{backend}{suffix}, with a menu"), backend
-
-
-def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
-    """Linux/BSD: is there a panel that will show the icon (XEmbed tray or SNI watcher)?"""
-    if env.platform in ("darwin", "win32"):
-        return Check("tray host", OK, "the menu bar" if env.platform == "darwin" else "the notification area")
-    hosts, problems = [], []
+    sni = _bus_owned(env, SNI_WATCHER, probes, problems)
+    xembed = None
     display = env.environ.get("DISPLAY")
     if display:
         try:
-            if probes.x_tray_owned(display):
-                hosts.append("xembed")
+            xembed = bool(probes.x_tray_owned(display))
         except Exception as exc:  # Xlib raises its own error types for an unreachable display
             problems.append(f"cannot open X display {display} ({type(exc).__name__})")
     else:
         problems.append("DISPLAY is not set")
-    sni = _bus_owned(env, SNI_WATCHER, probes, problems)
-    if sni:
-        hosts.append("sni")
-    if backend == "appindicator" and ("sni" in hosts or "xembed" in hosts):
-        kind = "StatusNotifierWatcher" if "sni" in hosts else "XEmbed tray (AppIndicator falls back to it)"
-        return Check("tray host", OK, f"{kind} found")
-    if backend in ("gtk", "xorg") and "xembed" in hosts:
+    return Hosts(sni=sni, xembed=xembed)
+
+
+SNI_PANELS = ("a panel whose tray speaks StatusNotifierItem: KDE, XFCE, LXQt and waybar have one; GNOME needs "
+              "the 'AppIndicator and KStatusNotifierItem Support' extension")
+MENU_FIX = f"for a menu, use {SNI_PANELS}; claude-tray picks it by itself at its next start"
+#: the pystray backend -> the Python module it needs
+_NEEDS = {"xorg": "Xlib", "gtk": "gi", "appindicator": "gi", "darwin": "AppKit"}
+
+
+def check_backend(env, probes: Probes) -> tuple[Check, str | None]:
+    """The backend the tray would pick now and why: tray.choice.choose_backend, asked with the
+    doctor's probes (one order, kept in one place)."""
+    from tray_monitor.tray.choice import BACKEND_VARIABLE, choose_backend
+
+    problems: list[str] = []
+    choice = choose_backend(env.environ, env.platform, lambda: _hosts(env, probes, problems))
+    label = choice.label
+    me = self_command(env.environ)
+    if choice.kind == "none":
+        return Check("tray backend", FAIL, "none: no graphical session (no DISPLAY, no WAYLAND_DISPLAY, no "
+                     f"{SNI_WATCHER})", f"run claude-tray inside your desktop session; {me} watch works in "
+                     "any terminal"), None
+    if choice.kind == "wait":
+        detail = f"none yet: {choice.reason}" + (f" ({'; '.join(problems)})" if problems else "")
+        return Check("tray backend", WARN, detail,
+                     f"start {SNI_PANELS}, or any panel with a system tray: the icon appears when it starts "
+                     f"(notifications work meanwhile; {me} watch shows your usage in a terminal)"), "wait"
+    if choice.kind == "sni":
+        return Check("tray backend", OK, f"sni: {choice.reason}, with a menu (no PyGObject needed)"), "sni"
+    module = choice.pystray_backend
+    needed = _NEEDS.get(module or "")
+    if needed and not probes.module_available(needed):
+        forced = BACKEND_VARIABLE if env.environ.get(BACKEND_VARIABLE) else "PYSTRAY_BACKEND"
+        if env.environ.get(forced) and needed != "AppKit":
+            fix = f"unset {forced}: the built-in sni backend needs neither PyGObject nor python-xlib"
+        else:
+            fix = f"reinstall claude-tray from your clone: {pip_install('.')}"
+        what = {"Xlib": "python-xlib", "gi": "PyGObject", "AppKit": "pyobjc (AppKit)"}[needed]
+        return Check("tray backend", FAIL, f"{label}: {choice.reason}, but {what} is not installed", fix), None
+    if module == "xorg":
+        check = Check("tray backend", WARN, f"xembed: {choice.reason}; a left click shows the status", MENU_FIX)
+        return check, "xembed"
+    if module in ("gtk", "appindicator", "darwin", "win32"):
+        return Check("tray backend", OK, f"{label}: {choice.reason}, with a menu"), label
+    return Check("tray backend", INFO, f"{label}: {choice.reason}"), label
+
+
+def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
+    """Linux/BSD: is there a panel that will show the icon with this backend?"""
+    if env.platform in ("darwin", "win32"):
+        return Check("tray host", OK, "the menu bar" if env.platform == "darwin" else "the notification area")
+    problems: list[str] = []
+    hosts = _hosts(env, probes, problems)
+    display = env.environ.get("DISPLAY")
+    if backend in ("sni", "wait", None, "appindicator") and hosts.sni:
+        return Check("tray host", OK, f"{SNI_WATCHER} found")
+    if backend in ("xembed", "gtk", "appindicator", "wait", None) and hosts.xembed:
         return Check("tray host", OK, f"XEmbed tray (_NET_SYSTEM_TRAY) on {display}")
-    if backend in ("gtk", "xorg") and "sni" in hosts:
-        return Check("tray host", FAIL, "only a StatusNotifierWatcher, which the " + backend + " backend cannot use",
-                     menu_fix().replace("for a menu, ", ""))
-    if backend not in ("appindicator", "gtk", "xorg", None):
+    if backend in ("xembed", "gtk") and hosts.sni:
+        return Check("tray host", FAIL, f"only a {SNI_WATCHER}, which the {backend} backend cannot use",
+                     "unset CLAUDE_TRAY_BACKEND and PYSTRAY_BACKEND: the sni backend uses it")
+    if backend not in ("sni", "xembed", "appindicator", "gtk", "wait", None):
         return Check("tray host", INFO, f"not checked for the {backend} backend")
     detail = "no system tray found" + (f" ({'; '.join(problems)})" if problems else "")
     if not display and not env.environ.get("WAYLAND_DISPLAY"):
         return Check("tray host", FAIL, detail, "run claude-tray inside your desktop session (no display here)")
-    return Check("tray host", FAIL, detail,
-                 "enable a tray: GNOME needs the 'AppIndicator and KStatusNotifierItem Support' extension; "
-                 "other panels need their system-tray / notification-area applet")
+    return Check("tray host", FAIL, detail, f"start {SNI_PANELS}, or any panel with a system tray")
 
 
 def _bus_owned(env, name: str, probes: Probes, problems: list[str]) -> bool | None:
