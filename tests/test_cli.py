@@ -91,10 +91,10 @@ def write_settings(home: Path, text: str) -> None:
         (["config"], ("config", (), {})),
         (["doctor"], ("doctor", (False,), {})),
         (["doctor", "--offline"], ("doctor", (True,), {})),
-        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False})),
-        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False})),
-        (["--demo", "watch"], ("watch", (120,), {"demo": True})),
-        (["watch", "--demo"], ("watch", (120,), {"demo": True})),
+        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False, "colour": "auto"})),
+        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False, "colour": "auto"})),
+        (["--demo", "watch"], ("watch", (120,), {"demo": True, "colour": "auto"})),
+        (["watch", "--demo"], ("watch", (120,), {"demo": True, "colour": "auto"})),
         ([], ("tray", (120,), {"demo": False})),
         (["--demo", "--interval", "300"], ("tray", (300,), {"demo": True})),
     ],
@@ -112,7 +112,7 @@ def test_the_app_functions_exit_code_is_the_exit_code(app):
 
 def test_an_option_after_the_command_does_not_undo_one_before_it(app):
     cli.main(["--demo", "watch", "--interval", "90"])
-    assert app.calls == [("watch", (90,), {"demo": True})]
+    assert app.calls == [("watch", (90,), {"demo": True, "colour": "auto"})]
 
 
 def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_home):
@@ -124,7 +124,7 @@ def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_
 
 def test_an_interval_below_60_is_raised_with_one_warning(app, capsys):
     assert cli.main(["watch", "--interval", "10"]) == 0
-    assert app.calls == [("watch", (60,), {"demo": False})]
+    assert app.calls == [("watch", (60,), {"demo": False, "colour": "auto"})]
     assert capsys.readouterr().err == (
         "claude-tray: --interval 10 is below the minimum of 60 seconds "
         "(the usage endpoint rate-limits fast pollers); using 60.\n"

@@ -103,7 +103,7 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
     assert env.stdout.getvalue() == textwrap.dedent(
         """\
         Claude usage · Max 5x
-        Session (5h)                                  104%
+        Session (5h)                               104% !!
         ██████████████████████████████████████████████████
         resets in 2h 11m (20:00)
 
@@ -285,7 +285,7 @@ def test_wrap_text_breaks_at_the_texts_own_joints():
     ]
     assert wrap_text("Rate limited by the usage endpoint — retrying at 18:20", 35) == [
         "Rate limited by the usage endpoint",
-        "— retrying at 18:20",
+        "retrying at 18:20",
     ]
     assert wrap_text("short", 35) == ["short"]
 
@@ -384,7 +384,7 @@ def test_watch_without_a_terminal_prints_one_plain_block_per_poll():
     assert "Updated 17:49" in blocks[0]
     assert "resets in 2h 11m (20:00)" in blocks[0]
     assert "Last reading less than a minute ago" in blocks[1]
-    assert "Rate limited by the usage endpoint\n— retrying at 18:20" in blocks[1]
+    assert "Rate limited by the usage endpoint\nretrying at 18:20" in blocks[1]
     assert poller.started and poller.stopped
 
 
@@ -499,9 +499,9 @@ sys.exit(run_watch(monitor, poller, Environment.from_os(), threading.Event()))
 '''
 
 
-def run_in_pty(tmp_path, mode, until, columns=40, rows=24, timeout=15.0):
-    """Run the watch driver on a pseudo-terminal of the given size; read until `until(output)` is
-    true, press Ctrl+C, and return (output, exit code)."""
+def run_in_pty(tmp_path, mode, until, columns=40, rows=24, timeout=15.0, argv=None, **env_extra):
+    """Run the watch driver (or `argv`) on a pseudo-terminal of the given size; read until
+    `until(output)` is true, press Ctrl+C, and return (output, exit code)."""
     import fcntl
     import pty
     import struct
@@ -509,14 +509,17 @@ def run_in_pty(tmp_path, mode, until, columns=40, rows=24, timeout=15.0):
 
     driver = tmp_path / "watch_driver.py"
     driver.write_text(DRIVER)
-    env = dict(os.environ, PYTHONPATH=str(REPO), TZ="Europe/Berlin")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TZ": "Europe/Berlin", **env_extra}
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
+    if "NO_COLOR" not in env_extra:
+        env.pop("NO_COLOR", None)
+    argv = argv or [sys.executable, str(driver), mode]
     pid, fd = pty.fork()
     if pid == 0:  # the child: size its terminal before anything reads it, then run the driver
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-            os.execve(sys.executable, [sys.executable, str(driver), mode], env)
+            os.execve(argv[0], argv, env)
         finally:
             os._exit(127)
     output = b""
@@ -548,11 +551,17 @@ def run_in_pty(tmp_path, mode, until, columns=40, rows=24, timeout=15.0):
     return output.decode("utf-8", "replace"), os.waitstatus_to_exitcode(status)
 
 
-def frames(output):
-    """The screens drawn, as lists of lines (each frame starts at the cursor-home sequence)."""
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def frames(output, colours=False):
+    """The screens drawn, as lists of lines (each frame starts at the cursor-home sequence);
+    colour codes removed unless `colours`."""
     screens = []
     for frame in output.split("\x1b[H")[1:]:
         text = frame.split("\x1b[J")[0]
+        if not colours:
+            text = SGR.sub("", text)
         screens.append([line.replace("\x1b[K", "") for line in text.split("\r\n") if line.replace("\x1b[K", "")])
     return [s for s in screens if s]
 
@@ -572,7 +581,7 @@ def test_watch_in_a_terminal_draws_a_ticking_box_within_40_columns_and_exits_cle
     screen = frames(output)[-1]
     assert screen[0].startswith("┌─ Claude usage · Max 5x ")
     assert any(line.startswith("└") for line in screen)
-    assert "│ Weekly · Fable with a very lo… 100% │" in screen
+    assert "│ Weekly · Fable with a very… 100% !! │" in screen
     assert any("Extra usage: $12.34 of $50.00 (25%)" in line for line in screen)
     for frame in frames(output):
         assert max(len(line) for line in frame) <= 39, frame
@@ -589,7 +598,7 @@ def test_watch_keeps_the_last_reading_on_screen_marked_stale_when_rate_limited(t
     assert "Session (5h)" in text and "78%" in text
     assert "Last reading less than a minute ago" in text
     # The retry time is said once, under why; it names the weekday when it falls after midnight.
-    assert re.search(r"Rate limited by the usage endpoint\s*│\n│ — retrying at (\w{3} )?\d\d:\d\d", text)
+    assert re.search(r"Rate limited by the usage endpoint\s*│\n│ retrying at (\w{3} )?\d\d:\d\d", text)
     assert text.count("retrying at") == 1
     assert max(len(line) for line in screen) <= 39
 
@@ -627,3 +636,89 @@ def test_a_failure_before_any_read_prints_the_same_json_and_sentence():
         "extra_usage": None,
     }
     assert env.stderr.getvalue() == "claude-tray: CLAUDE_TRAY_API_URL must use https.\n"
+
+
+# ----------------------------------------------------------------------------- severity (issue 16)
+
+
+def severities_served(world) -> None:
+    """A signed-in user at 93 % of the session (critical), 78 % of the week (warning) and 10 % of
+    Opus (normal), the week resetting in 3 days (a countdown longer than a day)."""
+    from tests.fakeapi import Response
+
+    soon, later = datetime.now(timezone.utc) + timedelta(hours=2), datetime.now(timezone.utc) + timedelta(days=3)
+    world.login()
+    world.api.default = Response.json({
+        "five_hour": {"utilization": 93.0, "resets_at": soon.isoformat()},
+        "seven_day": {"utilization": 78.0, "resets_at": later.isoformat()},
+        "seven_day_opus": {"utilization": 10.0, "resets_at": later.isoformat()},
+    })
+
+
+def watch_in_pty(tmp_path, world, *options, **env):
+    argv = [sys.executable, "-m", "tray_monitor", "watch", *options]
+    output, code = run_in_pty(tmp_path, None, until=lambda out: "Opus" in out and "resets in 3d" in out,
+                              columns=60, argv=argv, **{**world.env(), **env})
+    assert code in (0, 130) and "Traceback" not in output, output
+    return output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_watch_on_a_colour_terminal_colours_each_window_by_severity_and_marks_it_in_text(tmp_path, claude_tray_world):
+    """93 % looked like 10 % apart from the digits: now bold red "93% !!", yellow "78% !", plain 10%."""
+    severities_served(claude_tray_world)
+    output = watch_in_pty(tmp_path, claude_tray_world)
+    screen = frames(output, colours=True)[-1]
+    text = "\n".join(screen)
+    assert re.search(r"│ \x1b\[1;31mSession \(5h\) +93% !!\x1b\[0m │", text), text
+    assert re.search(r"│ \x1b\[1;31m█+░+\x1b\[0m │", text), text  # its bar too
+    assert re.search(r"│ \x1b\[33mWeekly +78% !\x1b\[0m │", text), text
+    assert re.search(r"│ Weekly · Opus +10% +│", text), text  # normal: no colour, no mark
+    # A countdown longer than a day does not tick every second; the session's does.
+    assert re.search(r"resets in 3d \d+h \(", text) and not re.search(r"resets in 3d \d+h \d+m", text), text
+    assert re.search(r"resets in 1h 59m \d\ds", text) or re.search(r"resets in 2h 00m 00s", text), text
+    plain = frames(output)[-1]
+    assert max(len(line) for line in plain) <= 59  # colour takes no columns
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize("options, env", [((), {"NO_COLOR": "1"}), (("--color", "never"), {}),
+                                          ((), {"TERM": "dumb"})])
+def test_watch_without_colour_still_marks_the_severity_in_text(tmp_path, claude_tray_world, options, env):
+    severities_served(claude_tray_world)
+    output = watch_in_pty(tmp_path, claude_tray_world, *options, **env)
+    assert not SGR.search(output), output
+    text = "\n".join(frames(output)[-1])
+    assert "93% !! │" in text and "78% ! │" in text and "10% │" in text
+
+
+def test_watch_into_a_pipe_has_colour_only_when_asked_for_always(claude_tray_world):
+    import signal
+    import subprocess
+
+    severities_served(claude_tray_world)
+    blocks = {}
+    for option in ("auto", "always"):
+        process = subprocess.Popen([sys.executable, "-m", "tray_monitor", "watch", "--color", option],
+                                   env=claude_tray_world.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            block = [process.stdout.readline() for _ in range(4)]
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+        blocks[option] = "".join(block)
+    assert not SGR.search(blocks["auto"]) and "93% !!" in blocks["auto"]
+    assert "\x1b[1;31mSession (5h)" in blocks["always"] and "93% !!\x1b[0m" in blocks["always"]
+
+
+@pytest.mark.parametrize("width", range(12, 60))
+def test_a_wrapped_problem_line_never_starts_with_its_dash(width):
+    """At 80 columns and narrower the rate-limit line wrapped into "— retrying at 14:20"."""
+    for text in ("Rate limited by the usage endpoint — retrying at 18:20",
+                 "Usage service error (HTTP 529) — retrying at Tue 09:05",
+                 "Offline — retrying soon", "No Claude Code login — install Claude Code and run claude"):
+        lines = wrap_text(text, width)
+        assert not any(line.lstrip().startswith("—") for line in lines), lines
+        joined = " ".join(" ".join(lines).split())
+        assert joined in (text, text.replace(" —", "")), lines  # the break replaces the dash

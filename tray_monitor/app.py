@@ -76,7 +76,7 @@ def status(env: Environment, as_json: bool, demo: bool = False) -> int:
     return terminal.run_status(source, env, as_json=as_json, now=env.clock.now)
 
 
-def watch(env: Environment, interval: float, demo: bool = False) -> int:
+def watch(env: Environment, interval: float, demo: bool = False, colour: str = "auto") -> int:
     from tray_monitor import terminal
     from tray_monitor.alerts import AlertMemory
     from tray_monitor.monitor import Monitor
@@ -94,7 +94,7 @@ def watch(env: Environment, interval: float, demo: bool = False) -> int:
     monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
                       NullNotifier(), None)
     poller = Poller(source, monitor, env.clock, interval)
-    return terminal.run_watch(monitor, poller, env, threading.Event())
+    return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour)
 
 
 def _demo_source(env: Environment):

@@ -53,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[shared], help="print the current usage once and exit")
     status.add_argument("--json", action="store_true", help="print one JSON object (stable keys) for scripts")
-    commands.add_parser("watch", parents=[shared], help="a live view in the terminal, until Ctrl+C")
+    watch = commands.add_parser("watch", parents=[shared], help="a live view in the terminal, until Ctrl+C")
+    watch.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour by severity: auto (a terminal, unless NO_COLOR is set), always or never")
     commands.add_parser("refresh", parents=[shared], help="ask the running tray to poll now")
     commands.add_parser("quit", parents=[shared], help="ask the running tray to quit")
     autostart = commands.add_parser("autostart", parents=[shared], help="start the tray at login")
@@ -105,7 +107,7 @@ def _dispatch(args: argparse.Namespace, env) -> int:
     if command is None:
         return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
     if command == "watch":
-        return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
+        return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo, colour=args.color)
     if args.interval is not None:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":

@@ -12,8 +12,8 @@ import shutil
 import textwrap
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock, text_bar
@@ -60,6 +60,7 @@ class Charset:
     tee_left: str
     tee_right: str
     unicode: bool
+    colour: bool = False  # ANSI colours by severity (use_colour decides: --color, NO_COLOR, a terminal)
 
 
 UNICODE = Charset("█", "░", "─", "│", "┌", "┐", "└", "┘", "├", "┤", True)
@@ -68,6 +69,40 @@ ASCII = Charset("#", "-", "-", "|", "+", "+", "+", "+", "+", "+", False)
 # Texts from view.py use a few typographic characters; a console that cannot encode them
 # (a cp437 Windows console, LANG=C on an old system) gets these instead of a UnicodeEncodeError.
 _ASCII_TEXT = str.maketrans({"—": "-", "·": "-", "…": ".", "€": "EUR ", "£": "GBP ", "¥": "JPY ", "₹": "INR "})
+
+
+#: Severity as text, so it reads without colour (a pipe, NO_COLOR, a colour-blind reader): after
+#: the percent, "78% !" from 75 %, "93% !!" from 90 % (view.severity_of).
+SEVERITY_MARKS = {"normal": "", "warning": " !", "critical": " !!"}
+#: And as colour on a colour terminal: amber-ish yellow, bold red (the icon's colours).
+SEVERITY_SGR = {"warning": "\x1b[33m", "critical": "\x1b[1;31m"}
+RESET_SGR = "\x1b[0m"
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def use_colour(mode: str, stream, environ) -> bool:
+    """--color: "always", "never", or "auto" = a terminal, unless NO_COLOR is set (no-color.org:
+    any non-empty value) or TERM is "dumb"."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    return _is_terminal(stream) and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def paint(lines: list[str], first: int, styles: list[str | None], margin: int = 0) -> list[str]:
+    """Colour lines[first + i] by styles[i] (a severity), inside `margin` columns of box border on
+    each side. Done last, after every width was counted: escape codes take no columns."""
+    out = list(lines)
+    for offset, style in enumerate(styles):
+        index = first + offset
+        sgr = SEVERITY_SGR.get(style or "")
+        if sgr is None or index >= len(out) or len(out[index]) <= 2 * margin:
+            continue
+        line = out[index]
+        end = len(line) - margin
+        out[index] = line[:margin] + sgr + line[margin:end] + RESET_SGR + line[end:]
+    return out
 
 
 def charset_for(stream) -> Charset:
@@ -114,36 +149,50 @@ def console_size(env) -> tuple[int, int]:
 
 
 def window_lines(
-    rows: Iterable[WindowRow], width: int, now: datetime, seconds: bool, charset: Charset, compact: bool = False
+    rows: Iterable[WindowRow], width: int, now: datetime, seconds: bool, charset: Charset, compact: bool = False,
+    styles: list[str | None] | None = None,
 ) -> list[str]:
-    """Per window: label and percent, a bar, the reset countdown, then a blank line. `compact`
-    (a console too short for that) leaves out the bar and the blank line."""
+    """Per window: label and percent with its severity mark, a bar, the reset countdown, then a
+    blank line. `compact` (a console too short for that) leaves out the bar and the blank line.
+    `seconds` ticks only countdowns under a day. `styles`, when given, receives each line's
+    severity (label and bar lines) or None, for `paint`."""
     lines: list[str] = []
+    marks: list[str | None] = []
     for index, row in enumerate(rows):
         if index and not compact:
             lines.append("")
-        percent = row.percent_text
+            marks.append(None)
+        percent = row.percent_text + SEVERITY_MARKS.get(row.severity, "")
+        marks += [row.severity] if compact else [row.severity, row.severity]
+        marks.append(None)
         label = fit(row.label, max(1, width - len(percent) - 1))
         lines.append(f"{label}{' ' * max(1, width - len(label) - len(percent))}{percent}"[:width])
         if not compact:
             lines.append(text_bar(row.percent, width, full=charset.full, empty=charset.empty))
-        resets = reset_text(row.resets_at, now, seconds=seconds)
+        resets = reset_text(row.resets_at, now, seconds=seconds and _within_a_day(row.resets_at, now))
         if row.locked_reason:
             resets += " · locked"
         lines.append(fit(resets, width))
+    if styles is not None:
+        styles[:] = marks
     return [printable(line, charset) for line in lines]
+
+
+def _within_a_day(resets_at: datetime | None, now: datetime) -> bool:
+    """A weekly countdown need not tick every second ("3d 4h" is enough); the session's does."""
+    return resets_at is not None and resets_at - now < timedelta(days=1)
 
 
 def wrap_text(text: str, width: int) -> list[str]:
     """Wrap at the text's own joints first ("Updated 14:02 · next 14:04" and
-    "Rate limited ... — retrying at 14:20"), then at spaces."""
+    "Rate limited ... — retrying at 14:20", whose mark the break replaces), then at spaces."""
     if len(text) <= width:
         return [text]
     parts: list[str] = []
     for piece in text.split(" · "):
-        chunks = piece.split(" — ")
-        parts.append(chunks[0])
-        parts.extend("— " + chunk for chunk in chunks[1:])
+        # The line break replaces the dash: "— retrying at 14:20" on a line of its own read as a
+        # new item rather than the end of the sentence above it.
+        parts.extend(piece.split(" — "))
     lines: list[str] = []
     for part in parts:
         lines.extend(textwrap.wrap(part, width, break_long_words=True, break_on_hyphens=False) or [""])
@@ -196,28 +245,34 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
         updated += f" · next {format_clock(v.next_poll_at, now)}"
     footer = footer_lines((v.extra_usage_text, updated, v.message), inner, charset)
     title = title_text(v.plan, v.status)
-    windows = window_lines(v.windows, inner, now, True, charset)
+    styles: list[str | None] = []
+    windows = window_lines(v.windows, inner, now, True, charset, styles=styles)
     chrome = 4 if windows else 3  # top, rule between sections, bottom, "Ctrl+C to quit"
     if len(windows) + len(footer) + chrome > height:
-        windows = window_lines(v.windows, inner, now, True, charset, compact=True)
+        windows = window_lines(v.windows, inner, now, True, charset, compact=True, styles=styles)
     room = height - len(footer) - chrome
     if len(windows) > room:
         # Keep the footer (age, retry time, what to do): it matters most when something is wrong.
         windows = windows[: max(0, room - 1)] + ["…" if charset.unicode else "..."]
+        styles = styles[: max(0, room - 1)]
     lines = boxed(title, [windows, footer], width, charset)
     lines.append(fit(" Ctrl+C to quit", width))
-    return [line[:width] for line in lines][:height]
+    screen = [line[:width] for line in lines][:height]
+    if charset.colour and width >= 6:  # the windows' lines follow the top border, inside the box
+        screen = paint(screen, 1, styles, margin=2)
+    return screen
 
 
 def block_lines(v: View, now: datetime, columns: int, charset: Charset) -> list[str]:
     """One plain block (no box, no cursor movement) for a console that is not a terminal."""
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
-    windows = window_lines(v.windows, width, now, False, charset)
+    styles: list[str | None] = []
+    windows = window_lines(v.windows, width, now, False, charset, styles=styles)
     footer = footer_lines((v.extra_usage_text, v.updated_text, v.message), width, charset)
     lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
     if windows:
         lines.append("")
-    return lines + footer
+    return paint(lines + footer, 1, styles) if charset.colour else lines + footer
 
 
 # ----------------------------------------------------------------------------- status
@@ -345,16 +400,19 @@ def _is_terminal(stream) -> bool:
         return False
 
 
-def run_watch(monitor, poller, env, stop: threading.Event) -> int:
+def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto") -> int:
     """The live view until Ctrl+C (130) or `stop` is set (0). Starts and stops the poller.
 
     On a terminal the screen is redrawn in place every second (the countdowns tick locally while
-    the poller asks the API at its own pace); otherwise one block is printed per poll outcome."""
+    the poller asks the API at its own pace); otherwise one block is printed per poll outcome.
+    `colour` is --color: "auto" (a terminal without NO_COLOR), "always" or "never"."""
     out = env.stdout
     live = _is_terminal(out)
     if live and env.platform == "win32":
         live = _enable_windows_vt(out)
     charset = charset_for(out)
+    if use_colour(colour, out, env.environ) and (live or colour == "always"):
+        charset = replace(charset, colour=True)
     try:
         if live:
             return _watch_live(monitor, poller, env, stop, charset)
