@@ -21,7 +21,6 @@ from tray_monitor.errors import (
 )
 from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
 from tray_monitor.model import (
-    STATUSES,  # noqa: F401 - front ends read the statuses from the view
     ExtraUsage,
     IconSpec,
     IconState,
@@ -205,7 +204,7 @@ def _is_stale_by_age(reading: Reading, interval: float, now: datetime) -> bool:
 
 
 def derive_status(state: MonitorState, now: datetime) -> Status:
-    """One of STATUSES. Login problems win over a kept reading (the user must act); a failed
+    """One of model.STATUSES. Login problems win over a kept reading (the user must act); a failed
     fetch with a reading kept is "stale" (429 is "rate_limited"); without one it is "error"."""
     problem = state.problem
     reading = state.reading
