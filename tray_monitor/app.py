@@ -103,7 +103,7 @@ def _demo_source(env: Environment):
     return DemoSource(env.clock)
 
 
-def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
+def tray(env: Environment, interval: float, demo: bool = False) -> int:
     """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
     from tray_monitor import instance
     from tray_monitor.alert_store import AlertStore, alert_store_path
@@ -117,7 +117,8 @@ def tray(env: Environment, interval: float | None, demo: bool = False) -> int:
     from tray_monitor.tray import NoGraphicalSession, TrayActions, TrayAdapter
 
     settings = _load_settings(env)
-    interval = DEMO_INTERVAL if demo else (interval or settings.interval)
+    if demo:
+        interval = DEMO_INTERVAL
 
     lock = instance.InstanceLock(env)
     try:

@@ -220,9 +220,9 @@ def check_claude_code(environ, probes: Probes) -> Check:
 
 
 def check_config(env) -> Check:
-    from tray_monitor.settings import load_settings, settings_path
+    from tray_monitor.settings import settings_path
 
-    _settings, warnings = load_settings(env)
+    _settings, warnings = env.loaded_settings
     path = settings_path(env)
     if warnings:
         return Check("config", WARN, plain(" ".join(warnings)),
