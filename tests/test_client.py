@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.fakeapi import FakeApi, Response, error_fixture, fake_claude_bin, usage_fixture, write_credentials
 from tray_monitor.client import (
@@ -80,6 +83,7 @@ def test_request_carries_bearer_beta_header_claude_cli_agent_and_accept(fake_api
     assert request.headers["anthropic-beta"] == "oauth-2025-04-20"
     assert request.headers["user-agent"] == "claude-cli/2.3.45 (external, cli)"
     assert request.headers["accept"] == "application/json, text/plain, */*"
+    assert request.headers["content-type"] == "application/json"
 
 
 def test_reading_is_stamped_with_the_clock_time(fake_api, tmp_path):
@@ -191,6 +195,50 @@ def test_a_403_anthropic_error_that_is_not_about_the_scope_is_a_refusal_not_no_s
         client_for(fake_api).fetch(CREDS)
     assert not isinstance(caught.value, (ScopeMissing, RateLimited))
     assert "organization" not in caught.value.message  # server text never reaches the sentence
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                           max_leaves=8)
+
+
+@st.composite
+def _forbidden_bodies(draw):
+    """Any 403 body: raw bytes, any JSON, or an Anthropic error of any type and message."""
+    kind = draw(st.sampled_from(["bytes", "json", "anthropic"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    if kind == "json":
+        return json.dumps(draw(_json_values)).encode()
+    error = {"type": draw(st.sampled_from(["permission_error", "forbidden", "rate_limit_error", "x y"])),
+             "message": draw(st.text(max_size=60) | st.sampled_from(["scope requirement user:profile", "nope"]))}
+    return json.dumps({"type": "error", "error": error}).encode()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_forbidden_bodies())
+def test_any_403_is_no_scope_only_for_a_permission_error_about_the_scope_and_a_rate_limit_when_not_anthropic(
+        fake_api, client_for, body):
+    fake_api.respond(403, body)
+    with pytest.raises(MonitorError) as caught:
+        client_for(fake_api).fetch(CREDS)
+    error = caught.value
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        payload = None
+    inner = payload.get("error") if isinstance(payload, dict) else None
+    kind = inner.get("type") if isinstance(inner, dict) else None
+    anthropic = isinstance(kind, str) and re.fullmatch(r"[A-Za-z0-9_]{1,40}", kind) is not None
+    message = inner.get("message") if isinstance(inner, dict) else None
+    about_scope = isinstance(message, str) and re.search("scope|user:profile", message, re.IGNORECASE) is not None
+    if not anthropic:
+        assert type(error) is RateLimited and "HTTP 403 without an Anthropic error" in error.message
+    elif kind == "permission_error" and about_scope:
+        assert type(error) is ScopeMissing
+    else:
+        assert type(error) is BadResponse and f"(HTTP 403, {kind})" in error.message
+    assert "\n" not in error.message and error.__context__ is None
 
 
 def test_a_200_whose_body_is_a_rate_limit_error_is_a_rate_limit_in_claude_codes_words(fake_api, client_for):

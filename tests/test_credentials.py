@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tray_monitor.credentials as credentials_module
 from tests.fakeapi import credentials_fixture, fake_security_bin, write_credentials
@@ -138,6 +140,15 @@ def test_a_login_whose_expiry_is_written_in_seconds_is_read_and_used(fake_api, t
     assert creds.expires_at == clock.now() + timedelta(hours=8) - timedelta(microseconds=clock.now().microsecond)
     assert reading.window("five_hour") is not None
     assert fake_api.requests[0].headers["authorization"] == f"Bearer {MAX_TOKEN}"
+
+
+@given(st.one_of(st.integers(min_value=-10**20, max_value=10**20), st.floats(allow_nan=True, allow_infinity=True)))
+def test_any_numeric_expiry_is_read_without_raising_seconds_below_10_to_the_11(value):
+    payload = {"claudeAiOauth": {"accessToken": "tok", "expiresAt": value}}
+    expires = parse_credentials(json.dumps(payload), "f").expires_at
+    if expires is not None:
+        seconds = value if abs(value) < 10**11 else value / 1000
+        assert abs(expires.timestamp() - seconds) < 1e-3 * max(1.0, abs(seconds)) ** 0.5 + 1e-3
 
 
 @pytest.mark.parametrize("expires_at", [1e300, float("inf"), True])

@@ -196,6 +196,7 @@ class UsageClient:
             "anthropic-beta": OAUTH_BETA,
             "User-Agent": self.user_agent(),
             "Accept": ACCEPT,
+            "Content-Type": "application/json",  # Claude Code sends it on this GET too
         }
         failure: MonitorError | None = None
         with RequestDeadline(self._deadline) as deadline:
