@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,9 @@ class ClaudeTrayWorld:
     api: FakeApi
     extra_env: dict = field(default_factory=dict)
     apps: list = field(default_factory=list)
+    #: tests/desktop_hosts.RunAs: run every claude-tray process of this world as another user (the
+    #: Wayland rig: sway refuses root); `root` must then be a directory that user can enter.
+    run_as: Any = None
 
     # -- the user's files -------------------------------------------------------------------------
     @property
@@ -74,7 +78,18 @@ class ClaudeTrayWorld:
         )
         env.update(self.extra_env)
         env.update(extra)
+        if self.run_as is not None:
+            env["PYTHONPATH"] = self.run_as.pythonpath
+            self.run_as.give(self.root)
         return env
+
+    @property
+    def python(self) -> str:
+        return self.run_as.python if self.run_as is not None else sys.executable
+
+    @property
+    def _popen(self) -> dict:
+        return self.run_as.popen if self.run_as is not None else {}
 
     def with_desktop(self, display: str | None = None, bus_env: dict | None = None,
                      backend: str | None = None) -> ClaudeTrayWorld:
@@ -94,21 +109,22 @@ class ClaudeTrayWorld:
         name = name or f"claude-tray-{len(self.apps)}"
         workdir = self.root / "apps"
         workdir.mkdir(exist_ok=True)
-        program = _start_with_stdin(name, [sys.executable, "-m", "tray_monitor", *args], self.env(**env), workdir)
+        program = _start_with_stdin(name, [self.python, "-m", "tray_monitor", *args], self.env(**env), workdir,
+                                    **self._popen)
         app = App(program, workdir / f"{name}.status")
         self.apps.append(app)
         return app
 
     def cli(self, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tray_monitor", *args], env=self.env(**env), cwd=REPO,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([self.python, "-m", "tray_monitor", *args], env=self.env(**env), cwd=self._cwd,
+                              capture_output=True, text=True, timeout=timeout, **self._popen)
 
     def control(self, command: str, timeout: float = 5) -> str:
         """One control command to the running tray, from a separate process as a user would."""
         code = ("import sys; from tray_monitor import instance; from tray_monitor.environment import Environment;"
                 f"print(instance.send_command(Environment.from_os(), {command!r}, timeout={timeout}))")
-        done = subprocess.run([sys.executable, "-c", code], env=self.env(), cwd=REPO,
-                              capture_output=True, text=True, timeout=timeout + 10)
+        done = subprocess.run([self.python, "-c", code], env=self.env(), cwd=self._cwd,
+                              capture_output=True, text=True, timeout=timeout + 10, **self._popen)
         if done.returncode != 0:
             raise AssertionError(f"control {command!r} failed: {done.stderr.strip()[-500:]}")
         return done.stdout.strip()
@@ -130,6 +146,10 @@ class ClaudeTrayWorld:
             last = seen[0] if seen else None
             logs = "\n".join(app.log()[-3000:] for app in self.apps)
             raise AssertionError(f"{exc}\nlast view: {last}\napp output:\n{logs}") from None
+
+    @property
+    def _cwd(self) -> Path:
+        return self.root if self.run_as is not None else REPO
 
     def stop_all(self) -> None:
         for app in self.apps:

@@ -3,7 +3,7 @@
 - `xfce_host`: xfce4-panel 4.18's systray plugin (its own StatusNotifierWatcher) under Xvfb.
 - `sway_host`: waybar's tray module (its own watcher) in a headless sway: a real Wayland session.
 
-Both give an `SniHost`: `.bus` (the private session bus), `.app_env()` (what an app on that desktop
+Both give an `PanelHost`: `.bus` (the private session bus), `.app_env()` (what an app on that desktop
 gets: DISPLAY or WAYLAND_DISPLAY, the bus), `.screenshot()` (PIL RGB), `.move(x, y)` / `.click(x, y,
 button)` (a real pointer), `.restart()` (the panel crashing and coming back), `.run_as` (the user an
 app there must run as). Every process is started here and stopped by its PID in a finally.
@@ -169,7 +169,7 @@ def private_dir(prefix: str, owner: str | None = None) -> Path:
 
 
 @dataclass
-class SniHost:
+class PanelHost:
     name: str
     workdir: Path
     bus: SessionBus
@@ -221,6 +221,7 @@ class SniHost:
 
     def click(self, x: int, y: int, button: int = 1) -> None:
         self._pointer(f"move {x} {y}")
+        time.sleep(0.3)  # menus highlight the row under the pointer first (GTK on Wayland needs it)
         self._pointer(f"click {button}")
 
     def park(self) -> None:
@@ -251,7 +252,7 @@ def _xdotool(display_env: dict, command: str) -> None:
 
 @pytest.fixture(scope="module")
 def xfce_host(tmp_path_factory):
-    """xfce4-panel with only the systray plugin on a 640x300 Xvfb and a bus of its own."""
+    """xfce4-panel with only the systray plugin on a 640x400 Xvfb and a bus of its own."""
     require(missing_programs("Xvfb", "dbus-daemon", "xfce4-panel", "xdotool") +
             ([] if XFCONFD.exists() else ["xfconf"]), "the xfce4-panel tray host")
     workdir = tmp_path_factory.mktemp("xfce")
@@ -263,7 +264,7 @@ def xfce_host(tmp_path_factory):
     started: list = []
     x = bus = host = None
     try:
-        x = start_xvfb(workdir)
+        x = start_xvfb(workdir, "640x400")  # room for the whole menu under the panel
         bus = start_session_bus(workdir / "bus")
         xfconfd = start_program("xfconfd", [str(XFCONFD)], base_env(**bus.env, **xdg), workdir)
         started.append(xfconfd)
@@ -273,7 +274,7 @@ def xfce_host(tmp_path_factory):
             return start_program("xfce4-panel", ["xfce4-panel", "--disable-wm-check"],
                                  base_env(**x.env, **bus.env, **xdg), workdir)
 
-        host = SniHost("xfce4-panel", workdir, bus, dict(x.env), start_panel, lambda: grab(x),
+        host = PanelHost("xfce4-panel", workdir, bus, dict(x.env), start_panel, lambda: grab(x),
                        lambda command: _xdotool(x.env, command), extra={"x": x})
         host.start()
         yield host
@@ -365,7 +366,7 @@ def sway_host():
                                  timeout=20).stdout
             return Image.open(io.BytesIO(png)).convert("RGB")
 
-        host = SniHost("waybar", workdir, bus, desktop, start_waybar, shoot, point, run_as=run_as,
+        host = PanelHost("waybar", workdir, bus, desktop, start_waybar, shoot, point, run_as=run_as,
                        extra={"sway": sway})
         host.start()
         yield host
@@ -382,6 +383,21 @@ def sway_host():
         if bus is not None:
             stop_session_bus(bus)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- gtk-sni-tray-standalone
+
+
+@pytest.fixture
+def gtk_host(sni_tray, session_bus, xvfb, desktop_workdir):
+    """The session's gtk-sni-tray-standalone (tests/desktop_x.py `sni_tray`, bar at the bottom) seen
+    as an PanelHost, for checks written for every host (screenshots, the bus); no restart here."""
+
+    def no_restart() -> Started:
+        raise AssertionError("gtk_host does not restart the session's gtk-sni-tray-standalone")
+
+    return PanelHost("gtk-sni-tray", desktop_workdir, session_bus, dict(xvfb.env), no_restart, lambda: grab(xvfb),
+                   lambda command: _xdotool(xvfb.env, command))
 
 
 # ----------------------------------------------------------------------------- finding and matching the icon

@@ -139,12 +139,12 @@ class XServer:
         return display.Display(self.display)
 
 
-def start_xvfb(workdir: Path) -> XServer:
+def start_xvfb(workdir: Path, screen: str = "640x300") -> XServer:
     read_fd, write_fd = os.pipe()
     try:
         program = start_program(
             "xvfb",
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "640x300x24", "-nolisten", "tcp", "-noreset"],
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{screen}x24", "-nolisten", "tcp", "-noreset"],
             base_env(), workdir, pass_fds=(write_fd,),
         )
         os.close(write_fd)
@@ -386,11 +386,12 @@ def start_app(desktop_workdir, request):
             stop_process(app.process, timeout=10)
 
 
-def _start_with_stdin(name: str, argv: list, env: dict, workdir: Path) -> Started:
+def _start_with_stdin(name: str, argv: list, env: dict, workdir: Path, **popen) -> Started:
     log_path = workdir / f"{name}.log"
+    popen.setdefault("cwd", REPO if not popen.get("user") else workdir)
     with log_path.open("ab") as log:
         process = subprocess.Popen([str(a) for a in argv], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.PIPE, cwd=REPO)
+                                   stdin=subprocess.PIPE, **popen)
     return Started(name, process, log_path)
 
 
