@@ -12,9 +12,13 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tray_monitor.alerts import AlertMemory
+
+if TYPE_CHECKING:
+    from tray_monitor.clock import Clock
+    from tray_monitor.environment import Environment
 
 log = logging.getLogger("tray_monitor.alert_store")
 
@@ -38,12 +42,12 @@ _SCHEMA_STATEMENTS = (
 )
 
 
-def alert_store_path(env) -> Path:
+def alert_store_path(env: Environment) -> Path:
     return Path(env.data_dir) / FILE_NAME
 
 
 class AlertStore:
-    def __init__(self, path: Path, clock=None, busy_timeout: float = 5.0):
+    def __init__(self, path: Path, clock: Clock | None = None, busy_timeout: float = 5.0):
         self.path = Path(path)
         self._clock = clock  # only for the timestamp of a corrupt file's new name
         self._busy_timeout = busy_timeout  # seconds to wait for another process's lock

@@ -12,10 +12,16 @@ import logging
 import os
 import sys
 import warnings
+from typing import TYPE_CHECKING, TextIO
 
 from tray_monitor import __version__
 from tray_monitor.errors import MonitorError
 from tray_monitor.schedule import MIN_INTERVAL
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tray_monitor.environment import Environment
 
 EXIT_INTERRUPTED = 130
 
@@ -82,7 +88,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def resolve_interval(given: int | None, env, stderr) -> int:
+def resolve_interval(given: int | None, env: Environment, stderr: TextIO) -> int:
     """--interval, raised to the minimum with a warning; without it, the settings file's value."""
     from tray_monitor.settings import check_interval
 
@@ -94,7 +100,7 @@ def resolve_interval(given: int | None, env, stderr) -> int:
     return interval
 
 
-def _dispatch(args: argparse.Namespace, env) -> int:
+def _dispatch(args: argparse.Namespace, env: Environment) -> int:
     # Imported here, not at the top: `--version` and `--help` must not load the whole application.
     app = importlib.import_module("tray_monitor.app")
     command = args.command
@@ -131,7 +137,7 @@ def _argparse_exit_code(code: object) -> int:
     return code if isinstance(code, int) else 1
 
 
-def _build_environment():
+def _build_environment() -> Environment:
     from tray_monitor.environment import Environment
 
     with warnings.catch_warnings():
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def _start_logging(env, debug: bool):
+def _start_logging(env: Environment, debug: bool) -> Path | None:
     from tray_monitor.logs import setup_logging
 
     try:
@@ -190,7 +196,7 @@ def _start_logging(env, debug: bool):
         return None
 
 
-def _report_unexpected(error: Exception, env, log_path, debug: bool) -> int:
+def _report_unexpected(error: Exception, env: Environment, log_path: Path | None, debug: bool) -> int:
     name = type(error).__name__
     if log_path is not None:
         # With --debug the logger also writes this record (traceback included) to stderr.

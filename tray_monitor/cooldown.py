@@ -19,21 +19,26 @@ import logging
 import math
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tray_monitor.errors import RateLimited
 from tray_monitor.schedule import RATE_LIMIT_FIRST_BACKOFF, RETRY_AFTER_CAP
+
+if TYPE_CHECKING:
+    from tray_monitor.clock import Clock
+    from tray_monitor.environment import Environment
 
 log = logging.getLogger("tray_monitor.cooldown")
 
 COOLDOWN_FILE = "rate-limit.json"
 
 
-def cooldown_path(env) -> Path:
+def cooldown_path(env: Environment) -> Path:
     return Path(env.data_dir) / COOLDOWN_FILE
 
 
 class SharedCooldown:
-    def __init__(self, path: Path, clock):
+    def __init__(self, path: Path, clock: Clock):
         self._path = Path(path)
         self._clock = clock
         self._write_failed = False

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tray_monitor.alerts import AlertMemory, Notification
+from tray_monitor.clock import Clock
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
 from tray_monitor.notifier.base import Notifier
@@ -47,7 +48,7 @@ STEPS: tuple[tuple[float, float] | str, ...] = (
 class DemoSource:
     min_interval = 1.0  # see DEMO_INTERVAL
 
-    def __init__(self, clock):
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._step = 0
         self._session_resets_at: datetime | None = None
@@ -104,7 +105,7 @@ class DemoAlertStore:
     """Alert memory kept in memory only: the demo's simulated windows must not enter the real
     memory (a simulated 104 % would later look like a real window that just reset)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.memory = AlertMemory()
 
     def load(self) -> AlertMemory:

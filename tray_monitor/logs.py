@@ -12,6 +12,7 @@ import re
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 LOG_FILE_NAME = "claude-tray.log"
 # Anthropic OAuth access/refresh tokens and API keys: sk-ant-oat01-..., sk-ant-ort01-..., sk-ant-api03-...
@@ -44,7 +45,7 @@ def make_private_dirs(directory: Path) -> None:
         level.mkdir(mode=0o700, exist_ok=True)
 
 
-def setup_logging(log_dir: Path, debug: bool = False, stderr=None) -> Path:
+def setup_logging(log_dir: Path, debug: bool = False, stderr: TextIO | None = None) -> Path:
     """Configure the root logger once; returns the log file path."""
     make_private_dirs(log_dir)
     path = log_file(log_dir)

@@ -11,16 +11,20 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tray_monitor.alerts import AlertMemory
 from tray_monitor.clock import Clock
-from tray_monitor.state import Effect, MonitorState, Notify, SaveAlertMemory, step
+from tray_monitor.state import Effect, Event, MonitorState, Notify, SaveAlertMemory, step
+
+if TYPE_CHECKING:
+    from tray_monitor.notifier.base import Notifier
+    from tray_monitor.view import View
 
 log = logging.getLogger("tray_monitor.monitor")
 
 
-def _default_view(state, now):
+def _default_view(state: MonitorState, now: datetime) -> View:
     from tray_monitor.view import view
 
     return view(state, now)
@@ -35,7 +39,7 @@ class AlertMemoryStore(Protocol):
 
 
 class Monitor:
-    def __init__(self, state: MonitorState, clock: Clock, notifier, alert_store: AlertMemoryStore | None,
+    def __init__(self, state: MonitorState, clock: Clock, notifier: Notifier, alert_store: AlertMemoryStore | None,
                  view_fn: Callable | None = None, step_fn: Callable = step):
         self._state = state
         self._clock = clock
@@ -48,7 +52,7 @@ class Monitor:
         # Re-entrant: a listener may itself report an event.
         self._delivery_lock = threading.RLock()
         self._seq = 0
-        self._last_sent = None
+        self._last_sent: View | None = None
         self._listeners: list[Callable] = []
         self._notify_failure_logged = False
         self._save_failure_logged = False
@@ -58,7 +62,7 @@ class Monitor:
         with self._lock:
             return self._state
 
-    def view(self):
+    def view(self) -> View:
         state = self.state
         return self._view_fn(state, self._clock.now())
 
@@ -81,7 +85,7 @@ class Monitor:
 
         return unsubscribe
 
-    def handle(self, event, *more) -> None:
+    def handle(self, event: Event, *more: Event) -> None:
         """Step one event (or several in order, e.g. a poll result and its next poll time, which
         then reach the listeners as one view instead of two)."""
         with self._lock:

@@ -17,9 +17,10 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,6 +28,9 @@ else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
 from tray_monitor.schedule import MIN_INTERVAL, clamp_interval
+
+if TYPE_CHECKING:
+    from tray_monitor.environment import Environment
 
 SETTINGS_FILE = "settings.toml"
 PREFERENCES_FILE = "preferences.json"
@@ -63,11 +67,11 @@ KEY_HELP = {
 }
 
 
-def settings_path(env) -> Path:
+def settings_path(env: Environment) -> Path:
     return Path(env.config_dir) / SETTINGS_FILE
 
 
-def preferences_path(env) -> Path:
+def preferences_path(env: Environment) -> Path:
     return Path(env.data_dir) / PREFERENCES_FILE
 
 
@@ -110,7 +114,7 @@ def _check_thresholds(value: Any, where: str) -> tuple[Any, str | None]:
     return tuple(sorted(set(value))), None
 
 
-def _check_bool(key: str):
+def _check_bool(key: str) -> Callable[[Any, str], tuple[Any, str | None]]:
     def check(value: Any, where: str) -> tuple[Any, str | None]:
         if not isinstance(value, bool):
             default = getattr(_DEFAULTS, key)
@@ -183,7 +187,7 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], list[str]]:
     return settings_from_mapping(raw, str(path))
 
 
-def load_preferences(env) -> tuple[dict[str, Any], list[str]]:
+def load_preferences(env: Environment) -> tuple[dict[str, Any], list[str]]:
     """The menu toggles remembered so far. A corrupt file is ignored with one warning."""
     path = preferences_path(env)
     try:
@@ -202,7 +206,7 @@ def load_preferences(env) -> tuple[dict[str, Any], list[str]]:
     return prefs, []
 
 
-def save_preference(env, key: str, value: Any) -> None:
+def save_preference(env: Environment, key: str, value: Any) -> None:
     """Remember one menu toggle. Atomic (temp file + os.replace) so a crash never leaves half a file."""
     if key not in PREFERENCE_KEYS:
         raise ValueError(f"unknown preference {key!r}")
@@ -234,7 +238,7 @@ def write_private_file(path: Path, text: str) -> None:
         raise
 
 
-def _layers(env) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def _layers(env: Environment) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     toml_values, warnings = _read_toml(settings_path(env))
     prefs, pref_warnings = load_preferences(env)
     pref_values: dict[str, Any] = {key: prefs[key] for key in ("notifications", "icon_window") if key in prefs}
@@ -248,7 +252,7 @@ def _layers(env) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     return toml_values, pref_values, warnings + pref_warnings
 
 
-def load_settings(env) -> tuple[Settings, list[str]]:
+def load_settings(env: Environment) -> tuple[Settings, list[str]]:
     """Settings from the TOML file with the menu's remembered toggles on top, and any warnings."""
     toml_values, pref_values, warnings = _layers(env)
     return Settings(**{**toml_values, **pref_values}), warnings
@@ -266,7 +270,7 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-def format_config(env, settings: Settings, warnings: list[str]) -> str:
+def format_config(env: Environment, settings: Settings, warnings: list[str]) -> str:
     """What `claude-tray config` prints: where the file is, each effective value and where it came from."""
     path = settings_path(env)
     toml_values, pref_values, _ = _layers(env)

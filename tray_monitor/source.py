@@ -6,11 +6,18 @@ two methods, `read()` and `store_fingerprint()`.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from tray_monitor.credentials import check_usable
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, Reading
 from tray_monitor.schedule import MIN_INTERVAL
+
+if TYPE_CHECKING:
+    from tray_monitor.client import UsageClient
+    from tray_monitor.clock import Clock
+    from tray_monitor.cooldown import SharedCooldown
+    from tray_monitor.credentials import CredentialStore
 
 log = logging.getLogger("tray_monitor.source")
 
@@ -19,7 +26,8 @@ class UsageSource:
     #: The real endpoint is never asked more often than this (poller.ReadingSource).
     min_interval = MIN_INTERVAL
 
-    def __init__(self, store, client, clock, cooldown=None):
+    def __init__(self, store: CredentialStore, client: UsageClient, clock: Clock,
+                 cooldown: SharedCooldown | None = None):
         self._store = store
         self._client = client
         self._clock = clock

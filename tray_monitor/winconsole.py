@@ -22,7 +22,7 @@ from typing import Any, TextIO
 ATTACH_PARENT_PROCESS = 0xFFFFFFFF  # (DWORD)-1: the console of the process that started us
 
 
-def _kernel32():
+def _kernel32() -> Any:
     import ctypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]  # Windows only
