@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tray_monitor import alert_store as alert_store_module
+from tray_monitor import sqlite_files
 from tray_monitor.alert_store import AlertStore, alert_store_path
 from tray_monitor.alerts import AlertMemory, WindowMemory
 from tray_monitor.clock import FakeClock
@@ -157,7 +157,7 @@ def test_a_corrupt_file_that_cannot_be_moved_aside_is_logged_not_raised(path, ca
     def refuse(src, dst):
         raise PermissionError(13, "Permission denied", str(src))
 
-    monkeypatch.setattr(alert_store_module.os, "replace", refuse)
+    monkeypatch.setattr(sqlite_files.os, "replace", refuse)
     store = AlertStore(path, clock=CLOCK)
     assert store.load() == AlertMemory()
     store.save(MEMORY)  # the second attempt fails again: logged as well

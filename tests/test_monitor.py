@@ -238,3 +238,38 @@ def test_without_an_alert_store_memory_is_kept_in_state_only(caplog):
     with caplog.at_level(logging.WARNING, logger="tray_monitor.monitor"):
         monitor.handle(PollSucceeded(reading(40)))
     assert caplog.text == ""
+
+
+def test_a_reading_goes_into_the_history_on_the_reporting_thread_and_back_into_the_state(tmp_path):
+    from tray_monitor.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    threads = []
+    real_record = store.record
+
+    def record(r):
+        threads.append(threading.current_thread().name)
+        return real_record(r)
+
+    store.record = record  # type: ignore[method-assign]
+    monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), RecordingStore(), history=store)
+    poller = threading.Thread(target=monitor.handle, args=(PollSucceeded(reading(40)),), name="claude-tray-poller")
+    poller.start()
+    poller.join()
+    assert threads == ["claude-tray-poller"]
+    assert [s.percent for s in monitor.state.history.samples_for("five_hour")] == [40]
+
+
+def test_a_failing_history_is_logged_once_and_the_monitor_carries_on(caplog):
+    class Broken:
+        def record(self, r):
+            raise RuntimeError("unexpected")
+
+        def digest(self, now):
+            raise AssertionError("not reached")
+
+    monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), RecordingStore(), history=Broken())
+    monitor.handle(PollSucceeded(reading(40)))
+    monitor.handle(PollSucceeded(reading(41)))
+    assert monitor.state.reading is not None and monitor.state.reading.windows[0].percent == 41
+    assert caplog.text.count("the usage history could not be updated") == 1

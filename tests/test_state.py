@@ -8,14 +8,17 @@ import pytest
 
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
 from tray_monitor.errors import AuthExpired, RateLimited, ScopeMissing, Transient
+from tray_monitor.forecast import HistoryDigest, Sample
 from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.state import (
+    HistoryLoaded,
     MonitorState,
     NotificationsToggled,
     Notify,
     PollFailed,
     PollScheduled,
     PollSucceeded,
+    RecordReading,
     SaveAlertMemory,
     Tick,
     step,
@@ -99,19 +102,19 @@ def test_changed_alert_memory_is_kept_and_saved():
     state, effects = step(MonitorState(), PollSucceeded(reading()), NOW,
                           evaluate=RecordingEvaluate(memory=CHANGED_MEMORY))
     assert state.alert_memory == CHANGED_MEMORY
-    assert effects == (SaveAlertMemory(CHANGED_MEMORY),)
+    assert effects[1:] == (SaveAlertMemory(CHANGED_MEMORY),)
 
 
 def test_unchanged_alert_memory_is_not_saved():
     _, effects = step(MonitorState(), PollSucceeded(reading()), NOW, evaluate=RecordingEvaluate())
-    assert effects == ()
+    assert effects == (RecordReading(reading()),)  # the history, not the alert memory
 
 
 def test_notifications_off_sends_nothing_but_memory_still_advances():
     start = MonitorState(notifications_enabled=False)
     state, effects = step(start, PollSucceeded(reading(91)), NOW,
                           evaluate=RecordingEvaluate(memory=CHANGED_MEMORY, notes=(NOTE,)))
-    assert effects == (SaveAlertMemory(CHANGED_MEMORY),)
+    assert effects[1:] == (SaveAlertMemory(CHANGED_MEMORY),)
     assert state.alert_memory == CHANGED_MEMORY
 
 
@@ -158,3 +161,18 @@ def test_with_the_real_alerts_a_lost_login_after_a_success_notifies_once():
     assert [e.notification.key for e in effects if isinstance(e, Notify)] == ["login"]
     _, effects = step(state, PollFailed(AuthExpired("expired")), NOW)
     assert not any(isinstance(e, Notify) for e in effects)
+
+
+def test_a_reading_is_recorded_in_the_history_but_never_a_simulated_one():
+    _, effects = step(MonitorState(), PollSucceeded(reading()), NOW, evaluate=RecordingEvaluate())
+    assert effects[0] == RecordReading(reading())
+    _, effects = step(MonitorState(simulated=True), PollSucceeded(reading()), NOW, evaluate=RecordingEvaluate())
+    assert not any(isinstance(e, RecordReading) for e in effects)
+    _, effects = step(MonitorState(), PollFailed(Transient("down")), NOW, evaluate=RecordingEvaluate())
+    assert not any(isinstance(e, RecordReading) for e in effects)
+
+
+def test_loaded_history_is_kept_in_the_state():
+    digest = HistoryDigest(samples=(("five_hour", (Sample(NOW, 5.0, None),)),))
+    state, effects = step(MonitorState(), HistoryLoaded(digest), NOW)
+    assert state.history == digest and effects == ()

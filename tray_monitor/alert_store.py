@@ -8,13 +8,13 @@ is one repeated popup, never a crash. Every failure is logged and swallowed; the
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tray_monitor.alerts import AlertMemory
+from tray_monitor.sqlite_files import connect_private, is_corrupt, move_aside
 
 if TYPE_CHECKING:
     from tray_monitor.clock import Clock
@@ -58,7 +58,7 @@ class AlertStore:
         try:
             return self._read()
         except sqlite3.Error as exc:
-            if _is_corrupt(exc):
+            if is_corrupt(exc):
                 self._move_aside(exc)
             else:  # locked by another process, cannot open: leave the file alone
                 log.warning("Could not read the alert memory %s (%s); starting with an empty one.", self.path, exc)
@@ -68,7 +68,7 @@ class AlertStore:
         try:
             self._write(memory)
         except sqlite3.Error as exc:
-            if _is_corrupt(exc):
+            if is_corrupt(exc):
                 self._move_aside(exc)
                 self._save_once_more(memory)
             else:  # locked, read-only, disk full: keep running, try again next time
@@ -79,16 +79,8 @@ class AlertStore:
     # ------------------------------------------------------------ internals
 
     def _connect(self) -> sqlite3.Connection:
-        directory = self.path.parent
-        if not directory.exists():
-            directory.mkdir(parents=True, mode=0o700)
-        if not self.path.exists():
-            # Create the file with the user's permissions only, before SQLite opens it (SQLite
-            # gives its journal files the same mode).
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         # A new connection per call: load and save run on different threads, and both are rare.
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the schema is in the transaction.
-        return sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+        return connect_private(self.path, self._busy_timeout)
 
     def _read(self) -> AlertMemory:
         conn = self._connect()
@@ -146,21 +138,4 @@ class AlertStore:
 
     def _move_aside(self, exc: Exception) -> None:
         now = self._clock.now() if self._clock is not None else datetime.now(timezone.utc)
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{now.strftime('%Y%m%dT%H%M%S')}")
-        try:
-            os.replace(self.path, aside)
-        except OSError as move_error:
-            log.warning("The alert memory %s is damaged (%s) and could not be moved aside (%s).",
-                        self.path, exc, move_error)
-            return
-        log.warning("The alert memory %s was damaged (%s); moved it to %s and started afresh.",
-                    self.path, exc, aside.name)
-
-
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    """Damage (not a database, malformed pages, our tables missing) versus a passing condition
-    (locked, read-only, disk full), which must not cost the user their memory."""
-    if getattr(exc, "sqlite_errorname", None) in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):  # Python >= 3.11
-        return True
-    text = str(exc).lower()
-    return any(sign in text for sign in ("not a database", "malformed", "no such table", "no such column"))
+        move_aside(self.path, exc, now, "alert memory")

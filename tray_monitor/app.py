@@ -92,9 +92,16 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
         interval = DEMO_INTERVAL
     # The terminal view shows; the tray (if it runs) is the one that notifies.
     monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
-                      NullNotifier(), None)
+                      NullNotifier(), None, history=None if demo else _history_store(env))
     poller = Poller(source, monitor, env.clock, interval)
     return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour)
+
+
+def _history_store(env: Environment):
+    """The usage history (forecast, `claude-tray history`); simulated readings never go in it."""
+    from tray_monitor.history import HistoryStore, history_path
+
+    return HistoryStore(history_path(env), clock=env.clock)
 
 
 def _demo_source(env: Environment):
@@ -217,7 +224,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         from tray_monitor.demo import DemoNotifier
 
         notifier = DemoNotifier(notifier)
-    monitor = Monitor(state, env.clock, notifier, alert_store)
+    monitor = Monitor(state, env.clock, notifier, alert_store, history=None if demo else _history_store(env))
     poller = Poller(source, monitor, env.clock, interval)
     control = instance.ControlServer(env, {
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back

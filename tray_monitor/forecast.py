@@ -275,6 +275,22 @@ def naive_forecast(percent: float, resets_at: datetime, now: datetime, length: t
 
 
 @dataclass(frozen=True)
+class HistoryDigest:
+    """What the forecast needs of the stored readings: per window, this cycle's readings (the
+    last 8 days) and the user's usual hours. Empty = no history (the forecast still works from
+    the current reading alone)."""
+
+    samples: tuple[tuple[str, tuple[Sample, ...]], ...] = ()
+    profiles: tuple[tuple[str, Profile], ...] = ()
+
+    def samples_for(self, window_id: str) -> tuple[Sample, ...]:
+        return next((s for wid, s in self.samples if wid == window_id), ())
+
+    def profile_for(self, window_id: str) -> Profile | None:
+        return next((p for wid, p in self.profiles if wid == window_id), None)
+
+
+@dataclass(frozen=True)
 class WindowNow:
     """What `binding` needs of a window: its id, current percent and forecast."""
 

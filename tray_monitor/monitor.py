@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Protocol
 
 from tray_monitor.alerts import AlertMemory
 from tray_monitor.clock import Clock
-from tray_monitor.state import Effect, Event, MonitorState, Notify, SaveAlertMemory, step
+from tray_monitor.forecast import HistoryDigest
+from tray_monitor.model import Reading
+from tray_monitor.state import (
+    Effect,
+    Event,
+    HistoryLoaded,
+    MonitorState,
+    Notify,
+    RecordReading,
+    SaveAlertMemory,
+    step,
+)
 
 if TYPE_CHECKING:
     from tray_monitor.notifier.base import Notifier
@@ -38,9 +49,18 @@ class AlertMemoryStore(Protocol):
     def save(self, memory: AlertMemory) -> None: ...
 
 
+class UsageHistoryStore(Protocol):
+    """Where readings are kept: history.HistoryStore (SQLite). None for the demo."""
+
+    def record(self, reading: Reading) -> int: ...
+
+    def digest(self, now: datetime) -> HistoryDigest: ...
+
+
 class Monitor:
     def __init__(self, state: MonitorState, clock: Clock, notifier: Notifier, alert_store: AlertMemoryStore | None,
-                 view_fn: Callable | None = None, step_fn: Callable = step):
+                 view_fn: Callable | None = None, step_fn: Callable = step,
+                 history: UsageHistoryStore | None = None):
         self._state = state
         self._clock = clock
         self._notifier = notifier
@@ -56,6 +76,8 @@ class Monitor:
         self._listeners: list[Callable] = []
         self._notify_failure_logged = False
         self._save_failure_logged = False
+        self._history = history
+        self._history_failure_logged = False
 
     @property
     def state(self) -> MonitorState:
@@ -132,5 +154,22 @@ class Monitor:
                 if not self._save_failure_logged:
                     self._save_failure_logged = True
                     log.exception("the alert memory could not be saved")
+        elif isinstance(effect, RecordReading):
+            self._record(effect.reading)
         else:
             log.warning("unknown effect %r ignored", type(effect).__name__)
+
+    def _record(self, reading: Reading) -> None:
+        """On the thread that reported the reading (the poller), never the tray's."""
+        if self._history is None:
+            return
+        try:
+            self._history.record(reading)
+            digest = self._history.digest(self._clock.now())
+        except Exception:
+            # HistoryStore logs and swallows its own failures; anything else: once, and carry on.
+            if not self._history_failure_logged:
+                self._history_failure_logged = True
+                log.exception("the usage history could not be updated")
+            return
+        self.handle(HistoryLoaded(digest))

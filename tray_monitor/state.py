@@ -13,6 +13,7 @@ from datetime import datetime
 from tray_monitor import alerts
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
 from tray_monitor.errors import MonitorError
+from tray_monitor.forecast import HistoryDigest
 from tray_monitor.model import Reading
 
 
@@ -29,6 +30,7 @@ class MonitorState:
     alert_memory: AlertMemory = field(default_factory=AlertMemory)
     alert_settings: AlertSettings = field(default_factory=AlertSettings)
     simulated: bool = False  # --demo: every front end marks what it shows as simulated
+    history: HistoryDigest = field(default_factory=HistoryDigest)  # what the forecast knows of the past
 
 
 # Events ------------------------------------------------------------------------------------------
@@ -59,7 +61,14 @@ class PollScheduled:
     next_poll_at: datetime | None
 
 
-Event = PollSucceeded | PollFailed | Tick | NotificationsToggled | PollScheduled
+@dataclass(frozen=True)
+class HistoryLoaded:
+    """The stored readings the forecast needs, read back after a reading was recorded."""
+
+    history: HistoryDigest
+
+
+Event = PollSucceeded | PollFailed | Tick | NotificationsToggled | PollScheduled | HistoryLoaded
 
 
 # Effects -----------------------------------------------------------------------------------------
@@ -74,7 +83,14 @@ class SaveAlertMemory:
     memory: AlertMemory
 
 
-Effect = Notify | SaveAlertMemory
+@dataclass(frozen=True)
+class RecordReading:
+    """Add a reading to the usage history (never a simulated one)."""
+
+    reading: Reading
+
+
+Effect = Notify | SaveAlertMemory | RecordReading
 
 Evaluate = Callable[..., "tuple[AlertMemory, tuple[Notification, ...]]"]
 
@@ -83,7 +99,10 @@ def step(state: MonitorState, event: Event, now: datetime,
          evaluate: Evaluate = alerts.evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
     if isinstance(event, PollSucceeded):
         state = replace(state, reading=event.reading, problem=None, plan=event.plan, last_attempt_at=now)
-        return _alert(state, "ok", now, evaluate)
+        state, effects = _alert(state, "ok", now, evaluate)
+        if not state.simulated:
+            effects = (RecordReading(event.reading), *effects)
+        return state, effects
     if isinstance(event, PollFailed):
         # The last good reading stays: the display shows it with its age instead of going blank.
         state = replace(state, problem=event.error, last_attempt_at=now)
@@ -92,6 +111,8 @@ def step(state: MonitorState, event: Event, now: datetime,
         return replace(state, notifications_enabled=event.enabled), ()
     if isinstance(event, PollScheduled):
         return replace(state, next_poll_at=event.next_poll_at), ()
+    if isinstance(event, HistoryLoaded):
+        return replace(state, history=event.history), ()
     if isinstance(event, Tick):
         # Alerts judge poll outcomes only, so a tick changes nothing but "now" (the view's job).
         return state, ()
