@@ -190,25 +190,85 @@ def test_stale_keeps_the_number_but_muted_and_marked(size):
     assert not same(stale, stale_43)  # the last number is still shown
     brightest = max(sum(p[:3]) for p in pixels(stale))
     assert brightest < max(sum(p[:3]) for p in pixels(fresh))  # nothing as bright as fresh digits
-    # The corner mark: amber in the top-right corner.
-    inset = max(2, round(size * 0.13))
-    r, g, b, a = stale.getpixel((size - inset, inset))
-    assert (r, g, b) == icon._AMBER[:3] and a > 200
+    # The corner mark: amber in the top-right corner, never in a fresh icon.
+    r, g, b, a = stale.getpixel((size - 2, 1))
+    assert (r, g, b, a) == icon._AMBER
+    assert icon._AMBER not in pixels(fresh)
 
 
-def test_stale_plate_is_see_through_and_dashed():
-    stale = render_icon(IconSpec("stale", 42), 64)
-    assert 0 < stale.getpixel((32, 8))[3] < 255  # plate between digits and edge
-    dash_colour = icon._LOOKS[("stale", None)].dashed
-    edge = [stale.getpixel((x, 0)) for x in range(16, 48)]
-    assert dash_colour in edge  # dashes on ...
-    assert any(pixel[3] < 255 for pixel in edge)  # ... and off, the see-through plate between
+PANELS = {"dark panel": (32, 32, 32), "light panel": (235, 235, 235)}
 
 
-def test_template_stale_digits_are_faded():
+def on_panel(image: Image.Image, panel: tuple) -> Image.Image:
+    backdrop = Image.new("RGBA", image.size, panel + (255,))
+    backdrop.alpha_composite(image)
+    return backdrop
+
+
+def luminance(rgb) -> float:
+    def channel(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b) -> float:
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def digit_pixels(size: int, percent: int) -> list[tuple[int, int]]:
+    """Where the fresh icon draws its digits (pure white ink on the dark plate)."""
+    fresh = render_icon(IconSpec("ok", percent), size)
+    return [(x, y) for y in range(size) for x in range(size) if fresh.getpixel((x, y)) == icon._WHITE]
+
+
+@pytest.mark.parametrize("panel", PANELS)
+@pytest.mark.parametrize("size", (16, 22, 24))
+def test_a_stale_number_is_legible_at_panel_sizes_on_dark_and_light_panels(size, panel):
+    """Issue 16: grey digits on a see-through plate were faint on light panels (contrast ~1.5:1).
+    Digits against their plate, as the panel shows them: at least 4.5:1 (WCAG AA for text)."""
+    shown = on_panel(render_icon(IconSpec("stale", 42), size), PANELS[panel])
+    ink = shown.getpixel(digit_pixels(size, 42)[0])
+    plate = shown.getpixel((1, size // 2))  # left edge, beside the digits
+    assert contrast(ink, plate) >= 4.5, (ink, plate)
+    assert all(shown.getpixel(xy) == ink for xy in digit_pixels(size, 42))
+
+
+@pytest.mark.parametrize("variant", ["colour", "opaque"])
+@pytest.mark.parametrize("size", (16, 22, 24))
+def test_the_stale_mark_never_hides_a_digit_pixel(size, variant):
+    """Every pixel of every number from 0 to 99 that a fresh icon draws is drawn, in the stale
+    ink, by the stale one too: the corner mark sits beside the digits, not on them."""
+    ink = icon._LOOKS[("stale", None)].ink
+    for percent in range(100):
+        stale = render_icon(IconSpec("stale", percent), size, **VARIANTS[variant])
+        assert all(stale.getpixel(xy) == ink for xy in digit_pixels(size, percent)), percent
+
+
+@pytest.mark.parametrize("size", (16, 22, 24))
+def test_the_stale_mark_is_a_solid_corner_not_a_dashed_cog_edge(size):
+    """The dashed edge read as a cog at 22-24 px: the plate's edges are now unbroken and the mark
+    is one amber triangle of a few pixels' legs in the top-right corner."""
+    stale = render_icon(IconSpec("stale", 42), size)
+    radius = max(2, round(size * 0.2))
+    amber = [(x, y) for y in range(size) for x in range(size) if stale.getpixel((x, y)) == icon._AMBER]
+    assert len(amber) >= 10 and all(x >= size // 2 and y < size // 2 for x, y in amber)
+    leg = max(x for x, _ in amber) - min(x for x, _ in amber) + 1
+    assert leg >= 4
+    for x in range(radius, size - leg):  # top edge up to the corner, and every other edge
+        assert stale.getpixel((x, 0))[3] == 255 and stale.getpixel((x, size - 1))[3] == 255
+    for y in range(radius + leg, size - radius):
+        assert stale.getpixel((0, y))[3] == 255 and stale.getpixel((size - 1, y))[3] == 255
+
+
+def test_template_stale_digits_are_muted_but_legible_with_the_corner_mark():
     image = render_icon(IconSpec("stale", 88), 64, template=True)
     middle = image.crop((20, 20, 44, 44)).getchannel("A")
-    assert 0 < max(pixels(middle)) < 160
+    assert 160 < max(pixels(middle)) < 255
+    assert image.getpixel((62, 1))[3] == 255  # the corner mark, full strength
+    assert render_icon(IconSpec("ok", 88), 64, template=True).getpixel((62, 1))[3] == 0
 
 
 # ---------------------------------------------------------------------------------- weekly bar

@@ -5,8 +5,10 @@ What a glance must tell apart, at 16 px and without relying on colour:
   normal = dark plate, light digits; warning = light (amber) plate, dark digits; critical = red plate
   with a white frame. At 100 % and over the digits give way to a "full" sign (a no-entry disc), so
   "100" is never squeezed into 16 px.
-- stale (kept reading, too old, or rate-limited): the last percent, muted, on a dashed plate, with a
-  corner dot.
+- stale (kept reading, too old, or rate-limited): the last percent in light grey on the same solid
+  dark plate (legible on light panels too), its top-right corner folded down as an amber
+  triangle that never covers a digit. (A dashed edge read as a cog at 22-24 px, and grey digits
+  on a see-through plate vanished on light panels.)
 - loading = three dots, signed out / login expired = a person, no usage scope = a padlock,
   offline / error = "!".
 - a thin bar along the bottom shows the weekly window when the spec carries one.
@@ -58,8 +60,7 @@ class _Look:
     plate: RGBA
     ink: RGBA
     frame: RGBA | None = None  # solid frame round the plate (critical)
-    dashed: RGBA | None = None  # dashed frame (stale)
-    mark: RGBA | None = None  # corner dot (stale)
+    corner: RGBA | None = None  # folded top-right corner (stale)
 
 
 _DARK = (43, 49, 56, 255)
@@ -72,9 +73,8 @@ _LOOKS = {
     ("ok", "normal"): _Look(plate=_DARK, ink=_WHITE),
     ("ok", "warning"): _Look(plate=_AMBER, ink=_INK_ON_AMBER),
     ("ok", "critical"): _Look(plate=_RED, ink=_WHITE, frame=_WHITE),
-    # Muted: see-through plate, grey digits, dashed edge, amber corner dot.
-    ("stale", None): _Look(plate=(43, 49, 56, 150), ink=(168, 173, 179, 255),
-                           dashed=(168, 173, 179, 255), mark=_AMBER),
+    # Old news: the solid plate (contrast 7:1 for the grey digits on any panel), amber corner.
+    ("stale", None): _Look(plate=_DARK, ink=(186, 191, 196, 255), corner=_AMBER),
     ("loading", None): _Look(plate=_DARK, ink=(200, 204, 208, 255)),
     ("signed_out", None): _Look(plate=(26, 115, 232, 255), ink=_WHITE),
     ("no_scope", None): _Look(plate=(110, 80, 190, 255), ink=_WHITE),
@@ -240,33 +240,18 @@ def _frame_mask(geometry: _Geometry) -> Image.Image:
     return _supersampled(size, draw)
 
 
-def _dashed_frame_mask(geometry: _Geometry) -> Image.Image:
-    """The frame, with every other dash cut out (corners stay, so the outline still reads)."""
-    size, width = geometry.size, geometry.frame_width
-    frame = _frame_mask(geometry)
-    dash = max(2, round(size / 8))
-    cuts = _blank(size)
-    d = ImageDraw.Draw(cuts)
-    corner = max(geometry.radius, dash)
-    position = corner + dash
-    while position + dash <= size - corner:
-        d.rectangle((position, 0, position + dash - 1, width - 1), fill=255)
-        d.rectangle((position, size - width, position + dash - 1, size - 1), fill=255)
-        d.rectangle((0, position, width - 1, position + dash - 1), fill=255)
-        d.rectangle((size - width, position, size - 1, position + dash - 1), fill=255)
-        position += 2 * dash
-    return ImageChops.subtract(frame, cuts)
-
-
-def _mark_mask(geometry: _Geometry) -> Image.Image:
-    """A dot in the top-right corner: the 'this is old' mark of the stale look."""
+def _corner_mask(geometry: _Geometry) -> Image.Image:
+    """The stale mark: the top-right corner as a square-cornered right triangle (it replaces
+    the plate's rounded corner there, so it reads as a folded-down page corner). Its long edge
+    runs just outside the content box's corner, so no digit loses a pixel to it; whole pixels,
+    so it stays crisp at 16 px."""
     size = geometry.size
-    diameter = max(4, round(size * 0.26))
-
-    def draw(d: ImageDraw.ImageDraw, s: float) -> None:
-        d.ellipse(_box(s, size - diameter, 0, size, diameter), fill=255)
-
-    return _supersampled(size, draw)
+    _, y0, x1, _ = geometry.content
+    # The hypotenuse x - y = size - leg passes the content box's top-right corner (x1, y0).
+    leg = max(4, min(round(size * 0.4), size - (x1 - y0)))
+    triangle = _blank(size)
+    ImageDraw.Draw(triangle).polygon([(size - leg, 0), (size - 1, 0), (size - 1, leg - 1)], fill=255)
+    return triangle
 
 
 def _bar_masks(geometry: _Geometry, weekly: float) -> tuple[Image.Image, Image.Image]:
@@ -476,19 +461,17 @@ def _compose_colour(state: IconState, severity: Severity, content: Image.Image, 
     canvas = _paint(canvas, _plate_mask(geometry), look.plate)
     if look.frame:
         canvas = _paint(canvas, _frame_mask(geometry), look.frame)
-    if look.dashed:
-        canvas = _paint(canvas, _dashed_frame_mask(geometry), look.dashed)
     if weekly is not None:
         track, fill = _bar_masks(geometry, weekly)
         track_colour = _mix(look.plate, look.ink, 0.35)
         canvas = _replace(canvas, track, track_colour)
         canvas = _replace(canvas, fill, look.ink)
     canvas = _replace(canvas, content, look.ink)
-    if look.mark:
-        canvas = _paint(canvas, _mark_mask(geometry), look.mark)
+    if look.corner:
+        canvas = _replace(canvas, _corner_mask(geometry), look.corner)
     if opaque:
-        # Flatten onto a solid backdrop: the see-through stale plate must not reach the xorg
-        # backend, which would show its missing alpha as black.
+        # Flatten onto a solid backdrop: transparent corners must not reach the xorg backend,
+        # which would show their missing alpha as black.
         canvas = Image.alpha_composite(Image.new("RGBA", (size, size), _OPAQUE_BACKDROP), canvas)
     return canvas
 
@@ -508,11 +491,9 @@ def _compose_template(state: IconState, severity: Severity, content: Image.Image
         alpha = _plate_mask(geometry)
     elif state == "ok" and severity == "warning":
         alpha = ImageChops.lighter(alpha, _frame_mask(geometry))
-    elif state == "stale":
-        alpha = ImageChops.lighter(alpha, _dashed_frame_mask(geometry))
     ink = content
     if state == "stale":
-        ink = content.point(lambda v: v * 110 // 255)  # muted: the last number, faded
+        ink = content.point(lambda v: v * 190 // 255)  # muted, yet legible: the last number
     if weekly is not None:
         track, fill = _bar_masks(geometry, weekly)
         if solid:
@@ -527,7 +508,7 @@ def _compose_template(state: IconState, severity: Severity, content: Image.Image
     else:
         alpha = ImageChops.lighter(alpha, ink)
     if state == "stale":
-        alpha = ImageChops.lighter(alpha, _mark_mask(geometry))
+        alpha = ImageChops.lighter(alpha, _corner_mask(geometry))
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     image.putalpha(alpha)
     return image
