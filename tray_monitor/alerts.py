@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tray_monitor.fmt import format_clock, format_percent
-from tray_monitor.model import Reading, UsageWindow
+from tray_monitor.model import Reading, Urgency, UsageWindow
 from tray_monitor.view import View, reset_text, severity_of
 
 #: resets_at values closer than this are the same cycle (server jitter; a real reset moves
@@ -38,9 +38,9 @@ RESET_NEWS_LIMIT = timedelta(hours=1)
 #: Windows absent from readings are forgotten this long after their cycle ended.
 FORGET_AFTER = timedelta(days=1)
 
-URGENCY_LOW = "low"
-URGENCY_NORMAL = "normal"
-URGENCY_CRITICAL = "critical"
+URGENCY_LOW: Urgency = "low"
+URGENCY_NORMAL: Urgency = "normal"
+URGENCY_CRITICAL: Urgency = "critical"
 
 #: Notification texts name commands plainly: desktops show Markdown backticks literally.
 LOGIN_AGAIN = "Run claude in a terminal to sign in again; the tray picks up the new login by itself."
@@ -60,7 +60,7 @@ class Notification:
     key: str  # same key replaces the previous popup: "window:<id>", "login", "test"
     summary: str
     body: str
-    urgency: str  # "low" | "normal" | "critical"
+    urgency: Urgency
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import webbrowser
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tray_monitor.environment import Environment
 from tray_monitor.errors import MonitorError
@@ -257,7 +257,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     return 0
 
 
-WINDOWS_OVERFLOW_HINT = dict(
+WINDOWS_OVERFLOW_HINT: dict[str, Any] = dict(  # an alerts.Notification (imported lazily)
     key="welcome",
     summary="claude-tray is running",
     body="Windows may hide new tray icons under the ^ arrow: "

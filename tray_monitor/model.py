@@ -29,6 +29,10 @@ ICON_STATES: tuple[IconState, ...] = get_args(IconState)
 #: A popup's urgency (freedesktop notification urgency levels).
 Urgency = Literal["low", "normal", "critical"]
 
+#: What a usage window is, for ordering and naming: the 5-hour session, the weekly limit, a weekly
+#: cap on one model, or anything else the server sends.
+WindowKind = Literal["session", "weekly", "weekly_scoped", "other"]
+
 
 def is_severity(value: object) -> TypeGuard[Severity]:
     return isinstance(value, str) and value in SEVERITIES
@@ -45,7 +49,7 @@ class UsageWindow:
     severity: Severity | None = None  # as the server said, else None
     active: bool = False  # the limit that binds now (limits[].is_active)
     locked_reason: str | None = None  # non-null when the server has locked this window
-    kind: str = "other"  # "session" | "weekly" | "weekly_scoped" | "other"
+    kind: WindowKind = "other"
 
 
 @dataclass(frozen=True)

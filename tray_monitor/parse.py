@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tray_monitor.errors import BadResponse
-from tray_monitor.model import ExtraUsage, Reading, Severity, UsageWindow, is_severity
+from tray_monitor.model import ExtraUsage, Reading, Severity, UsageWindow, WindowKind, is_severity
 
 log = logging.getLogger("tray_monitor.parse")
 
@@ -133,6 +133,7 @@ def _window_from_flat(key: str, value: object) -> UsageWindow:
         raise _Malformed(f"a JSON {_json_type(value)}, not an object")
     percent = _percent(value.get("utilization"), "utilization")
     resets_at = _resets_at(value.get("resets_at"))
+    kind: WindowKind
     if key == SESSION_ID:
         kind, label = "session", "Session (5h)"
     elif key == WEEKLY_ID:
@@ -165,6 +166,7 @@ def _window_from_limit(item: object) -> UsageWindow:
     percent = _percent(item.get("percent"), "percent")
     resets_at = _resets_at(item.get("resets_at"))
     scope_name = _scope_display_name(item.get("scope"))
+    our_kind: WindowKind
     if kind == "session":
         window_id, label, our_kind = SESSION_ID, "Session (5h)", "session"
     elif kind == "weekly_all":
