@@ -28,6 +28,8 @@ OWN_LAZY_MODULES = [
     "tray_monitor.autostart.macos",
     "tray_monitor.autostart.windows",
     "tray_monitor.app",
+    "tray_monitor.tray.sni",
+    "tray_monitor.tray.xembed",
     "tray_monitor.doctor",
     "tray_monitor.settings",
     "tray_monitor.tray.sni",  # the Linux tray with a menu (jeepney): chosen at run time
@@ -49,10 +51,11 @@ GTK_BACKENDS = ("pystray._appindicator", "pystray._gtk", "pystray._util.gtk")
 
 
 def bundle_gtk(environ) -> bool:
-    """Linux: bundle PyGObject + GTK so the tray has a menu (the xorg backend has none). The cost,
-    measured: 66 MB instead of 36 MB, `--version` in about 1.0 s instead of 0.6 s (more to unpack).
-    CLAUDE_TRAY_GTK=0 opts out."""
-    return environ.get("CLAUDE_TRAY_GTK", "1") != "0"
+    """Linux: the tray and its menu come from our own StatusNotifierItem backend (tray/sni.py, pure
+    Python over jeepney) and pystray's xorg backend for XEmbed-only trays: no GTK. CLAUDE_TRAY_GTK=1
+    bundles PyGObject + GTK again, for PYSTRAY_BACKEND=gtk|appindicator only. Measured (docs/
+    benchmarks.md): without GTK the binary is about half the size and starts faster."""
+    return environ.get("CLAUDE_TRAY_GTK", "0") == "1"
 
 
 #: What PyInstaller's GObject hooks collect from /usr/share with GTK. By default every icon theme and

@@ -46,8 +46,9 @@ def test_linux_spec_builds_one_windowed_file_with_assets_and_hidden_backends(mon
     analysis = built["Analysis"].kwargs
     assert (str(REPO / "tray_monitor" / "assets"), "tray_monitor/assets") in analysis["datas"]
     hidden = analysis["hiddenimports"]
-    assert {"pystray._xorg", "pystray._gtk", "pystray._appindicator", "tray_monitor.autostart.linux",
+    assert {"pystray._xorg", "tray_monitor.tray.sni", "tray_monitor.tray.xembed", "tray_monitor.autostart.linux",
             "tray_monitor.notifier"} <= set(hidden)
+    assert not set(cfg.GTK_BACKENDS) & set(hidden)  # no GTK: the menu is our own StatusNotifierItem's
     assert any(name.startswith("plyer.platforms.linux") for name in hidden)
     assert built["Analysis"].args[0] == [str(PACKAGING / "claude_tray_main.py")]
     assert built["EXE"].kwargs["name"] == "claude-tray" and built["EXE"].kwargs["console"] is False
@@ -194,12 +195,20 @@ def test_built_binary_answers_version_and_status_json_against_the_loopback_serve
     assert len(fake_api.requests) == 1
 
 
+def test_built_binary_holds_no_gtk(built_binary):
+    """Issue 12: the Linux menu needs no PyGObject, so the binary carries neither gi nor libgtk."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    names = list(CArchiveReader(str(built_binary)).toc)
+    assert any(name.startswith("libpython") for name in names), names[:20]  # the table is the real one
+    assert not [n for n in names if "libgtk" in n or "libgirepository" in n or n.startswith("gi/")], names
+
+
 @pytest.mark.desktop
-@pytest.mark.sni
 def test_built_binary_shows_its_icon_and_full_menu_through_an_sni_host(
         built_binary, fake_api, tmp_path, xvfb, session_bus, sni_tray):
-    """The GTK it bundles (no icon themes, no translations: spec_config.GI_HOOKS_CONFIG) is enough
-    for the appindicator backend: the item registers, and its menu lists the windows and commands."""
+    """The binary's own StatusNotifierItem (tray/sni.py, no GTK inside): the item registers with the
+    host, and its menu lists the windows and commands."""
     from tests.desktop_x import sni_click, sni_item, stop_process, wait_until
     from tray_monitor.tray import APP_ID
 
@@ -224,25 +233,28 @@ def test_built_binary_shows_its_icon_and_full_menu_through_an_sni_host(
             stop_process(process)
         log.close()
     output = (tmp_path / "binary.log").read_text(errors="replace")
+    assert "tray: StatusNotifierItem" in output, output[-3000:]
     assert "Traceback" not in output and "FIXTURE" not in output, output[-3000:]
 
 
-def test_linux_build_bundles_gtk_without_icon_themes_or_translations(monkeypatch):
+def test_linux_build_with_gtk_bundles_it_without_icon_themes_or_translations(monkeypatch):
     """They were 5,973 of the single file's 6,284 entries, unpacked at every start (2.6-5 s to
-    `--version`); the menu needs neither (test_built_binary_shows_its_icon_and_full_menu_...)."""
+    `--version`); pystray's gtk/appindicator menus need neither."""
+    monkeypatch.setenv("CLAUDE_TRAY_GTK", "1")
     analysis = run_spec(monkeypatch, "linux")["Analysis"].kwargs
     assert analysis["hooksconfig"] == {"gi": {"icons": [], "themes": [], "languages": []}}
+    assert "pystray._appindicator" in analysis["hiddenimports"] and "gi" not in analysis["excludes"]
     assert run_spec(monkeypatch, "darwin")["Analysis"].kwargs["hooksconfig"] == {}
-    monkeypatch.setenv("CLAUDE_TRAY_GTK", "0")
-    assert run_spec(monkeypatch, "linux")["Analysis"].kwargs["hooksconfig"] == {}
 
 
-def test_linux_build_can_leave_gtk_out_for_a_small_fast_binary(monkeypatch):
-    assert cfg.bundle_gtk({}) is True and cfg.bundle_gtk({"CLAUDE_TRAY_GTK": "0"}) is False
+def test_linux_build_leaves_gtk_out_by_default(monkeypatch):
+    assert cfg.bundle_gtk({}) is False and cfg.bundle_gtk({"CLAUDE_TRAY_GTK": "1"}) is True
+    assert cfg.bundle_gtk({"CLAUDE_TRAY_GTK": "0"}) is False
     slim = cfg.hidden_imports("linux", [], gtk=False)
     assert "pystray._xorg" in slim and not set(cfg.GTK_BACKENDS) & set(slim)
     assert "gi" in cfg.excludes("linux", gtk=False) and "gi" not in cfg.excludes("linux", gtk=True)
     assert "gi" not in cfg.excludes("darwin", gtk=False)
-    monkeypatch.setenv("CLAUDE_TRAY_GTK", "0")
+    monkeypatch.delenv("CLAUDE_TRAY_GTK", raising=False)
     analysis = run_spec(monkeypatch, "linux")["Analysis"].kwargs
     assert "gi" in analysis["excludes"] and "pystray._gtk" not in analysis["hiddenimports"]
+    assert analysis["hooksconfig"] == {}
