@@ -80,9 +80,11 @@ def write_settings(home: Path, text: str) -> None:
 @pytest.mark.parametrize(
     "argv, call",
     [
-        (["status"], ("status", (False,), {"demo": False})),
-        (["status", "--json"], ("status", (True,), {"demo": False})),
-        (["status", "--demo"], ("status", (False,), {"demo": True})),
+        (["status"], ("status", (False,), {"demo": False, "fmt": "text", "fresh": False})),
+        (["status", "--json"], ("status", (True,), {"demo": False, "fmt": "text", "fresh": False})),
+        (["status", "--format", "waybar", "--fresh"], ("status", (False,), {"demo": False, "fmt": "waybar", "fresh": True})),
+        (["watch", "--format", "waybar"], ("watch", (120,), {"demo": False, "colour": "auto", "fmt": "waybar", "fresh": False})),
+        (["status", "--demo"], ("status", (False,), {"demo": True, "fmt": "text", "fresh": False})),
         (["refresh"], ("refresh", (), {})),
         (["quit"], ("quit", (), {})),
         (["autostart", "enable"], ("autostart", ("enable",), {})),
@@ -91,10 +93,10 @@ def write_settings(home: Path, text: str) -> None:
         (["config"], ("config", (), {})),
         (["doctor"], ("doctor", (False,), {})),
         (["doctor", "--offline"], ("doctor", (True,), {})),
-        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False, "colour": "auto"})),
-        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False, "colour": "auto"})),
-        (["--demo", "watch"], ("watch", (120,), {"demo": True, "colour": "auto"})),
-        (["watch", "--demo"], ("watch", (120,), {"demo": True, "colour": "auto"})),
+        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})),
+        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})),
+        (["--demo", "watch"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})),
+        (["watch", "--demo"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})),
         ([], ("tray", (120,), {"demo": False})),
         (["--demo", "--interval", "300"], ("tray", (300,), {"demo": True})),
     ],
@@ -112,7 +114,7 @@ def test_the_app_functions_exit_code_is_the_exit_code(app):
 
 def test_an_option_after_the_command_does_not_undo_one_before_it(app):
     cli.main(["--demo", "watch", "--interval", "90"])
-    assert app.calls == [("watch", (90,), {"demo": True, "colour": "auto"})]
+    assert app.calls == [("watch", (90,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})]
 
 
 def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_home):
@@ -124,7 +126,7 @@ def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_
 
 def test_an_interval_below_60_is_raised_with_one_warning(app, capsys):
     assert cli.main(["watch", "--interval", "10"]) == 0
-    assert app.calls == [("watch", (60,), {"demo": False, "colour": "auto"})]
+    assert app.calls == [("watch", (60,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})]
     assert capsys.readouterr().err == (
         "claude-tray: --interval 10 is below the minimum of 60 seconds "
         "(the usage endpoint rate-limits fast pollers); using 60.\n"
@@ -196,7 +198,7 @@ def test_an_unwritable_log_directory_is_reported_and_the_command_still_runs(app,
     (isolated_home / ".local/state").mkdir(parents=True)
     (isolated_home / ".local/state/claude-tray").write_text("a file where a directory should be")
     assert cli.main(["status"]) == 0
-    assert app.calls == [("status", (False,), {"demo": False})]
+    assert app.calls == [("status", (False,), {"demo": False, "fmt": "text", "fresh": False})]
     assert "logging is off" in capsys.readouterr().err
 
 
@@ -263,6 +265,7 @@ def test_status_json_without_a_login_as_a_real_process():
         "message": "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo",
         "windows": [],
         "extra_usage": None,
+        "from_tray": False,
     }
     assert done.stderr == "claude-tray: No Claude Code login — install Claude Code and run claude, or try claude-tray --demo\n"
 

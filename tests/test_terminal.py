@@ -136,7 +136,7 @@ def test_status_json_of_every_recorded_body_is_the_stable_object(name):
     env = make_env()
     assert run_status(FakeSource(reading), env, as_json=True, now=NOW) == 0
     data = json.loads(env.stdout.getvalue())
-    assert set(data) == {"status", "plan", "updated_at", "message", "windows", "extra_usage"}
+    assert set(data) == {"status", "plan", "updated_at", "message", "windows", "extra_usage", "from_tray"}
     assert data["status"] == "ok" and data["plan"] == "Max 5x" and data["message"] is None
     assert datetime.fromisoformat(data["updated_at"]) == reading.fetched_at
     assert [w["id"] for w in data["windows"]] == [w.id for w in reading.windows]
@@ -209,6 +209,7 @@ def test_status_json_failure_still_prints_the_object(error, status, message):
         "message": message,
         "windows": [],
         "extra_usage": None,
+        "from_tray": False,
     }
 
 
@@ -634,6 +635,7 @@ def test_a_failure_before_any_read_prints_the_same_json_and_sentence():
         "message": "CLAUDE_TRAY_API_URL must use https.",
         "windows": [],
         "extra_usage": None,
+        "from_tray": False,
     }
     assert env.stderr.getvalue() == "claude-tray: CLAUDE_TRAY_API_URL must use https.\n"
 

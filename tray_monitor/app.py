@@ -62,39 +62,151 @@ def _fail(env: Environment, error: MonitorError) -> int:
 
 # ---------------------------------------------------------------------- commands
 
-def status(env: Environment, as_json: bool, demo: bool = False) -> int:
-    from tray_monitor import terminal
+def status(env: Environment, as_json: bool, demo: bool = False, fmt: str = "text", fresh: bool = False) -> int:
+    """One reading: the running tray's when it has a fresh one (no request at all), else the
+    endpoint's. `fresh` asks the running tray to poll now and waits for its answer (without a
+    tray the endpoint is asked anyway). `fmt`: text, json, or a panel format (panels.FORMATS)."""
+    from tray_monitor import terminal, tray_reading
 
+    as_json = as_json or fmt == "json"
     if demo:  # the demo's first step, read once: no login, no network
         return terminal.run_status(_demo_source(env), env, as_json=as_json, now=env.clock.now, simulated=True)
+    shared = tray_reading.fetch(env)
+    if shared is not None and fresh:
+        shared = _fresh_from_tray(env, shared)
+    now = env.clock.now()
+    if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
+        origin = tray_reading.origin_text(shared, now)
+        if fmt in PANEL_FORMATS:
+            return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
+        return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
+                                   origin=origin)
     try:
         source = _usage_source(env)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
+        if fmt in PANEL_FORMATS:
+            return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
         if as_json:
             return terminal.print_failure_json(error, env)
         return _fail(env, error)
+    if fmt in PANEL_FORMATS:
+        return _panel_from_endpoint(env, source, fmt)
     return terminal.run_status(source, env, as_json=as_json, now=env.clock.now)
 
 
-def watch(env: Environment, interval: float, demo: bool = False, colour: str = "auto") -> int:
+#: `status --format` values that print a status bar block (panels.py).
+PANEL_FORMATS = ("waybar", "i3blocks", "polybar")
+#: How long `status --fresh` waits for the running tray's new reading.
+FRESH_WAIT = 15.0
+
+
+class _Fixed:
+    """A source that returns a reading already in hand (the running tray's)."""
+
+    def __init__(self, reading):
+        self._reading = reading
+
+    def read(self):
+        return self._reading, None
+
+
+def _fresh_from_tray(env: Environment, shared):
+    """Ask the running tray to poll now; wait (up to FRESH_WAIT) for the reading that brings."""
+    import time
+
+    from tray_monitor import instance, tray_reading
+    from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, REFRESH_IN_FLIGHT_REPLY
+
+    try:
+        reply = instance.send_command(env, "refresh")
+    except MonitorError as error:
+        env.stderr.write(f"claude-tray: {error.message}\n")
+        return shared
+    if reply not in (REFRESH_ACCEPTED_REPLY, REFRESH_IN_FLIGHT_REPLY):
+        env.stderr.write(f"claude-tray: {reply}\n")  # coalesced (fresh already) or held back by a 429
+        return shared
+    before = shared.endpoint_at
+    deadline = time.monotonic() + FRESH_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        latest = tray_reading.fetch(env)
+        if latest is None:
+            return None  # the tray quit meanwhile: ask the endpoint
+        if latest.endpoint_at != before or latest.status != "ok":
+            return latest
+    env.stderr.write("claude-tray: the running tray has no new answer yet; showing its last reading.\n")
+    return shared
+
+
+def _shared_view(shared, now):
+    from tray_monitor.state import MonitorState
+    from tray_monitor.view import view
+
+    return view(MonitorState(reading=shared.reading, plan=shared.plan, interval=shared.interval,
+                             next_poll_at=shared.next_poll_at), now)
+
+
+def _one_shot_view(reading, plan, error, now):
+    from tray_monitor.state import MonitorState
+    from tray_monitor.view import view
+
+    return view(MonitorState(reading=reading, plan=plan, problem=error), now)
+
+
+def _panel_from_endpoint(env: Environment, source, fmt: str) -> int:
     from tray_monitor import terminal
+    from tray_monitor.credentials import plan_label
+
+    try:
+        reading, creds = source.read()
+    except MonitorError as error:
+        return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
+    return terminal.print_panel(env, fmt, _one_shot_view(reading, plan_label(creds), None, env.clock.now()))
+
+
+def watch(env: Environment, interval: float, demo: bool = False, colour: str = "auto", fmt: str = "text",
+          fresh: bool = False) -> int:
+    """The live view. While a tray runs with a fresh reading it follows that tray (asked every few
+    seconds over the local socket; no request to the endpoint), else it polls the endpoint itself.
+    `fmt` "waybar" prints one JSON line per change (waybar's continuous mode)."""
+    from tray_monitor import terminal, tray_reading
     from tray_monitor.alerts import AlertMemory
     from tray_monitor.monitor import Monitor
     from tray_monitor.notifier import NullNotifier
     from tray_monitor.poller import Poller
 
     settings = _load_settings(env)
-    try:
-        source = _demo_source(env) if demo else _usage_source(env)
-    except MonitorError as error:
-        return _fail(env, error)
-    if demo:
-        interval = DEMO_INTERVAL
+    shared = None if demo else tray_reading.fetch(env)
+    if shared is not None and fresh:
+        shared = _fresh_from_tray(env, shared)
+    note = None
+    if shared is not None and tray_reading.is_fresh(shared, env.clock.now()):
+        tray_source = tray_reading.TraySource(env)
+        source = tray_source
+        state_interval, poll_interval = shared.interval, tray_source.min_interval
+        plan_of = lambda _creds: tray_source.plan  # noqa: E731
+        note = "From the running claude-tray (no request of its own)"
+    else:
+        try:
+            source = _demo_source(env) if demo else _usage_source(env)
+        except MonitorError as error:
+            return _fail(env, error)
+        if demo:
+            interval = DEMO_INTERVAL
+        state_interval = poll_interval = interval
+        plan_of = None
     # The terminal view shows; the tray (if it runs) is the one that notifies.
-    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
-                      NullNotifier(), None, history=None if demo else _history_store(env))
-    poller = Poller(source, monitor, env.clock, interval)
-    return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour)
+    # Following a running tray, the tray records the history; this view must not record it twice.
+    history = None if demo or note is not None else _history_store(env)
+    monitor = Monitor(_initial_state(settings, state_interval, False, AlertMemory(), simulated=demo), env.clock,
+                      NullNotifier(), None, history=history)
+    if plan_of is not None:
+        poller = Poller(source, monitor, env.clock, poll_interval, plan_of=plan_of)
+    else:
+        poller = Poller(source, monitor, env.clock, poll_interval)
+    if fmt in PANEL_FORMATS:
+        return terminal.run_watch_panel(monitor, poller, env, threading.Event(), fmt)
+    return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour, note=note)
 
 
 def _history_store(env: Environment):
@@ -120,8 +232,10 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.notifier import make_notifier
     from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, Poller
     from tray_monitor.settings import save_preference
+    from tray_monitor.shared_reading import BadFeed, parse_feed
     from tray_monitor.state import NotificationsToggled
     from tray_monitor.tray import NoGraphicalSession, TrayActions, TrayAdapter
+    from tray_monitor.tray_reading import ReadingPublisher, remove_stale_file
 
     settings = _load_settings(env)
     if demo:
@@ -226,15 +340,31 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         notifier = DemoNotifier(notifier)
     monitor = Monitor(state, env.clock, notifier, alert_store, history=None if demo else _history_store(env))
     poller = Poller(source, monitor, env.clock, interval)
+    publisher = ReadingPublisher(env, monitor)
+
+    def take_statusline(text: str) -> str:
+        # `claude-tray statusline` hands over Claude Code's session and weekly windows.
+        if demo:
+            return "ignored: this tray shows simulated usage (--demo)"
+        try:
+            fed = parse_feed(text, env.clock.now())
+        except BadFeed as error:
+            return f"ignored: {error}"
+        return poller.feed_statusline(fed)
+
     control = instance.ControlServer(env, {
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
         "quit": quit_from_control,
         "ping": lambda: "pong",
         "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
         "autostart": tray_adapter.recheck_autostart,  # sent by `claude-tray autostart enable|disable`
-    })
+        "reading": publisher.current,  # what `status`, `watch` and the panel formats show
+    }, arg_handlers={"statusline": take_statusline})
     holder.update(notifier=notifier, monitor=monitor, poller=poller, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
+    remove_stale_file(env)  # left by a tray that died; we hold the lock now
+    if not demo:  # simulated numbers must not reach the statusline or a panel
+        monitor.subscribe(publisher.on_view)
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())
@@ -252,6 +382,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     finally:
         poller.stop()
         control.stop()
+        publisher.remove()
         lock.release()
         log.info("claude-tray stopped")
     return 0

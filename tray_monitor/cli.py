@@ -59,7 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", parents=[shared], help="print the current usage once and exit")
     status.add_argument("--json", action="store_true", help="print one JSON object (stable keys) for scripts")
+    status.add_argument("--format", choices=("text", "json", "waybar", "i3blocks", "polybar"), default="text",
+                        help="json as --json; waybar, i3blocks, polybar: a status bar block (README)")
+    status.add_argument("--fresh", action="store_true",
+                        help="ask the running tray to poll now and wait (without a tray: ask the endpoint)")
     watch = commands.add_parser("watch", parents=[shared], help="a live view in the terminal, until Ctrl+C")
+    watch.add_argument("--format", choices=("text", "waybar"), default="text",
+                       help="waybar: one JSON line per change (waybar's continuous mode)")
+    watch.add_argument("--fresh", action="store_true", help="ask the running tray to poll now first")
     watch.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour by severity: auto (a terminal, unless NO_COLOR is set), always or never")
     commands.add_parser("refresh", parents=[shared], help="ask the running tray to poll now")
@@ -113,11 +120,12 @@ def _dispatch(args: argparse.Namespace, env: Environment) -> int:
     if command is None:
         return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
     if command == "watch":
-        return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo, colour=args.color)
+        return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo, colour=args.color,
+                         fmt=args.format, fresh=args.fresh)
     if args.interval is not None:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":
-        return app.status(env, args.json, demo=args.demo)
+        return app.status(env, args.json, demo=args.demo, fmt=args.format, fresh=args.fresh)
     if command == "refresh":
         return app.refresh(env)
     if command == "quit":

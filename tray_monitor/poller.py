@@ -19,7 +19,8 @@ from tray_monitor.clock import Clock
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock
 from tray_monitor.model import Credentials, Reading
-from tray_monitor.state import Event, PollFailed, PollScheduled, PollSucceeded, Tick
+from tray_monitor.shared_reading import FedReading
+from tray_monitor.state import Event, PollFailed, PollScheduled, PollSucceeded, StatuslineRead, Tick
 
 log = logging.getLogger("tray_monitor.poller")
 
@@ -40,11 +41,12 @@ _UNKNOWN = object()
 
 #: What `request_refresh` answers when a request is on its way now.
 REFRESH_ACCEPTED_REPLY = "Refreshing now."
+REFRESH_IN_FLIGHT_REPLY = "A request is already in flight; its result will show in a moment."
 
 _REFRESH_REPLIES = {
     sch.REFRESH_ACCEPTED: REFRESH_ACCEPTED_REPLY,
     sch.REFRESH_COALESCED: "A refresh was requested less than 30 s ago; its result is on the way or shown.",
-    sch.REFRESH_IN_FLIGHT: "A request is already in flight; its result will show in a moment.",
+    sch.REFRESH_IN_FLIGHT: REFRESH_IN_FLIGHT_REPLY,
     sch.REFRESH_WAITING_FOR_LOGIN: "Waiting for a new Claude login: run `claude` to sign in; "
                                    "the login store is being checked now.",
 }
@@ -99,6 +101,7 @@ class Poller:
         self._next_change_failure_logged = False
         self._wake = threading.Event()
         self._stopped = threading.Event()
+        self._fed: FedReading | None = None  # a statusline reading not yet taken (feed_statusline)
         self._thread: threading.Thread | None = None
 
     @property
@@ -138,6 +141,24 @@ class Poller:
             return self._cooldown_reply(cooldown_until - now_mono)
         return _REFRESH_REPLIES[outcome]
 
+    def feed_statusline(self, fed: FedReading) -> str:
+        """Claude Code's statusline handed over the session and weekly windows (control thread).
+        The poller thread takes them at once, in order with its own polls."""
+        with self._lock:
+            self._fed = fed  # only the newest counts
+        self._wake.set()
+        return "taken"
+
+    def _take_statusline(self) -> None:
+        with self._lock:
+            fed, self._fed = self._fed, None
+            if fed is None:
+                return
+            now_mono = self._clock.monotonic()
+            self._schedule = sch.statusline_seen(self._schedule, now_mono)
+            next_at = sch.next_poll_wall(self._schedule, now_mono, self._clock.now())
+        self._monitor.handle(StatuslineRead(fed), PollScheduled(next_at))
+
     def _cooldown_reply(self, seconds: float) -> str:
         now = self._clock.now()
         at = format_clock(now + timedelta(seconds=max(0.0, seconds)), now)
@@ -165,6 +186,8 @@ class Poller:
         if jump:
             log.info("the wall clock jumped by %+.0f s (sleep or clock change); asking again soon", jump)
             self._next_tick_mono = None  # every countdown moved: redraw now
+
+        self._take_statusline()
 
         if self.schedule.waiting_for_store:
             fingerprint = self._fingerprint()

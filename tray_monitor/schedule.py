@@ -17,6 +17,10 @@ The rules (each one bounds how many requests a fault can cause; see tests/test_s
 - a window's `resets_at` passed: ask 5 s later, so the icon shows the new window promptly (never
   sooner than 60 s after the previous request, in case a server keeps moving `resets_at`);
 - the machine slept or the clock was changed: ask 5 s after noticing (see `observe_clocks`);
+- a statusline reading (Claude Code handed over the session and weekly windows, no request):
+  the next request moves to one interval after it, but at most STATUSLINE_POLL_EVERY intervals
+  after the last request, so per-model windows still refresh; never before the first request,
+  during a failure streak, or over a pending manual refresh;
 - manual refresh: at once, but refreshes within 30 s of the last accepted one are coalesced into it.
   Scheduled polls do not count, so a refresh right after a scheduled poll is still honoured.
 """
@@ -49,6 +53,11 @@ STORE_CHECK_EVERY = 5.0
 WAKE_DELAY = 5.0
 RESET_DELAY = 5.0
 MIN_RESET_GAP = 60.0
+#: While Claude Code's statusline hands over the session and weekly windows, the endpoint is asked
+#: only for what the statusline cannot see (per-model windows, extra usage): each statusline
+#: reading moves the next request to one interval after it, but never later than this many
+#: intervals after the last request (10 min at the default 120 s).
+STATUSLINE_POLL_EVERY = 5
 #: A wall-minus-monotonic difference that moved by more than this means a sleep or a clock change.
 CLOCK_JUMP = 60.0
 
@@ -228,3 +237,13 @@ def request_refresh(s: Schedule, now_mono: float) -> tuple[Schedule, str]:
     if s.refresh_accepted_mono is not None and now_mono - s.refresh_accepted_mono < REFRESH_COALESCE:
         return s, REFRESH_COALESCED
     return replace(s, next_poll_mono=now_mono, refresh_accepted_mono=now_mono), REFRESH_ACCEPTED
+
+
+def statusline_seen(s: Schedule, now_mono: float) -> Schedule:
+    """A statusline reading arrived: postpone the next request (see STATUSLINE_POLL_EVERY)."""
+    if s.failure_kind is not None or s.in_flight or s.last_poll_mono is None:
+        return s
+    if s.refresh_accepted_mono is not None and s.refresh_accepted_mono >= s.last_poll_mono:
+        return s  # a manual refresh is waiting for its request: it is not postponed
+    latest = s.last_poll_mono + STATUSLINE_POLL_EVERY * s.interval
+    return replace(s, next_poll_mono=max(s.next_poll_mono, min(now_mono + s.interval, latest)))

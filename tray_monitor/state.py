@@ -15,6 +15,7 @@ from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
 from tray_monitor.errors import MonitorError
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.model import Reading
+from tray_monitor.shared_reading import FedReading, with_reading
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class MonitorState:
     alert_settings: AlertSettings = field(default_factory=AlertSettings)
     simulated: bool = False  # --demo: every front end marks what it shows as simulated
     history: HistoryDigest = field(default_factory=HistoryDigest)  # what the forecast knows of the past
+    # `reading` is what every front end shows: the endpoint's last answer merged with the newer
+    # session/weekly values Claude Code's statusline handed over (shared_reading.merge).
+    endpoint_reading: Reading | None = None
+    statusline: FedReading | None = None
+    statusline_ids: frozenset[str] = frozenset()  # the windows of `reading` taken from the statusline
 
 
 # Events ------------------------------------------------------------------------------------------
@@ -39,6 +45,13 @@ class MonitorState:
 class PollSucceeded:
     reading: Reading
     plan: str | None = None
+
+
+@dataclass(frozen=True)
+class StatuslineRead:
+    """Claude Code's statusline handed over the session and weekly windows (no request made)."""
+
+    fed: FedReading
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ class HistoryLoaded:
     history: HistoryDigest
 
 
-Event = PollSucceeded | PollFailed | Tick | NotificationsToggled | PollScheduled | HistoryLoaded
+Event = PollSucceeded | PollFailed | Tick | NotificationsToggled | PollScheduled | HistoryLoaded | StatuslineRead
 
 
 # Effects -----------------------------------------------------------------------------------------
@@ -98,11 +111,14 @@ Evaluate = Callable[..., "tuple[AlertMemory, tuple[Notification, ...]]"]
 def step(state: MonitorState, event: Event, now: datetime,
          evaluate: Evaluate = alerts.evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
     if isinstance(event, PollSucceeded):
-        state = replace(state, reading=event.reading, problem=None, plan=event.plan, last_attempt_at=now)
+        state = with_reading(state, event.reading, state.statusline)
+        state = replace(state, problem=None, plan=event.plan, last_attempt_at=now)
         state, effects = _alert(state, "ok", now, evaluate)
         if not state.simulated:
             effects = (RecordReading(event.reading), *effects)
         return state, effects
+    if isinstance(event, StatuslineRead):
+        return _statusline_read(state, event.fed, now, evaluate)
     if isinstance(event, PollFailed):
         # The last good reading stays: the display shows it with its age instead of going blank.
         state = replace(state, problem=event.error, last_attempt_at=now)
@@ -117,6 +133,32 @@ def step(state: MonitorState, event: Event, now: datetime,
         # Alerts judge poll outcomes only, so a tick changes nothing but "now" (the view's job).
         return state, ()
     raise TypeError(f"not a monitor event: {event!r}")
+
+
+#: Problems a statusline reading cannot cure: the login needs the user whatever the numbers say.
+_LOGIN_PROBLEMS = ("signed_out", "expired", "no_scope")
+
+
+def _statusline_read(state: MonitorState, fed: FedReading, now: datetime,
+                     evaluate: Evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
+    """A fresh reading of the session and weekly windows: shown at once, judged by the same alerts
+    as a poll (each threshold still fires once per window cycle, whoever brought the number)."""
+    before = state
+    state = with_reading(state, state.endpoint_reading, fed)
+    if not state.statusline_ids:
+        return state, ()  # nothing newer than the endpoint's answer (or capped below it)
+    if state.problem is not None and state.problem.status not in _LOGIN_PROBLEMS:
+        # Offline, rate limited, a server error: the numbers are fresh again all the same. The
+        # schedule still holds its back-off; its next answer says how the endpoint is doing.
+        state = replace(state, problem=None)
+    state, effects = _alert(state, "ok", now, evaluate)
+    # Only the windows were judged: the login popups stay as the endpoint's last answer left them.
+    memory = replace(state.alert_memory, login_alert=before.alert_memory.login_alert,
+                     login_worked=before.alert_memory.login_worked)
+    if memory != state.alert_memory:
+        state = replace(state, alert_memory=memory)
+        effects = tuple(e if not isinstance(e, SaveAlertMemory) else SaveAlertMemory(memory) for e in effects)
+    return state, effects
 
 
 def _alert(state: MonitorState, status: str, now: datetime,

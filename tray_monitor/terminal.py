@@ -234,16 +234,19 @@ def boxed(title: str, sections: list[list[str]], width: int, charset: Charset) -
     return lines
 
 
-def watch_screen(v: View, now: datetime, columns: int, rows_available: int, charset: Charset) -> list[str]:
+def watch_screen(v: View, now: datetime, columns: int, rows_available: int, charset: Charset,
+                 note: str | None = None) -> list[str]:
     """The live screen for one moment: countdowns with seconds, never wider than `columns` - 1
-    (writing the last column makes some consoles wrap) nor taller than `rows_available` - 1."""
+    (writing the last column makes some consoles wrap) nor taller than `rows_available` - 1.
+    `note` says where the numbers come from when it is not this process's own request (then the
+    next poll time, which is the tray's business, is left out)."""
     width = max(1, min(columns - 1, WATCH_MAX_WIDTH))
     height = max(1, rows_available - 1)
     inner = max(1, width - 4)
     updated = v.updated_text
-    if v.status == "ok" and v.next_poll_at is not None:
+    if v.status == "ok" and v.next_poll_at is not None and note is None:
         updated += f" · next {format_clock(v.next_poll_at, now)}"
-    footer = footer_lines((v.extra_usage_text, updated, v.message), inner, charset)
+    footer = footer_lines((v.extra_usage_text, updated, note, v.message), inner, charset)
     title = title_text(v.plan, v.status)
     styles: list[str | None] = []
     windows = window_lines(v.windows, inner, now, True, charset, styles=styles)
@@ -263,12 +266,12 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
     return screen
 
 
-def block_lines(v: View, now: datetime, columns: int, charset: Charset) -> list[str]:
+def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: str | None = None) -> list[str]:
     """One plain block (no box, no cursor movement) for a console that is not a terminal."""
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     styles: list[str | None] = []
     windows = window_lines(v.windows, width, now, False, charset, styles=styles)
-    footer = footer_lines((v.extra_usage_text, v.updated_text, v.message), width, charset)
+    footer = footer_lines((v.extra_usage_text, v.updated_text, note, v.message), width, charset)
     lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
     if windows:
         lines.append("")
@@ -316,6 +319,7 @@ def failure_json(error: MonitorError, message: str) -> dict:
         "message": message,
         "windows": [],
         "extra_usage": None,
+        "from_tray": False,
     }
 
 
@@ -334,11 +338,14 @@ def _say(env, message: str) -> None:
     env.stderr.flush()
 
 
-def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False) -> int:
+def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False,
+               plan: str | None = None, origin: str | None = None) -> int:
     """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
 
     `now` may be a clock function: it is then read after the request, so countdowns start from
-    the moment the numbers arrived. `simulated` (--demo) marks the title and the JSON."""
+    the moment the numbers arrived. `simulated` (--demo) marks the title and the JSON. A source
+    that returns no credentials (the running tray's shared reading) names the `plan` itself, and
+    `origin` ("from the running tray, 40 s ago") says where the numbers came from."""
     from tray_monitor.credentials import plan_label
 
     out = env.stdout
@@ -351,9 +358,11 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
         _say(env, problem_message(error, None, now, polling=False))
         return 1
     now = now() if callable(now) else now
-    plan = plan_label(creds)
+    if creds is not None:
+        plan = plan_label(creds)
     if as_json:
         data = reading_json(reading, plan)
+        data["from_tray"] = origin is not None
         if simulated:
             data["simulated"] = True
         out.write(json.dumps(data) + "\n")
@@ -364,7 +373,8 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     windows = window_lines(window_rows(reading, now), width, now, False, charset)
     footer = footer_lines(
-        (extra_usage_text(reading.extra_usage), f"Updated {format_clock(reading.fetched_at, now)}"), width, charset
+        (extra_usage_text(reading.extra_usage),
+         f"Updated {format_clock(reading.fetched_at, now)}" + (f" · {origin}" if origin else "")), width, charset
     )
     lines = [printable(fit(title_text(plan_text(plan, simulated), "ok"), width), charset)]
     lines += windows or ["The usage endpoint listed no limits."]
@@ -400,7 +410,7 @@ def _is_terminal(stream) -> bool:
         return False
 
 
-def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto") -> int:
+def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto", note: str | None = None) -> int:
     """The live view until Ctrl+C (130) or `stop` is set (0). Starts and stops the poller.
 
     On a terminal the screen is redrawn in place every second (the countdowns tick locally while
@@ -415,15 +425,15 @@ def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto")
         charset = replace(charset, colour=True)
     try:
         if live:
-            return _watch_live(monitor, poller, env, stop, charset)
-        return _watch_blocks(monitor, poller, env, stop, charset)
+            return _watch_live(monitor, poller, env, stop, charset, note)
+        return _watch_blocks(monitor, poller, env, stop, charset, note)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
         poller.stop()
 
 
-def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset) -> int:
+def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None) -> int:
     out = env.stdout
     clock = env.clock
     out.write(HIDE_CURSOR + CLEAR_SCREEN + HOME)
@@ -433,7 +443,7 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset) -
         while not stop.is_set():
             now = clock.now()
             columns, rows = console_size(env)
-            screen = watch_screen(monitor.view(), now, columns, rows, charset)
+            screen = watch_screen(monitor.view(), now, columns, rows, charset, note)
             out.write(HOME + "".join(line + CLEAR_LINE_END + "\n" for line in screen) + CLEAR_SCREEN_END)
             out.flush()
             # Wake just after the next whole second, when a "05s" countdown turns to "04s".
@@ -448,10 +458,8 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset) -
             pass  # the terminal is gone (closed pty, hung-up ssh): nothing left to restore
 
 
-def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset) -> int:
+def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None) -> int:
     out = env.stdout
-    views: queue.Queue = queue.Queue()
-    unsubscribe = monitor.subscribe(views.put)
     last_key = None
 
     def print_block(v: View) -> None:
@@ -462,9 +470,16 @@ def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset)
             return
         last_key = key
         columns, _ = console_size(env)
-        out.write("\n".join(block_lines(v, env.clock.now(), columns, charset)) + "\n\n")
+        out.write("\n".join(block_lines(v, env.clock.now(), columns, charset, note)) + "\n\n")
         out.flush()
 
+    return _follow_views(monitor, poller, stop, print_block)
+
+
+def _follow_views(monitor, poller, stop: threading.Event, show: Callable[[View], None]) -> int:
+    """Start the poller and hand every new view to `show` (on this thread) until `stop`."""
+    views: queue.Queue = queue.Queue()
+    unsubscribe = monitor.subscribe(views.put)
     try:
         poller.start()
         while not stop.is_set():
@@ -478,10 +493,48 @@ def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset)
                     latest = views.get(timeout=COALESCE_SECONDS)
             except queue.Empty:
                 pass
-            print_block(latest)
+            show(latest)
         while not views.empty():  # outcomes that arrived just before the stop
-            print_block(views.get_nowait())
+            show(views.get_nowait())
         return 0
     finally:
         if callable(unsubscribe):
             unsubscribe()
+
+
+# ----------------------------------------------------------------------------- panels
+
+
+def print_panel(env, fmt: str, v: View, origin: str | None = None) -> int:
+    """One panel block (panels.py) for `status --format waybar|i3blocks|polybar`; exit 0 even
+    without a reading: a panel shows the state ("Claude: signed out") instead of hiding."""
+    from tray_monitor.panels import render
+
+    env.stdout.write(render(fmt, v, origin) + "\n")
+    env.stdout.flush()
+    return 0
+
+
+def run_watch_panel(monitor, poller, env, stop: threading.Event, fmt: str) -> int:
+    """`watch --format waybar`: one line per change, for a panel's continuous mode."""
+    from tray_monitor.panels import render
+
+    out = env.stdout
+    last: str | None = None
+
+    def print_line(v: View) -> None:
+        nonlocal last
+        if v.status == "loading":
+            return
+        line = render(fmt, v)
+        if line != last:
+            last = line
+            out.write(line + "\n")
+            out.flush()
+
+    try:
+        return _follow_views(monitor, poller, stop, print_line)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        poller.stop()

@@ -1,0 +1,120 @@
+"""tray_reading: the tray's published reading (a real file, a real control socket) and the readers'
+side (fetch, freshness, the "from the running tray" wording, watch's TraySource)."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.envs import temp_env
+from tray_monitor.alerts import AlertMemory
+from tray_monitor.clock import FakeClock
+from tray_monitor.instance import ControlServer
+from tray_monitor.model import Reading, UsageWindow
+from tray_monitor.monitor import Monitor
+from tray_monitor.notifier import NullNotifier
+from tray_monitor.state import MonitorState, PollSucceeded, Tick
+from tray_monitor.tray_reading import (
+    ReadingPublisher,
+    TrayGone,
+    TraySource,
+    fetch,
+    is_fresh,
+    origin_text,
+    reading_path,
+    remove_stale_file,
+)
+
+NOW = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def reading(percent: float, at: datetime = NOW) -> Reading:
+    return Reading((UsageWindow("five_hour", "Session (5h)", percent, at + timedelta(hours=2), kind="session"),),
+                   None, at)
+
+
+@pytest.fixture
+def tray(tmp_path):
+    """A monitor with a publisher subscribed and the `reading` command served, as app.tray wires them."""
+    clock = FakeClock(NOW)
+    env = temp_env(tmp_path, clock=clock)
+    monitor = Monitor(MonitorState(interval=120, alert_memory=AlertMemory()), clock, NullNotifier(), None)
+    publisher = ReadingPublisher(env, monitor)
+    monitor.subscribe(publisher.on_view)
+    server = ControlServer(env, {"reading": publisher.current})
+    server.start()
+    yield env, clock, monitor, publisher
+    server.stop()
+
+
+def test_every_change_is_written_0600_and_read_back_by_fetch(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(reading(40.0), plan="Max 5x"))
+    path = reading_path(env)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["windows"][0]["percent"] == 40.0
+    shared = fetch(env)
+    assert shared.reading.window("five_hour").percent == 40.0 and shared.plan == "Max 5x"
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []  # atomic: no leftovers
+
+
+def test_a_tick_that_changes_no_reading_does_not_rewrite_the_file(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(reading(40.0)))
+    first = os.stat(reading_path(env)).st_mtime_ns
+    os.utime(reading_path(env), ns=(first - 10**9, first - 10**9))
+    clock.advance(61)
+    monitor.handle(Tick())  # the countdown text changed; the reading did not
+    assert os.stat(reading_path(env)).st_mtime_ns == first - 10**9
+
+
+def test_freshness_follows_the_trays_own_staleness_rule(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(reading(40.0)))
+    clock.advance(40)
+    shared = fetch(env)
+    assert is_fresh(shared, clock.now()) and origin_text(shared, clock.now()) == "from the running tray, 40 s ago"
+    assert not is_fresh(shared, clock.now() + timedelta(seconds=240))  # older than 2 intervals
+    assert origin_text(shared, clock.now() + timedelta(minutes=9)) == "from the running tray, 9 min ago"
+
+
+def test_without_a_tray_fetch_is_none_and_watchs_source_says_so(tmp_path):
+    env = temp_env(tmp_path)
+    assert fetch(env) is None
+    with pytest.raises(TrayGone):
+        TraySource(env).read()
+
+
+def test_watch_source_returns_the_trays_reading_and_plan_and_no_token(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(reading(55.0), plan="Pro"))
+    source = TraySource(env)
+    got, creds = source.read()
+    assert got.window("five_hour").percent == 55.0 and source.plan == "Pro"
+    assert creds.access_token == "" and source.min_interval < 60
+
+
+def test_quit_and_a_dead_trays_leftover_remove_the_file(tray):
+    env, _, monitor, publisher = tray
+    monitor.handle(PollSucceeded(reading(40.0)))
+    publisher.remove()
+    assert not reading_path(env).exists()
+    reading_path(env).write_text("{}")
+    remove_stale_file(env)
+    assert not reading_path(env).exists()
+
+
+def test_an_unwritable_runtime_dir_is_logged_once_and_never_raises(tmp_path, caplog):
+    clock = FakeClock(NOW)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = temp_env(tmp_path, clock=clock, runtime_dir=blocker / "run")  # a file where a folder must be
+    monitor = Monitor(MonitorState(), clock, NullNotifier(), None)
+    publisher = ReadingPublisher(env, monitor)
+    monitor.subscribe(publisher.on_view)
+    monitor.handle(PollSucceeded(reading(40.0)))
+    monitor.handle(PollSucceeded(reading(41.0)))
+    assert len([r for r in caplog.records if "shared reading could not be written" in r.getMessage()]) == 1
