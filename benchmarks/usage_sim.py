@@ -72,11 +72,12 @@ def _minutes(rng: random.Random, day: datetime, start_h: float, end_h: float) ->
     return blocks
 
 
-def simulate_user(seed: int, weeks: int = 6, base: float | None = None) -> UserRun:
+def simulate_user(seed: int, weeks: int = 6, base: float | None = None, always_on: bool | None = None) -> UserRun:
     rng = random.Random(seed)
     begin = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday
     base = base if base is not None else rng.lognormvariate(math.log(0.65), 0.45)
-    always_on = rng.random() < 0.3
+    on_all_day = rng.random() < 0.3
+    always_on = on_all_day if always_on is None else always_on
     week_anchor = begin + timedelta(days=rng.randrange(7), hours=rng.randrange(24))
 
     # 1. the requests a user would send, day by day (before limits refuse some)

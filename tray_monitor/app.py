@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 import webbrowser
+from datetime import timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tray_monitor.environment import Environment
-from tray_monitor.errors import MonitorError
+from tray_monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
     from tray_monitor.settings import Settings
@@ -441,6 +443,42 @@ def describe_tray(view, tray_adapter, autostart) -> str:
         "backend": tray_adapter.backend,
         "redraws": tray_adapter.redraw_count,
     })
+
+
+def history(env: Environment, as_json: bool = False, chart: Path | None = None, days: int = 7) -> int:
+    """`claude-tray history`: the last cycles per window from the stored readings, or a chart."""
+    import json
+    from datetime import timedelta
+
+    from tray_monitor.history import history_path
+    from tray_monitor.history_report import report_json, report_lines, summarise
+
+    store = _history_store(env)
+    now = env.clock.now()
+    tz = now.astimezone().tzinfo or timezone.utc
+    if chart is not None:
+        from tray_monitor.chart import render_chart
+
+        settings = _load_settings(env)
+        # A week before the chart's start: the value each window had when the chart begins.
+        records = store.windows(now - timedelta(days=days + 8))
+        try:
+            render_chart(records, now, tz, days=days, thresholds=settings.thresholds).save(chart, format="PNG")
+        except OSError as error:
+            return _fail(env, ConfigError(f"Could not write the chart to {chart}: {error.strerror or error}."))
+        print(f"Chart of the last {days} day{'s' if days != 1 else ''} written to {chart}", file=env.stdout)
+        return 0
+    since = now - timedelta(days=90)
+    report = summarise(store.windows(since), store.spend(since), now, tz)
+    if as_json:
+        print(json.dumps(report_json(report), indent=2), file=env.stdout)
+    else:
+        if not history_path(env).exists():
+            print("No usage history yet: the tray records readings while it runs "
+                  f"(kept in {history_path(env)}).", file=env.stdout)
+            return 0
+        print("\n".join(report_lines(report, tz)), file=env.stdout)
+    return 0
 
 
 def refresh(env: Environment) -> int:

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from tray_monitor import __version__
@@ -19,8 +20,6 @@ from tray_monitor.errors import MonitorError
 from tray_monitor.schedule import MIN_INTERVAL
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tray_monitor.environment import Environment
 
 EXIT_INTERRUPTED = 130
@@ -33,6 +32,16 @@ def _interval(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole days, got {text!r}") from None
+    if not 1 <= days <= 90:
+        raise argparse.ArgumentTypeError(f"expected 1 to 90 days (the history keeps 90), got {days}")
+    return days
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--fresh", action="store_true", help="ask the running tray to poll now first")
     watch.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour by severity: auto (a terminal, unless NO_COLOR is set), always or never")
+    history = commands.add_parser("history", parents=[shared],
+                                  help="the last cycles of each limit: peak, time at 100 %%, extra usage; a chart")
+    history.add_argument("--json", action="store_true", help="print one JSON object for scripts")
+    history.add_argument("--chart", type=Path, metavar="FILE.png", help="draw the percent over time into a PNG")
+    history.add_argument("--days", type=_days, default=7, metavar="N", help="days the chart covers (1-90, default 7)")
     commands.add_parser("refresh", parents=[shared], help="ask the running tray to poll now")
     commands.add_parser("quit", parents=[shared], help="ask the running tray to quit")
     autostart = commands.add_parser("autostart", parents=[shared], help="start the tray at login")
@@ -126,6 +140,8 @@ def _dispatch(args: argparse.Namespace, env: Environment) -> int:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":
         return app.status(env, args.json, demo=args.demo, fmt=args.format, fresh=args.fresh)
+    if command == "history":
+        return app.history(env, as_json=args.json, chart=args.chart, days=args.days)
     if command == "refresh":
         return app.refresh(env)
     if command == "quit":
