@@ -230,6 +230,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.alert_store import AlertStore, alert_store_path
     from tray_monitor.alerts import Notification, make_test_notification, status_notification
     from tray_monitor.autostart import make_autostart
+    from tray_monitor.malloc_arenas import limit_malloc_arenas
     from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
     from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, Poller
@@ -256,6 +257,8 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
             pass
         print("claude-tray is already running; asked it to refresh.", file=env.stderr)
         return 0
+    # Before the first thread: one malloc arena for a process that mostly sleeps (-0.6 MiB RSS).
+    limit_malloc_arenas(env.platform)
 
     try:
         source = _demo_source(env) if demo else _usage_source(env)
