@@ -7,6 +7,7 @@ import json
 from tray_monitor import app
 from tray_monitor.environment import Environment
 from tray_monitor.settings import preferences_path
+from tray_monitor.tray_controller import wait_for_next_view
 
 
 def env_for(tmp_path, platform):
@@ -44,7 +45,7 @@ def test_waiting_for_the_next_view_returns_when_the_monitor_publishes_one():
 
     monitor = Monitor(MonitorState(), FakeClock(), NullNotifier(), None)
     threading.Timer(0.05, monitor.handle, args=(PollFailed(Transient("offline")),)).start()
-    assert app.wait_for_next_view(monitor, timeout=5) is True
+    assert wait_for_next_view(monitor, timeout=5) is True
 
 
 def test_waiting_for_the_next_view_gives_up_after_the_timeout_and_unsubscribes():
@@ -54,5 +55,5 @@ def test_waiting_for_the_next_view_gives_up_after_the_timeout_and_unsubscribes()
     from tray_monitor.state import MonitorState
 
     monitor = Monitor(MonitorState(), FakeClock(), NullNotifier(), None)
-    assert app.wait_for_next_view(monitor, timeout=0.05) is False
+    assert wait_for_next_view(monitor, timeout=0.05) is False
     assert monitor._listeners == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import webbrowser
 from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tray_monitor.app")
 
-USAGE_PAGE = "https://claude.ai/settings/usage"
 DEMO_INTERVAL = 5  # --demo only: the simulated source walks through its states in about a minute
-STATUS_WAIT = 8.0  # seconds a click's status popup waits for the refresh it asked for (read timeout is 20)
 
 
 # ---------------------------------------------------------------------- shared wiring
@@ -228,16 +225,14 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
     from tray_monitor import instance
     from tray_monitor.alert_store import AlertStore, alert_store_path
-    from tray_monitor.alerts import Notification, make_test_notification, status_notification
     from tray_monitor.autostart import make_autostart
     from tray_monitor.malloc_arenas import limit_malloc_arenas
     from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
-    from tray_monitor.poller import REFRESH_ACCEPTED_REPLY, Poller
-    from tray_monitor.settings import save_preference
+    from tray_monitor.poller import Poller
     from tray_monitor.shared_reading import BadFeed, parse_feed
-    from tray_monitor.state import NotificationsToggled
-    from tray_monitor.tray import NoGraphicalSession, TrayActions, TrayAdapter
+    from tray_monitor.tray import NoGraphicalSession, TrayAdapter
+    from tray_monitor.tray_controller import TrayController
     from tray_monitor.tray_reading import ReadingPublisher, remove_stale_file
 
     settings = _load_settings(env)
@@ -279,52 +274,14 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
     except MonitorError as error:
         log.warning("autostart: %s", error)
-    holder: dict = {}
+    controller = TrayController(env, autostart)  # bound below, once the tray and the monitor exist
 
-    def send(notification: Notification) -> None:
-        holder["notifier"].send(notification)
-
-    def refresh() -> str:
-        holder["last_refresh"] = reply = holder["poller"].request_refresh()
-        return reply
-
-    def show_status() -> None:
-        # A left click asks for a refresh first (tray/__init__.py): show what that request brings, not the
-        # numbers from before it, unless no request was sent (coalesced, rate limited, logged out).
-        if holder.pop("last_refresh", None) == REFRESH_ACCEPTED_REPLY:
-            wait_for_next_view(holder["monitor"], STATUS_WAIT)
-        send(status_notification(holder["monitor"].view()))
-
-    def toggle_notifications(enabled: bool) -> None:
-        save_preference(env, "notifications", enabled)
-        holder["monitor"].handle(NotificationsToggled(enabled))
-
-    def toggle_autostart(enabled: bool) -> None:
-        try:
-            autostart.enable() if enabled else autostart.disable()
-        except MonitorError as error:
-            log.warning("autostart: %s", error)
-            send(Notification(key="autostart", summary="Start at login", body=error.message, urgency="normal"))
-
-    def send_test_notification() -> None:
-        send(make_test_notification())
-
-    actions = TrayActions(
-        refresh=refresh,
-        show_status=show_status,
-        open_usage_page=lambda: webbrowser.open(USAGE_PAGE),
-        quit=lambda: holder["tray"].stop(),
-        toggle_notifications=toggle_notifications,
-        send_test_notification=send_test_notification,
-        toggle_autostart=toggle_autostart,
-        autostart_enabled=lambda: autostart.status().enabled,
-    )
     def say(text: str) -> None:  # what the tray did at start, and a missing tray host: stderr and log
         log.info("%s", text)
         print(f"claude-tray: {text}", file=env.stderr, flush=True)
 
     try:
-        tray_adapter = TrayAdapter(env, actions, say=say)
+        tray_adapter = TrayAdapter(env, controller.actions(), say=say)
     except NoGraphicalSession as error:
         lock.release()
         return _fail(env, error)
@@ -333,10 +290,6 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         return _fail(env, NoGraphicalSession(
             f"The pystray backend '{tray_adapter.backend}' cannot show an icon; "
             "unset PYSTRAY_BACKEND or run `claude-tray watch` in a terminal."))
-
-    def quit_from_control() -> str:
-        tray_adapter.stop()
-        return "quitting"
 
     notifier = make_notifier(env, tray_icon=tray_adapter.notifier_icon)
     if demo:
@@ -359,13 +312,13 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
 
     control = instance.ControlServer(env, {
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
-        "quit": quit_from_control,
+        "quit": controller.quit_from_control,
         "ping": lambda: "pong",
         "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
         "autostart": tray_adapter.recheck_autostart,  # sent by `claude-tray autostart enable|disable`
         "reading": publisher.current,  # what `status`, `watch` and the panel formats show
     }, arg_handlers={"statusline": take_statusline})
-    holder.update(notifier=notifier, monitor=monitor, poller=poller, tray=tray_adapter)
+    controller.bind(monitor=monitor, poller=poller, notifier=notifier, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
     remove_stale_file(env)  # left by a tray that died; we hold the lock now
     if not demo:  # simulated numbers must not reach the statusline or a panel
@@ -373,7 +326,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())
-        first_run_hint(env, send)
+        first_run_hint(env, controller.send)
         poller.start()  # first: the icon must come alive even if the control channel fails
         try:
             control.start()
@@ -400,17 +353,6 @@ WINDOWS_OVERFLOW_HINT: dict[str, Any] = dict(  # an alerts.Notification (importe
          "drag the Claude icon onto the taskbar to keep it in sight.",
     urgency="low",
 )
-
-
-def wait_for_next_view(monitor, timeout: float) -> bool:
-    """Block (on the tray's action thread, never the tray's own) until the monitor publishes a new
-    view, e.g. the result of a refresh; False after `timeout` seconds."""
-    arrived = threading.Event()
-    unsubscribe = monitor.subscribe(lambda _view: arrived.set())
-    try:
-        return arrived.wait(timeout)
-    finally:
-        unsubscribe()
 
 
 def first_run_hint(env: Environment, send) -> None:

@@ -129,16 +129,23 @@ class Poller:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def request_refresh(self) -> str:
-        """Ask for a request now (menu item, `claude-tray refresh`); returns one sentence for the user."""
-        now_mono = self._clock.monotonic()
+    def refresh(self) -> sch.RefreshOutcome:
+        """Ask for a request now (menu item, left click); what happened, as a code."""
         with self._lock:
-            self._schedule, outcome = sch.request_refresh(self._schedule, now_mono)
-            cooldown_until = self._schedule.cooldown_until_mono
+            self._schedule, outcome = sch.request_refresh(self._schedule, self._clock.monotonic())
         self._wake.set()
+        return outcome
+
+    def request_refresh(self) -> str:
+        """Ask for a request now (`claude-tray refresh`); returns one sentence for the user."""
+        return self.describe_refresh(self.refresh())
+
+    def describe_refresh(self, outcome: sch.RefreshOutcome) -> str:
         if outcome == sch.REFRESH_COOLING_DOWN:
+            with self._lock:
+                cooldown_until = self._schedule.cooldown_until_mono
             assert cooldown_until is not None  # the schedule answers "cooling down" only with a deadline
-            return self._cooldown_reply(cooldown_until - now_mono)
+            return self._cooldown_reply(cooldown_until - self._clock.monotonic())
         return _REFRESH_REPLIES[outcome]
 
     def feed_statusline(self, fed: FedReading) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import Enum
 
 from tray_monitor.errors import (
     AuthExpired,
@@ -66,12 +67,21 @@ RATE_LIMITED = "rate_limited"
 TRANSIENT = "transient"
 WAITING_FOR_STORE = "waiting_for_store"
 
-# Outcomes of `request_refresh`.
-REFRESH_ACCEPTED = "accepted"
-REFRESH_COALESCED = "coalesced"
-REFRESH_IN_FLIGHT = "in_flight"
-REFRESH_COOLING_DOWN = "cooling_down"
-REFRESH_WAITING_FOR_LOGIN = "waiting_for_login"
+class RefreshOutcome(str, Enum):
+    """What `request_refresh` did: code acts on this, people read `poller.describe_refresh`."""
+
+    ACCEPTED = "accepted"  # a request goes out now
+    COALESCED = "coalesced"  # one was accepted less than REFRESH_COALESCE s ago
+    IN_FLIGHT = "in_flight"
+    COOLING_DOWN = "cooling_down"  # a 429's wait lasts
+    WAITING_FOR_LOGIN = "waiting_for_login"
+
+
+REFRESH_ACCEPTED = RefreshOutcome.ACCEPTED
+REFRESH_COALESCED = RefreshOutcome.COALESCED
+REFRESH_IN_FLIGHT = RefreshOutcome.IN_FLIGHT
+REFRESH_COOLING_DOWN = RefreshOutcome.COOLING_DOWN
+REFRESH_WAITING_FOR_LOGIN = RefreshOutcome.WAITING_FOR_LOGIN
 
 #: Errors that no request can fix: only a change of the credential store (the user runs `claude`).
 _WAIT_FOR_STORE = (AuthExpired, CredentialsNotFound, ScopeMissing, CredentialsUnreadable, ConfigError)
@@ -225,7 +235,7 @@ def store_checked(s: Schedule, fingerprint: object, now_mono: float) -> Schedule
     return replace(s, failure_kind=None, backoff=0.0, store_fingerprint=None, next_poll_mono=now_mono)
 
 
-def request_refresh(s: Schedule, now_mono: float) -> tuple[Schedule, str]:
+def request_refresh(s: Schedule, now_mono: float) -> tuple[Schedule, RefreshOutcome]:
     """A manual refresh (menu item or `claude-tray refresh`). Returns (schedule, outcome)."""
     if s.waiting_for_store:
         # Nothing is sent with a token the server already refused; the caller checks the store now.

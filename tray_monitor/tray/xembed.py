@@ -129,6 +129,7 @@ class PystrayBackend:
         self.title_updates = 0
         self.menu_updates = 0
 
+        self._lost_tray: _LostTrayFilter | None = None
         self._stopping = threading.Event()
         self._dock_guard: threading.Thread | None = None
         self._guard_wake: tuple[int, int] | None = None  # pipe: stop() wakes the guard's select()
@@ -152,7 +153,7 @@ class PystrayBackend:
         if self._is_xorg:
             _enable_xorg_clicks(self.icon)
             _dock_only_when_undocked(self.icon)
-            _quiet_lost_tray_errors()
+            self._lost_tray = _quiet_lost_tray_errors()
         if self._template:
             _mark_darwin_images_as_template(self.icon)
         if hasattr(self.icon, "_finalize"):
@@ -342,6 +343,8 @@ class PystrayBackend:
                 log.info("tray icon not docked but a tray host exists, asking again")
                 self._redock()
             return
+        if self._lost_tray is not None:
+            self._lost_tray.said = False  # docked: the next time without a host is said again
         size = checker.slot_size()
         if size and size != self.slot_size:
             with self._state_lock:
@@ -486,21 +489,35 @@ def _dock_only_when_undocked(icon) -> None:
 
 class _LostTrayFilter(logging.Filter):
     """pystray's xorg backend logs "Failed to dock icon" with a traceback whenever no tray host
-    exists (the panel restarts, or starts after us). That is expected and the dock guard handles
-    it: keep one line at INFO instead of an error traceback in the user's log."""
+    exists (the panel restarts, or starts after us), and again at every redraw meanwhile. That is
+    expected and the dock guard handles it: one INFO line per time without a host, not an error
+    traceback per redraw (test_pystray_lost_tray_error_becomes_one_info_line)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said = False  # the dock guard clears it when the icon is docked again
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage() == "Failed to dock icon":
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info, record.exc_text = None, None
-            record.msg, record.args = "no system tray host yet; the icon docks when one appears", ()
+        if record.getMessage() != "Failed to dock icon":
+            return True
+        if self.said:
+            return False
+        self.said = True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        record.msg, record.args = "no system tray host yet; the icon docks when one appears", ()
         return True
 
 
-def _quiet_lost_tray_errors() -> None:
+def _quiet_lost_tray_errors() -> _LostTrayFilter:
     pystray_log = logging.getLogger("pystray._base")
-    if not any(isinstance(f, _LostTrayFilter) for f in pystray_log.filters):
-        pystray_log.addFilter(_LostTrayFilter())
+    for existing in pystray_log.filters:
+        if isinstance(existing, _LostTrayFilter):
+            existing.said = False  # a new icon: its first time without a host is said
+            return existing
+    added = _LostTrayFilter()
+    pystray_log.addFilter(added)
+    return added
 
 
 def _enable_xorg_clicks(icon) -> None:
