@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.desktop_x import require_appindicator, sni_click, sni_item, wait_until
+from tests.desktop_x import sni_click, sni_item, wait_until
 from tests.fakeapi import Response, credentials_fixture, error_fixture, usage_fixture
 from tray_monitor.fmt import format_clock, format_countdown
 
@@ -301,16 +301,16 @@ def menu_checkbox(address: str, label: str) -> bool | None:
 
 @pytest.fixture
 def sni_world(claude_tray_world, xvfb, session_bus, sni_tray, notification_daemon):
-    """A signed-in user (canary token) whose tray runs on the appindicator backend (a real menu)."""
-    require_appindicator()
-    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env, "appindicator")
+    """A signed-in user (canary token) whose tray runs on its own StatusNotifierItem backend (a real
+    menu, no PyGObject) under gtk-sni-tray-standalone."""
+    world = claude_tray_world.with_desktop(xvfb.display, session_bus.env)
+    world.extra_env["CLAUDE_TRAY_BACKEND"] = "sni"
     world.token = canary_token()
     login_with(world, world.token)
     notification_daemon.clear()
     return world
 
 
-@pytest.mark.sni
 def test_menu_test_notification_and_the_notifications_toggle_which_silences_popups_and_survives_a_restart(
         sni_world, session_bus, notification_daemon):
     world, api, daemon, bus = sni_world, sni_world.api, notification_daemon, session_bus.address

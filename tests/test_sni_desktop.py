@@ -252,6 +252,7 @@ def test_without_a_watcher_the_app_docks_in_an_xembed_tray(claude_tray_world, xv
         view = world.wait_view(lambda v: v["status"] == "ok", what="the first reading")
         assert view["backend"] == "xorg"
         assert "tray: XEmbed via the tray manager on" in app.log()
+        assert "Gdk" not in app.log()  # pystray was told its backend: Gtk was never tried (issue 16 item 6)
         wait_docked(xvfb, APP_ID)
         quit_cleanly(world, app)
     finally:
@@ -311,3 +312,107 @@ def test_the_session_bus_going_away_is_said_once_and_polling_goes_on(claude_tray
             from tests.desktop_x import stop_process
 
             stop_process(host.program.process)
+
+
+def test_a_left_click_activate_refreshes_then_pops_up_the_status(
+        claude_tray_world, xvfb, session_bus, sni_tray, notification_daemon):
+    world = claude_tray_world
+    app, _ = start_sni(world, xvfb, session_bus)
+    wait_item(session_bus.address, app.process.pid)
+    notification_daemon.clear()
+    before = usage_requests(world.api)
+    time.sleep(31)  # out of the 30 s coalescing window of the first request
+    serve(world, 64.0)
+    sni_call(session_bus.address, sni_bus_name(app.process.pid), SNI_ITEM_PATH, "org.kde.StatusNotifierItem",
+             "Activate", "ii", (10, 10))
+    wait_until(lambda: usage_requests(world.api) == before + 1, 10, "the click's request")
+    popups = wait_until(lambda: [p for p in notification_daemon.history() if "64%" in (p["body"] or "")], 15,
+                        "the status popup with the refreshed 64 %")
+    assert "No menu" not in popups[0]["body"] and "shows no menu" not in popups[0]["body"]  # SNI has a menu
+    quit_cleanly(world, app)
+
+
+class RefusingWatcher:
+    """A StatusNotifierWatcher that answers every registration with an error (a broken or
+    policy-restricted panel), on its own thread and connection."""
+
+    def __init__(self, address: str):
+        import threading
+
+        from jeepney.io.blocking import open_dbus_connection
+
+        self.connection = open_dbus_connection(bus=address)
+        self.registrations = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> None:
+        from jeepney import message_bus, new_method_call
+
+        reply = self.connection.send_and_get_reply(
+            new_method_call(message_bus, "RequestName", "su", ("org.kde.StatusNotifierWatcher", 4)), timeout=5)
+        assert reply.body == (1,), reply.body
+        self._thread.start()
+
+    def _serve(self) -> None:
+        from jeepney import HeaderFields, MessageType, new_error
+
+        while not self._stop:
+            try:
+                message = self.connection.receive(timeout=0.2)
+            except TimeoutError:
+                continue
+            except Exception:
+                return
+            if message.header.message_type != MessageType.method_call:
+                continue
+            if message.header.fields.get(HeaderFields.member) == "RegisterStatusNotifierItem":
+                self.registrations += 1
+            self.connection.send(new_error(message, "org.freedesktop.DBus.Error.AccessDenied", "s",
+                                           ("no items here",)))
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        self.connection.close()
+
+
+def test_a_watcher_that_refuses_registration_is_retried_then_said_once(claude_tray_world, xvfb, desktop_workdir):
+    world = claude_tray_world
+    bus = start_session_bus(desktop_workdir / "bus-refuses", "dbus-refuses")
+    watcher = RefusingWatcher(bus.address)
+    watcher.start()
+    try:
+        app, _ = start_sni(world, xvfb, bus)
+        wait_until(lambda: "refused the icon" in app.log(), 25, "the refused-registration sentence")
+        assert watcher.registrations == 7  # the first try and REGISTER_RETRIES (6)
+        assert app.log().count("refused the icon") == 1
+        assert "AccessDenied" in app.log()
+        assert app.process.poll() is None  # it keeps running: polling, notifications, `watch`
+        quit_cleanly(world, app)
+    finally:
+        watcher.stop()
+        stop_session_bus(bus)
+
+
+def test_the_demo_cycle_under_the_sni_host_logs_no_error(claude_tray_world, xvfb, session_bus, sni_tray,
+                                                         notification_daemon):
+    """`claude-tray --demo` walks its states (ok, rate limited, signed out, back) in about a minute:
+    each reaches the item, nothing fails."""
+    world = claude_tray_world
+    world.with_desktop(xvfb.display, session_bus.env)
+    app = world.start_tray("--demo")
+    seen: set = set()
+
+    def states():
+        view = world.view()
+        seen.add(view["icon"]["state"])
+        assert view["backend"] == "sni"
+        return {"ok", "signed_out"} <= seen and len(seen) >= 3
+
+    wait_until(states, 120, "the demo to walk through its states", interval=1.0)
+    props = wait_item(session_bus.address, app.process.pid)
+    assert "simulated" in props["ToolTip"][2]
+    quit_cleanly(world, app)  # no Traceback in output or log
+    log = world.log_path.read_text()
+    assert " ERROR " not in log, log
