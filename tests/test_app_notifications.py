@@ -21,6 +21,7 @@ at that moment has reached dunst before the process exits).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 
@@ -369,6 +370,13 @@ def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
     view = world.wait_view(lambda v: v["status"] == "ok", what="the demo's first reading")
     assert view["tooltip"].startswith("Claude (simulated demo): "), view
     assert view["menu"][0] == "Plan: Max 5x · simulated demo", view
+    # It opens on "22", the weekly, while the session is 10 %: the tooltip and the menu say which
+    # window the icon's number is (the walk moves on every 5 s, so read whichever step is shown).
+    marked = [line for line in view["menu"] if line.endswith(" · in the icon")]
+    assert len(marked) == 1, view
+    label, percent = re.match(r"(.+?): (\d+)% · ", marked[0]).groups()
+    assert float(percent) == view["icon"]["percent"], view
+    assert view["tooltip"].startswith(f"Claude (simulated demo): {label.split()[0].lower()} limit {percent}% · ")
     # The walk reaches 78 % (warning) and 93 % (critical) 10 and 15 s after the start.
     got = wait_popups(notification_daemon, 2, timeout=30)
     quit_tray(world, app)

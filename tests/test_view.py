@@ -83,9 +83,9 @@ def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu
     r = reading(extra=ExtraUsage(True, 12.34, 50.0, "USD", 24.68))
     v = view(state(reading=r, plan="Max 5x", interval=120), NOW)
     assert v.status == "ok"
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m"
     assert [row.menu_text for row in v.windows] == [
-        "Session (5h): 78% · resets in 2h 11m (20:00)",
+        "Session (5h): 78% · resets in 2h 11m (20:00) · in the icon",
         "Weekly: 29% · resets in 3d 17h (Mon 11:00)",
     ]
     assert v.windows[0].reset_text == "resets in 2h 11m (20:00)"
@@ -103,7 +103,7 @@ def test_a_reading_older_than_two_intervals_is_stale_without_a_failure():
     v = view(state(reading=reading(age=NINE_MIN), interval=120), NOW)
     assert v.status == "stale"
     assert v.icon.state == "stale" and v.icon.percent == 78.0
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m · last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · last reading 9 min ago"
     assert v.updated_text == "Last reading 9 min ago"
     assert v.message is None
 
@@ -120,7 +120,7 @@ def test_offline_with_a_kept_reading_is_stale_with_the_retry_time():
     assert v.icon.state == "stale" and v.icon.percent == 78.0
     assert v.message == "Offline — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m · offline, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · offline, last reading 9 min ago"
     assert len(v.windows) == 2  # the last reading stays on screen
 
 
@@ -141,7 +141,7 @@ def test_rate_limited_with_a_reading_keeps_it_and_the_icon_is_stale():
     assert v.icon == IconSpec(state="stale", percent=78.0, weekly_percent=29.0, severity="warning")
     assert v.message == "Rate limited by the usage endpoint — retrying at 18:20"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m · rate limited, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · rate limited, last reading 9 min ago"
 
 
 def test_rate_limited_without_a_reading():
@@ -185,7 +185,7 @@ def test_bad_response_with_a_reading_is_stale():
     assert v.status == "stale"
     assert v.message == "Unexpected answer from the usage endpoint — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m · update failed, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · update failed, last reading 9 min ago"
 
 
 def test_unreadable_credentials_show_the_errors_own_sentence():
@@ -226,25 +226,25 @@ def test_a_window_not_started_says_so():
     v = view(state(reading=r), NOW)
     assert v.windows[0].reset_text == "not started"
     assert v.windows[0].menu_text == "Session (5h): 0% · not started"
-    assert v.tooltip == "Claude: weekly 12% · resets 3d 17h"  # the fullest window binds
+    assert v.tooltip == "Claude: weekly limit 12% · resets 3d 17h"  # the fullest window binds
 
 
 def test_the_binding_window_not_started_says_so_in_the_tooltip():
     r = reading(session(percent=0.0, resets_at=None))
-    assert view(state(reading=r), NOW).tooltip == "Claude: session 0% · not started"
+    assert view(state(reading=r), NOW).tooltip == "Claude: session limit 0% · not started"
 
 
 def test_a_reset_time_that_has_passed_reads_resets_now():
     r = reading(session(resets_at=NOW - timedelta(seconds=5)))
     v = view(state(reading=r), NOW)
     assert v.windows[0].reset_text == "resets now (17:48)"
-    assert v.tooltip == "Claude: session 78% · resets now"
+    assert v.tooltip == "Claude: session limit 78% · resets now"
 
 
 def test_a_scoped_cap_is_named_by_its_model_in_the_tooltip():
     r = reading(session(percent=2.0), weekly(percent=59.0), fable(percent=100.0, active=True, severity="critical"))
     v = view(state(reading=r), NOW)
-    assert v.tooltip == "Claude: Fable weekly 100% · resets 3d 17h"
+    assert v.tooltip == "Claude: Fable weekly limit 100% · resets 3d 17h"
     assert v.icon == IconSpec(state="ok", percent=100.0, weekly_percent=59.0, severity="critical")
 
 
@@ -308,7 +308,7 @@ def test_binding_window_of_nothing_is_none():
 def test_pinned_window_decides_the_tooltip_and_icon():
     r = reading(session(percent=10.0), weekly(percent=50.0))
     v = view(state(reading=r, pinned_window="five_hour"), NOW)
-    assert v.tooltip.startswith("Claude: session 10%")
+    assert v.tooltip.startswith("Claude: session limit 10%")
     assert v.icon.percent == 10.0
 
 
@@ -409,7 +409,7 @@ def test_a_server_error_is_not_called_offline():
     v = view(state(reading=reading(age=NINE_MIN), problem=problem, next_poll_at=RETRY), NOW)
     assert v.status == "stale" and v.icon.state == "stale"
     assert v.message == "Usage service error (HTTP 529) — retrying at 17:54"
-    assert v.tooltip == "Claude: session 78% · resets 2h 11m · service error, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · service error, last reading 9 min ago"
     assert view(state(problem=problem, next_poll_at=RETRY), NOW).message == v.message  # no reading yet
 
 
@@ -488,3 +488,24 @@ def test_a_simulated_state_marks_the_plan_line_and_the_tooltip_and_a_real_one_ne
     assert simulated.tooltip == real.tooltip.replace("Claude", "Claude (simulated demo)", 1)
     assert simulated.plan == (f"{real.plan} · simulated demo" if real.plan else "simulated demo")
     assert "simulated" not in real.tooltip + str(real.plan)
+
+
+# ----------------------------------------------------------------------------- the icon's window (issue 16)
+
+
+@pytest.mark.parametrize("pinned, named", [(None, "Session (5h)"), ("seven_day", "Weekly")])
+def test_the_tooltip_and_the_menu_name_the_window_whose_number_the_icon_shows(pinned, named):
+    """The demo opened on "22" (the weekly) while the session was 10 %, and nothing said which
+    window the icon's number was."""
+    v = view(state(reading=reading(), interval=120, pinned_window=pinned), NOW)
+    marked = [row.menu_text for row in v.windows if row.menu_text.endswith(" · in the icon")]
+    assert [row.label for row in v.windows if row.in_icon] == [named] and len(marked) == 1
+    assert marked[0].startswith(named + ": ")
+    assert v.tooltip.startswith(f"Claude: {named.split(' ')[0].lower()} limit {v.icon.percent:g}% · ")
+
+
+def test_a_single_window_or_an_icon_without_a_number_marks_no_row():
+    one = view(state(reading=reading(session()), interval=120), NOW)
+    assert not any(row.in_icon for row in one.windows) and "in the icon" not in str(one.windows)
+    expired = view(state(reading=reading(), problem=AuthExpired("x")), NOW)
+    assert expired.icon.percent is None and not any(row.in_icon for row in expired.windows)

@@ -57,8 +57,9 @@ class WindowRow:
     active: bool
     resets_at: datetime | None
     reset_text: str  # "resets in 2h 11m (14:00)" | "not started"
-    menu_text: str  # "Session (5h): 78% · resets in 2h 11m (14:00)"
+    menu_text: str  # "Session (5h): 78% · resets in 2h 11m (14:00)", + " · in the icon" for its window
     locked_reason: str | None
+    in_icon: bool = False  # the window whose percent the icon shows (named when there are several)
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,19 @@ def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False,
     return f"resets in {countdown} ({clock})"
 
 
-def window_row(window: UsageWindow, now: datetime) -> WindowRow:
+#: Marks the icon's window in the menu (and the click popup): the icon shows one number, and with
+#: several windows nothing else said which one it is.
+IN_ICON = "in the icon"
+
+
+def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> WindowRow:
     percent_text = format_percent(window.percent)
     resets = reset_text(window.resets_at, now)
     menu = f"{window.label}: {percent_text} · {resets}"
     if window.locked_reason:
         menu += " · locked"
+    if in_icon:
+        menu += f" · {IN_ICON}"
     return WindowRow(
         id=window.id,
         label=window.label,
@@ -140,13 +148,16 @@ def window_row(window: UsageWindow, now: datetime) -> WindowRow:
         reset_text=resets,
         menu_text=menu,
         locked_reason=window.locked_reason,
+        in_icon=in_icon,
     )
 
 
-def window_rows(reading: Reading | None, now: datetime) -> tuple[WindowRow, ...]:
+def window_rows(reading: Reading | None, now: datetime, icon_window: str | None = None) -> tuple[WindowRow, ...]:
+    """Every window's row; `icon_window` (an id) is marked as the icon's when there are several."""
     if reading is None:
         return ()
-    return tuple(window_row(w, now) for w in reading.windows)
+    several = len(reading.windows) > 1
+    return tuple(window_row(w, now, in_icon=several and w.id == icon_window) for w in reading.windows)
 
 
 def binding_window(reading: Reading | None, pinned: str | None) -> UsageWindow | None:
@@ -280,8 +291,8 @@ def _updated_text(status: str, state: MonitorState, now: datetime) -> str:
 
 
 def _summary(window: UsageWindow, now: datetime) -> str:
-    """ "session 78% · resets 2h 11m" (the tooltip's core)."""
-    text = f"{short_name(window)} {format_percent(window.percent)}"
+    """ "session limit 78% · resets 2h 11m" (the tooltip's core: which window the icon's number is)."""
+    text = f"{short_name(window)} limit {format_percent(window.percent)}"
     return f"{text} · {reset_text(window.resets_at, now, form='short')}"
 
 
@@ -373,12 +384,13 @@ def view(state: MonitorState, now: datetime) -> View:
     reading = state.reading
     binding = binding_window(reading, state.pinned_window)
     message = problem_message(state.problem, state.next_poll_at, now) if state.problem is not None else None
+    icon = _icon(status, reading, binding)
     return View(
         status=status,
-        icon=_icon(status, reading, binding),
+        icon=icon,
         tooltip=_cap(_tooltip(status, state, binding, message, now), MAX_TOOLTIP),
         plan=plan_text(state.plan, state.simulated),
-        windows=window_rows(reading, now),
+        windows=window_rows(reading, now, binding.id if binding is not None and icon.percent is not None else None),
         extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
         updated_text=_updated_text(status, state, now),
         message=message,
