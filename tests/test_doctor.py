@@ -577,7 +577,7 @@ def test_doctor_as_a_real_process_keeps_its_columns_and_puts_each_fix_on_its_own
     assert set(entries) >= {"credentials", "claude code", "tray backend", "tray host", "usage request"}
     for entry in entries.values():
         if entry.split()[0] in (FAIL, WARN):
-            assert " fix: " in entry, entry
+            assert " fix: " in entry or "(see " in entry, entry  # a fix, or where it is
     assert "No Claude Code login found in" in entries["credentials"]
     assert summary.strip().startswith("3 problem(s) to fix")
 
@@ -632,3 +632,17 @@ def test_a_running_tray_without_a_tray_host_on_this_display_is_a_warning_with_th
     assert level_of(lines, "tray host") == FAIL and code == 1, out
     assert level_of(lines, "running tray") == WARN and "no tray host" in lines["running tray"]
     assert "AppIndicator and KStatusNotifierItem" in lines["running tray"]
+
+
+def test_a_backend_waiting_for_a_missing_tray_host_is_one_problem_told_once(tmp_path, fake_api):
+    """The backend's "none yet" and the tray host's "none found" repeated the same finding and
+    the same long fix; the problem is told (and fixed) under tray host, the backend points there."""
+    env = make_env(tmp_path, fake_api.url)
+    signed_in(env)
+    probes = healthy_probes(x_tray_owned=lambda display: False,
+                            bus_names_owned=lambda address, names: {n: n == NOTIFICATIONS for n in names})
+    code, lines, out = run(env, offline=True, probes=probes)
+    assert level_of(lines, "tray backend") == WARN and level_of(lines, "tray host") == FAIL, out
+    assert "(see tray host)" in lines["tray backend"] and "fix:" not in lines["tray backend"]
+    assert "fix: start a panel whose tray speaks StatusNotifierItem" in lines["tray host"]
+    assert out.count("start a panel") == 1 and code == 1

@@ -411,11 +411,21 @@ def doctor_checks(env, store, client, offline: bool, probes: Probes | None = Non
 
 
 def agree(env, checks: list[Check]) -> list[Check]:
-    """Make the verdicts agree with each other. A tray that is running and answers next to a failed
-    tray check read as a contradiction: either this shell cannot see the desktop (ssh, a bare
-    console), so the tray checks say "not checked" instead of failing, or it can, and then the
-    running tray is told to be a problem too (its icon has nowhere to show)."""
+    """Make the verdicts agree with each other, and say each problem once.
+
+    - A backend that waits for a tray host beside a tray host that is missing: one problem, told
+      (with its fix) under "tray host"; the backend line points there.
+    - A tray that is running and answers next to a failed tray check read as a contradiction:
+      either this shell cannot see the desktop (ssh, a bare console), so the tray checks say "not
+      checked" instead of failing, or it can, and then the running tray is a problem too (its
+      icon has nowhere to show)."""
     by_name = {c.name: c for c in checks}
+    backend, host = by_name.get("tray backend"), by_name.get("tray host")
+    if backend and host and backend.level == WARN and backend.detail.startswith("none yet") and host.level == FAIL:
+        waiting = Check(backend.name, WARN, "none yet: the icon appears as soon as a tray host starts (see tray host)")
+        told_once = Check(host.name, FAIL, host.detail, backend.fix or host.fix)
+        checks = [waiting if c is backend else told_once if c is host else c for c in checks]
+        by_name = {c.name: c for c in checks}
     running = by_name.get("running tray")
     tray_failed = [c for c in checks if c.name in ("tray backend", "tray host") and c.level == FAIL]
     if running is None or not running.detail.startswith("claude-tray is running") or not tray_failed:
@@ -423,7 +433,7 @@ def agree(env, checks: list[Check]) -> list[Check]:
     has_display = env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")
     if env.platform not in ("darwin", "win32") and not has_display:
         unseen = Check("", SKIP, "not checked: this shell has no display; the running claude-tray has its own",
-                       "run claude-tray doctor in a terminal of the desktop session to check it there")
+                       f"run {self_command(env.environ)} doctor in a terminal of that desktop session")
         return [Check(c.name, unseen.level, unseen.detail, unseen.fix) if c in tray_failed else c for c in checks]
     problem = Check("running tray", WARN, "claude-tray is running, but its icon has no tray host to show in "
                                           "(see tray host)", by_name["tray host"].fix)
