@@ -477,6 +477,45 @@ def config(env: Environment) -> int:
     return 0
 
 
+def accounts(env: Environment, action: str | None, name: str | None = None, folder: str | None = None,
+             discover: bool = False) -> int:
+    """`claude-tray accounts [add NAME DIR | remove NAME] [--discover]`."""
+    from tray_monitor import accounts as accounts_module
+    from tray_monitor.accounts import AccountProblem
+
+    _load_settings(env)  # settings.toml's warnings (a bad `accounts` entry) said once
+    try:
+        if action == "add":
+            assert name is not None and folder is not None  # argparse requires both
+            added = accounts_module.add_account(env, name, folder)
+            state = accounts_module.login_state(accounts_module.credential_store(env, added), env.clock.now())
+            print(f"Account {added.name!r} added: {accounts_module.display_path(env, added.config_dir)} "
+                  f"({state.state}).", file=env.stdout)
+            if not state.ok:
+                print(f"claude-tray: to log in there, run: CLAUDE_CONFIG_DIR={added.config_dir} claude",
+                      file=env.stderr)
+            return 0
+        if action == "remove":
+            assert name is not None
+            removed = accounts_module.remove_account(env, name)
+            print(f"Account {removed.name!r} removed (its login in "
+                  f"{accounts_module.display_path(env, removed.config_dir)} is untouched).", file=env.stdout)
+            return 0
+    except AccountProblem as problem:
+        print(f"claude-tray: {problem}", file=env.stderr)
+        return 1
+    except OSError as error:
+        print(f"claude-tray: could not save the accounts ({error.strerror or error}).", file=env.stderr)
+        return 1
+    found, warnings = accounts_module.load_accounts(env)
+    for warning in warnings:
+        print(f"claude-tray: {warning}", file=env.stderr)
+    print("\n".join(accounts_module.account_table(env, found)), file=env.stdout)
+    if discover:
+        print("\n".join(accounts_module.discovery_lines(env, accounts_module.discover(env, found))), file=env.stdout)
+    return 0
+
+
 def doctor(env: Environment, offline: bool) -> int:
     from tray_monitor.client import UsageClient
     from tray_monitor.credentials import CredentialStore

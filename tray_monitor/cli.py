@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     autostart = commands.add_parser("autostart", parents=[shared], help="start the tray at login")
     autostart.add_argument("action", choices=("enable", "disable", "status"))
     commands.add_parser("config", parents=[shared], help="show the settings file, its values and any problems")
+    accounts = commands.add_parser("accounts", parents=[shared],
+                                   help="the Claude logins read (one per Claude Code config folder); add, remove")
+    accounts.add_argument("--discover", action="store_true",
+                          help="also list folders ~/.claude* that hold a login no account reads (never added)")
+    account_actions = accounts.add_subparsers(dest="accounts_action", metavar="ACTION")
+    add = account_actions.add_parser("add", help="read one more login: NAME and its CLAUDE_CONFIG_DIR folder")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("folder", metavar="DIR")
+    remove = account_actions.add_parser("remove", help="stop reading a login added with `accounts add`")
+    remove.add_argument("name", metavar="NAME")
     doctor = commands.add_parser("doctor", parents=[shared], help="check login, network, tray and notifications")
     doctor.add_argument("--offline", action="store_true", help="skip the request to the usage endpoint")
     # Normally never parsed here: launch.py sends `claude-tray statusline ...` straight to
@@ -152,6 +162,9 @@ def _dispatch(args: argparse.Namespace, env: Environment) -> int:
         return app.config(env)
     if command == "doctor":
         return app.doctor(env, args.offline)
+    if command == "accounts":
+        return app.accounts(env, args.accounts_action, getattr(args, "name", None), getattr(args, "folder", None),
+                            discover=args.discover)
     raise AssertionError(f"unhandled command {command!r}")  # argparse only lets known ones through
 
 

@@ -41,9 +41,14 @@ PREFERENCE_KEYS: dict[str, tuple[type, ...]] = {
     "autostart": (bool,),  # "Start at login" wanted: lets autostart tell "removed by hand" apart
     "icon_window": (str, type(None)),
     "overflow_hint_shown": (bool,),  # Windows: the "drag me out of the ^ overflow" hint, once
+    "accounts": (dict,),  # `claude-tray accounts add NAME DIR`: {name: config folder} (accounts.py)
 }
 
 _WINDOW_ID = re.compile(r"^[a-z0-9_]+$")
+#: An account's name: typed on the command line and part of a file name (its 429 wait).
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+#: The login claude-tray has always read (CLAUDE_CONFIG_DIR, else ~/.claude); no other account may take it.
+DEFAULT_ACCOUNT = "default"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class Settings:
     notifications: bool = True
     notify_reset: bool = True  # notify when a window that had crossed a threshold resets
     icon_window: str | None = None  # window id the icon shows; None = the binding one
+    # More Claude Code logins: (name, config folder as written, `~` not yet expanded); accounts.py
+    accounts: tuple[tuple[str, str], ...] = ()
 
 
 _DEFAULTS = Settings()
@@ -64,6 +71,7 @@ KEY_HELP = {
     "notifications": "desktop notifications on or off",
     "notify_reset": "notify when a window you were warned about resets",
     "icon_window": 'window shown in the icon: "auto", "five_hour", "seven_day", ...',
+    "accounts": 'more logins: [{ name = "work", config_dir = "~/.claude-work" }]',
 }
 
 
@@ -138,12 +146,39 @@ def _check_icon_window(value: Any, where: str) -> tuple[Any, str | None]:
     )
 
 
+def _check_accounts(value: Any, where: str) -> tuple[Any, str | None]:
+    """[{ name = "work", config_dir = "~/.claude-work" }, ...]; one bad entry means the default
+    (no extra logins) and one warning naming it, as for thresholds."""
+    entries: list[tuple[str, str]] = []
+    problem = None
+    if not isinstance(value, list):
+        problem = f"must be a list like [{{ name = \"work\", config_dir = \"~/.claude-work\" }}], got {value!r}"
+    for entry in value if problem is None else ():
+        if not isinstance(entry, dict) or set(entry) != {"name", "config_dir"}:
+            problem = f"each entry needs exactly a name and a config_dir, got {entry!r}"
+        elif not isinstance(entry["name"], str) or not ACCOUNT_NAME.match(entry["name"]):
+            problem = (f"an account name is letters, digits, '.', '_' or '-' (up to 32), "
+                       f"got {entry['name']!r}")
+        elif entry["name"] == DEFAULT_ACCOUNT or entry["name"] in (n for n, _ in entries):
+            problem = f"the account name {entry['name']!r} is taken"
+        elif not isinstance(entry["config_dir"], str) or not entry["config_dir"].strip():
+            problem = f"config_dir of {entry['name']!r} must be a folder, got {entry['config_dir']!r}"
+        else:
+            entries.append((entry["name"], entry["config_dir"].strip()))
+            continue
+        break
+    if problem is not None:
+        return _DEFAULTS.accounts, f"{where}: 'accounts' {problem}; only the default login is read."
+    return tuple(entries), None
+
+
 _CHECKS = {
     "interval": _check_interval,
     "thresholds": _check_thresholds,
     "notifications": _check_bool("notifications"),
     "notify_reset": _check_bool("notify_reset"),
     "icon_window": _check_icon_window,
+    "accounts": _check_accounts,
 }
 
 
@@ -264,7 +299,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
+        return "[" + ", ".join(
+            f"{{ name = {json.dumps(v[0])}, config_dir = {json.dumps(v[1])} }}" if isinstance(v, tuple) else str(v)
+            for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value)
     return str(value)
