@@ -14,11 +14,14 @@ Regimes:
 - statusline: Claude Code's statusline hands over a reading every `--feed-every` seconds;
 - idle: no statusline, nobody working;
 - active: no statusline, Claude Code working (writing transcripts) all hour.
+Each regime runs from the tray's start; the idle one is also shown for its second hour (the
+stretch to 10 minutes has then settled), which is what a machine left alone pays.
 Before issue 13 every regime cost 3600 / interval = 30 requests per hour at the default 120 s.
 """
 from __future__ import annotations
 
 import argparse
+import random
 from datetime import timedelta
 
 from tray_monitor.alerts import AlertMemory
@@ -27,7 +30,7 @@ from tray_monitor.model import Credentials, Reading, UsageWindow
 from tray_monitor.monitor import Monitor
 from tray_monitor.notifier import NullNotifier
 from tray_monitor.poller import Poller
-from tray_monitor.schedule import MIN_INTERVAL
+from tray_monitor.schedule import JITTER, MIN_INTERVAL
 from tray_monitor.shared_reading import FedReading, FedWindow
 from tray_monitor.state import MonitorState
 
@@ -57,17 +60,16 @@ class Activity:
         self.clock, self.active = clock, active
 
     def __call__(self) -> float | None:
-        return self.clock.monotonic() if self.active else None
+        return self.clock.now().timestamp() if self.active else None  # "a transcript written just now"
 
 
-def run(regime: str, hours: float, interval: float, feed_every: float) -> int:
+def run(regime: str, hours: float, interval: float, feed_every: float, seed: int = 13) -> int:
     clock = FakeClock()
     source = CountingSource(clock, hours)
     monitor = Monitor(MonitorState(interval=interval, alert_memory=AlertMemory()), clock, NullNotifier(), None)
-    kwargs = {}
-    if "activity" in Poller.__init__.__code__.co_varnames:  # polite polling (issue 13, part 4)
-        kwargs["activity"] = Activity(clock, regime == "active")
-    poller = Poller(source, monitor, clock, interval, **kwargs)
+    # As app.tray builds it: jittered waits, the transcript activity check (here scripted).
+    poller = Poller(source, monitor, clock, interval, jitter=JITTER, rng=random.Random(seed),
+                    activity=Activity(clock, regime == "active"))
     end = clock.monotonic() + hours * 3600
     next_feed = clock.monotonic() + feed_every if regime == "statusline" else float("inf")
     while clock.monotonic() < end:
@@ -95,6 +97,9 @@ def main() -> int:
                           ("active", "active without a statusline")):
         reads = run(regime, args.hours, args.interval, args.feed_every)
         print(f"{label:40} {reads / args.hours:10.1f}   {before:.0f}")
+        if regime == "idle":
+            second = run(regime, args.hours + 1, args.interval, args.feed_every) - reads
+            print(f"{'idle, the hour after that':40} {second:10.1f}   {before:.0f}")
     return 0
 
 

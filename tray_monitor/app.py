@@ -208,6 +208,19 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
     return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour, note=note)
 
 
+def _tray_poller(env: Environment, source, monitor, interval: float, demo: bool):
+    """The tray's poller asks politely (schedule.py): jittered waits, stretched up to 10 minutes
+    while Claude Code is idle (its transcripts are watched; the demo has none)."""
+    from tray_monitor.activity import TranscriptActivity, projects_dir
+    from tray_monitor.poller import Poller
+    from tray_monitor.schedule import JITTER
+
+    if demo:
+        return Poller(source, monitor, env.clock, interval)
+    activity = TranscriptActivity(projects_dir(env.environ, env.home))
+    return Poller(source, monitor, env.clock, interval, jitter=JITTER, activity=activity.latest)
+
+
 def _history_store(env: Environment):
     """The usage history (forecast, `claude-tray history`); simulated readings never go in it."""
     from tray_monitor.history import HistoryStore, history_path
@@ -229,7 +242,6 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.malloc_arenas import limit_malloc_arenas
     from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
-    from tray_monitor.poller import Poller
     from tray_monitor.shared_reading import BadFeed, parse_feed
     from tray_monitor.tray import NoGraphicalSession, TrayAdapter
     from tray_monitor.tray_controller import TrayController
@@ -297,7 +309,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
 
         notifier = DemoNotifier(notifier)
     monitor = Monitor(state, env.clock, notifier, alert_store, history=None if demo else _history_store(env))
-    poller = Poller(source, monitor, env.clock, interval)
+    poller = _tray_poller(env, source, monitor, interval, demo)
     publisher = ReadingPublisher(env, monitor)
 
     def take_statusline(text: str) -> str:

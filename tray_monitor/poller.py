@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -88,8 +89,18 @@ class Poller:
     def __init__(self, source: ReadingSource, monitor: EventSink, clock: Clock,
                  interval: float = sch.DEFAULT_INTERVAL, *,
                  plan_of: Callable[[Credentials], str | None] = _default_plan_label,
-                 error_pause: float = ERROR_PAUSE):
+                 error_pause: float = ERROR_PAUSE, jitter: float = 0.0, rng: random.Random | None = None,
+                 activity: Callable[[], float | None] | None = None):
+        """`jitter` (schedule.JITTER for the tray): each wait after a success is the interval times
+        1 +- jitter. `activity`: the newest Claude Code transcript write (epoch seconds), asked at
+        every wake-up (activity.TranscriptActivity.latest); without it the wait never stretches."""
         self._source = source
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._activity = activity
+        self._activity_failure_logged = False
+        self._last_poll_epoch: float | None = None  # wall time of the last request, for "activity since"
+        self._fed_since_poll = False
         self._monitor = monitor
         self._clock = clock
         self._plan_of = plan_of
@@ -163,6 +174,7 @@ class Poller:
                 return
             now_mono = self._clock.monotonic()
             self._schedule = sch.statusline_seen(self._schedule, now_mono)
+            self._fed_since_poll = True
             next_at = sch.next_poll_wall(self._schedule, now_mono, self._clock.now())
         self._monitor.handle(StatuslineRead(fed), PollScheduled(next_at))
 
@@ -195,6 +207,7 @@ class Poller:
             self._next_tick_mono = None  # every countdown moved: redraw now
 
         self._take_statusline()
+        self._check_activity(now_mono)
 
         if self.schedule.waiting_for_store:
             fingerprint = self._fingerprint()
@@ -216,6 +229,30 @@ class Poller:
             self._plan_next_tick()
 
         return self._wait_seconds()
+
+    def _active_since_poll(self) -> bool:
+        """Claude Code wrote a transcript after the last request (False without a checker)."""
+        if self._activity is None:
+            return False
+        try:
+            latest = self._activity()
+        except Exception:
+            if not self._activity_failure_logged:  # asked at every wake-up: say it once
+                self._activity_failure_logged = True
+                log.exception("could not check Claude Code's activity")
+            return False
+        return latest is not None and (self._last_poll_epoch is None or latest > self._last_poll_epoch)
+
+    def _check_activity(self, now_mono: float) -> None:
+        if self._active_since_poll():
+            with self._lock:
+                self._schedule = sch.activity_seen(self._schedule, now_mono)
+
+    def activity_seen(self) -> None:
+        """The menu was opened (or another sign of a person): end an idle stretch at once."""
+        with self._lock:
+            self._schedule = sch.activity_seen(self._schedule, self._clock.monotonic())
+        self._wake.set()
 
     def _plan_next_tick(self) -> None:
         now_mono, now_wall = self._clock.monotonic(), self._clock.now()
@@ -249,10 +286,15 @@ class Poller:
                 self._schedule = sch.poll_failed(self._schedule, error, self._clock.monotonic(), fingerprint)
             event: PollFailed | PollSucceeded = PollFailed(error)
         else:
+            # Without an activity checker nobody can tell idle from busy: never stretch.
+            active = self._activity is None or self._fed_since_poll or self._active_since_poll()
+            jitter = 1.0 + self._rng.uniform(-self._jitter, self._jitter) if self._jitter else 1.0
             with self._lock:
                 self._schedule = sch.poll_succeeded(self._schedule, reading, self._clock.monotonic(),
-                                                    self._clock.now())
+                                                    self._clock.now(), jitter=jitter, active=active)
             event = PollSucceeded(reading, self._plan(creds))
+        self._fed_since_poll = False
+        self._last_poll_epoch = self._clock.now().timestamp()
         if self._stopped.is_set():
             return  # quitting: the front ends may be gone already
         with self._lock:

@@ -21,6 +21,10 @@ The rules (each one bounds how many requests a fault can cause; see tests/test_s
   the next request moves to one interval after it, but at most STATUSLINE_POLL_EVERY intervals
   after the last request, so per-model windows still refresh; never before the first request,
   during a failure streak, or over a pending manual refresh;
+- polite polling: every wait after a success is jittered by +-10 %; after STRETCH_AFTER answers
+  in a row that changed nothing while Claude Code showed no activity (no statusline reading, no
+  transcript written since the previous request), the wait doubles, up to 10 minutes; any
+  activity (or a menu opened) brings it back to the interval at once (`activity_seen`);
 - manual refresh: at once, but refreshes within 30 s of the last accepted one are coalesced into it.
   Scheduled polls do not count, so a refresh right after a scheduled poll is still honoured.
 """
@@ -59,6 +63,13 @@ MIN_RESET_GAP = 60.0
 #: reading moves the next request to one interval after it, but never later than this many
 #: intervals after the last request (10 min at the default 120 s).
 STATUSLINE_POLL_EVERY = 5
+#: Polite polling: every wait after a success is the interval times a factor drawn from
+#: 1 +- JITTER (passed in), so several machines started together do not ask in lockstep.
+JITTER = 0.10
+#: After this many answers in a row that changed nothing, with no Claude Code activity seen since
+#: the previous one, the wait doubles per further unchanged answer, up to MAX_IDLE_WAIT.
+STRETCH_AFTER = 3
+MAX_IDLE_WAIT = 600.0
 #: A wall-minus-monotonic difference that moved by more than this means a sleep or a clock change.
 CLOCK_JUMP = 60.0
 
@@ -100,6 +111,9 @@ class Schedule:
     in_flight: bool = False
     reset_poll_at: datetime | None = None  # wall time: a window's resets_at + RESET_DELAY
     wall_offset: float | None = None  # wall minus monotonic seconds at the last observation
+    floor: float = MIN_INTERVAL  # no jittered wait goes below this (the endpoint's tolerance)
+    last_reading_key: tuple[object, ...] | None = None  # what the last answer said (to tell "unchanged")
+    unchanged_polls: int = 0  # answers in a row that changed nothing, with no activity between
 
     @property
     def waiting_for_store(self) -> bool:
@@ -110,7 +124,7 @@ def new_schedule(interval: float, now_mono: float, now_wall: datetime,
                  min_interval: float = MIN_INTERVAL) -> Schedule:
     """The first request is due at once."""
     return Schedule(interval=clamp_interval(interval, min_interval), next_poll_mono=now_mono,
-                    wall_offset=_offset(now_mono, now_wall))
+                    wall_offset=_offset(now_mono, now_wall), floor=min_interval)
 
 
 def clamp_interval(interval: float, min_interval: float = MIN_INTERVAL) -> float:
@@ -184,11 +198,33 @@ def poll_started(s: Schedule) -> Schedule:
     return replace(s, in_flight=True)
 
 
-def poll_succeeded(s: Schedule, reading: Reading, now_mono: float, now_wall: datetime) -> Schedule:
+def _reading_key(reading: Reading) -> tuple[object, ...]:
+    extra = reading.extra_usage
+    return (tuple((w.id, w.percent, w.resets_at, w.locked_reason) for w in reading.windows),
+            None if extra is None else (extra.enabled, extra.used, extra.limit))
+
+
+def success_wait(s: Schedule, unchanged_polls: int, jitter: float = 1.0) -> float:
+    """The wait after a success: the interval, doubled per unchanged answer beyond
+    STRETCH_AFTER - 1 (up to MAX_IDLE_WAIT, never below the interval), times the jitter factor
+    (never below the floor)."""
+    wait = s.interval
+    if unchanged_polls >= STRETCH_AFTER:
+        wait = max(s.interval, min(s.interval * 2 ** (unchanged_polls - STRETCH_AFTER + 1), MAX_IDLE_WAIT))
+    return max(wait * jitter, min(s.floor, s.interval))
+
+
+def poll_succeeded(s: Schedule, reading: Reading, now_mono: float, now_wall: datetime,
+                   jitter: float = 1.0, active: bool = False) -> Schedule:
+    """`jitter`: a factor in 1 +- JITTER; `active`: Claude Code was used since the last request."""
+    key = _reading_key(reading)
+    unchanged = 0 if active or key != s.last_reading_key else s.unchanged_polls + 1
     return replace(
         s,
         in_flight=False,
-        next_poll_mono=now_mono + s.interval,
+        next_poll_mono=now_mono + success_wait(s, unchanged, jitter),
+        last_reading_key=key,
+        unchanged_polls=unchanged,
         failure_kind=None,
         backoff=0.0,
         cooldown_until_mono=None,
@@ -251,9 +287,21 @@ def request_refresh(s: Schedule, now_mono: float) -> tuple[Schedule, RefreshOutc
 
 def statusline_seen(s: Schedule, now_mono: float) -> Schedule:
     """A statusline reading arrived: postpone the next request (see STATUSLINE_POLL_EVERY)."""
+    s = replace(s, unchanged_polls=0)  # Claude Code is in use: no idle stretch
     if s.failure_kind is not None or s.in_flight or s.last_poll_mono is None:
         return s
     if s.refresh_accepted_mono is not None and s.refresh_accepted_mono >= s.last_poll_mono:
         return s  # a manual refresh is waiting for its request: it is not postponed
     latest = s.last_poll_mono + STATUSLINE_POLL_EVERY * s.interval
     return replace(s, next_poll_mono=max(s.next_poll_mono, min(now_mono + s.interval, latest)))
+
+
+def activity_seen(s: Schedule, now_mono: float) -> Schedule:
+    """Claude Code is in use (a transcript written, a statusline reading) or the menu was opened:
+    a stretched wait ends at once, back to one interval after the last request."""
+    if s.unchanged_polls == 0:
+        return s
+    s = replace(s, unchanged_polls=0)
+    if s.failure_kind is not None or s.last_poll_mono is None:
+        return s
+    return replace(s, next_poll_mono=min(s.next_poll_mono, max(now_mono, s.last_poll_mono + s.interval)))
