@@ -235,6 +235,7 @@ def test_a_host_restart_brings_the_item_back_within_two_seconds_and_a_second_sta
     began = time.monotonic()
     wait_until(lambda: registered(session_bus.address, app.process.pid), 5, "the item to register again")
     took = time.monotonic() - began
+    print(f"the item registered again {took:.2f} s after the new watcher took its name")
     assert took < 2.0, f"the item came back after {took:.1f}s"
     assert sum(1 for i in sni_items(session_bus.address) if i.id == APP_ID) == 1
     quit_cleanly(world, app)

@@ -715,3 +715,100 @@ def test_the_xorg_flush_helper_is_idle_while_nobody_waits(env):
     stopping = threading.Event()
     stopping.wait(3 * tray_module.XORG_UNSTICK_EVERY)  # a real wait: the helper runs on real time
     assert adapter.tray_backend.icon._display.flushed == flushes_after_show
+
+
+# ----------------------------------------------------------------------------- no tray host yet
+
+
+class FakeBackend:
+    name = "fake"
+    has_menu = True
+    notifier_icon = None
+    redraw_count = 0
+
+    def __init__(self):
+        self.looks, self.ran, self.stopped = [], threading.Event(), threading.Event()
+        self.on_click = None
+
+    def show(self, look):
+        self.looks.append(look)
+
+    def run(self, on_ready):
+        on_ready()
+        self.ran.set()
+        self.stopped.wait(10)
+
+    def stop(self):
+        self.stopped.set()
+
+
+def waiting_adapter(tmp_path, monkeypatch, hosts_seen, opened=None):
+    """An adapter on Linux with DISPLAY but no tray host at first; `hosts_seen` is consumed one
+    Hosts per look; the fake clock advances 1 s per look."""
+    from tray_monitor import tray as tray_package
+    from tray_monitor.clock import FakeClock
+    from tray_monitor.tray.choice import Hosts
+
+    clock = FakeClock()
+    env = temp_env(tmp_path, {"DISPLAY": ":9", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nowhere"}, clock=clock)
+
+    def find_hosts(environ):
+        clock.advance(1.0)
+        return hosts_seen.pop(0) if hosts_seen else Hosts(sni=False, xembed=False)
+
+    def open_backend(env, choice, render=None, say=None):
+        if opened is None:
+            raise NoGraphicalSession("the X server went away")
+        opened.append(choice)
+        return backend
+
+    backend = FakeBackend()
+    monkeypatch.setattr(tray_package, "find_hosts", find_hosts)
+    monkeypatch.setattr(tray_package, "open_backend", open_backend)
+    monkeypatch.setattr(tray_package, "HOST_POLL_EVERY", 0.01)
+    said: list[str] = []
+    adapter = TrayAdapter(env, Recorder().actions(), say=said.append)
+    return adapter, backend, said
+
+
+def test_with_no_host_the_adapter_waits_says_so_once_and_takes_the_first_host(tmp_path, monkeypatch):
+    from tray_monitor.tray.choice import Hosts
+
+    nothing = Hosts(sni=False, xembed=False)
+    opened: list = []
+    adapter, backend, said = waiting_adapter(
+        tmp_path, monkeypatch, [nothing] * 9 + [Hosts(sni=True, xembed=False)], opened)
+    assert adapter.backend == "waiting" and not adapter.has_menu
+    adapter.show(make_view(78))  # before any host: kept, shown when one appears
+    ready = threading.Event()
+    runner = threading.Thread(target=adapter.run, args=(ready.set,), daemon=True)
+    runner.start()
+    assert backend.ran.wait(5)
+    assert ready.is_set() and [c.kind for c in opened] == ["sni"] and adapter.backend == "fake"
+    assert backend.looks[-1].tooltip == make_view(78).tooltip
+    assert said[0].startswith("tray: no tray host yet")
+    assert sum("no system tray is running" in s for s in said) == 1
+    assert said[-1] == "tray: StatusNotifierItem via org.kde.StatusNotifierWatcher"
+    adapter.stop()
+    runner.join(5)
+    assert not runner.is_alive()
+
+
+def test_a_host_that_cannot_be_opened_is_said_and_run_returns(tmp_path, monkeypatch):
+    from tray_monitor.tray.choice import Hosts
+
+    nothing, xembed = Hosts(sni=False, xembed=False), Hosts(sni=False, xembed=True)
+    adapter, _backend, said = waiting_adapter(tmp_path, monkeypatch, [nothing, xembed], opened=None)
+    ready = threading.Event()
+    adapter.run(ready.set)  # returns: the app then stops polling and exits as on Quit
+    assert ready.wait(2)
+    assert said[-1] == "tray: the X server went away"
+
+
+def test_stop_while_waiting_for_a_host_returns_from_run(tmp_path, monkeypatch):
+    adapter, _backend, _said = waiting_adapter(tmp_path, monkeypatch, [])
+    runner = threading.Thread(target=adapter.run, daemon=True)
+    runner.start()
+    adapter.stop()
+    runner.join(5)
+    assert not runner.is_alive()
