@@ -110,11 +110,14 @@ class AppIconFile:
         if not self._done:
             self._done = True
             try:
-                from tray_monitor.icon import render_app_icon
+                from importlib import resources
 
+                # The packaged PNG (kept equal to render_app_icon(64) by test_icon_tools), copied:
+                # Pillow's save() would first import five image plugins (about 1 MiB of RSS).
+                png = resources.files("tray_monitor").joinpath("assets/claude-tray-64.png").read_bytes()
                 self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 tmp = self._path.with_name(self._path.name + ".tmp")
-                render_app_icon(64).save(tmp, format="PNG")
+                tmp.write_bytes(png)
                 os.chmod(tmp, 0o600)  # like every file we write: the user's alone (daemons run as the user)
                 os.replace(tmp, self._path)
                 self._result = str(self._path)
