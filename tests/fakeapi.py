@@ -8,6 +8,10 @@
         assert fake_api.requests[0].headers["anthropic-beta"] == "oauth-2025-04-20"
 
 Works for subprocess tests too: put `fake_api.url` into the child's CLAUDE_TRAY_API_URL.
+
+Several logins: `fake_api.per_token({token: Response, ...})` answers each bearer token from its own
+queue (`queue_for(token, ...)`) and then its own default; a request with any other token (or none)
+gets a 401 and is kept in `wrong_tokens`. `count(token)` = requests that carried it.
 Fault behaviours per response: `delay` (seconds before answering), `truncate` (full
 Content-Length, half the body, then close), `close` (close without any answer), `trickle` (one
 byte every `trickle` seconds, from the status line on or only the body). A queued callable
@@ -59,6 +63,11 @@ class RecordedRequest:
     at: float  # time.monotonic() when it arrived
 
 
+def bearer_token(request: RecordedRequest) -> str | None:
+    value = request.headers.get("authorization", "")
+    return value[len("Bearer "):] if value.startswith("Bearer ") else None
+
+
 def usage_fixture(name: str) -> bytes:
     """A recorded usage body, by file name with or without `.json`."""
     return (FIXTURES / "usage" / _with_json(name)).read_bytes()
@@ -94,6 +103,9 @@ class FakeApi:
                                            {"Content-Type": "application/json"})
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Response] = deque()
+        self._token_defaults: dict[str, Response] | None = None  # per_token(): one answer per login
+        self._token_queues: dict[str, deque[Response]] = {}
+        self.wrong_tokens: list[str | None] = []  # per_token(): requests whose token was none of them
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         # port: 0 = a free one; a fixed one brings a stopped server back at the same address
@@ -136,6 +148,21 @@ class FakeApi:
             body = body.encode()
         self.queue(Response(status, body, dict(headers or {}), **kwargs))
 
+    def per_token(self, defaults: dict[str, Response]) -> None:
+        """Answer per bearer token from now on: its queue first, then `defaults[token]`."""
+        with self._lock:
+            self._token_defaults = dict(defaults)
+            self._token_queues = {token: deque() for token in defaults}
+
+    def queue_for(self, token: str, *responses: Response) -> None:
+        with self._lock:
+            self._token_queues[token].extend(responses)
+
+    def count(self, token: str) -> int:
+        """How many requests carried this bearer token."""
+        with self._lock:
+            return sum(1 for r in self.requests if bearer_token(r) == token)
+
     @property
     def pending(self) -> int:
         with self._lock:
@@ -144,6 +171,14 @@ class FakeApi:
     def _next(self, request: RecordedRequest) -> Response:
         with self._lock:
             self.requests.append(request)
+            if self._token_defaults is not None:
+                token = bearer_token(request)
+                if token not in self._token_defaults:
+                    self.wrong_tokens.append(token)
+                    return Response(401, error_fixture("401-invalid-token.json"))
+                assert token is not None
+                queued = self._token_queues[token]
+                return queued.popleft() if queued else self._token_defaults[token]
             response = self._queue.popleft() if self._queue else self.default
         # A queued callable decides when the request arrives (e.g. rotate the login, then 401).
         return response(request) if callable(response) else response

@@ -14,25 +14,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.envs import temp_env
-from tests.fakeapi import credentials_fixture, fake_security_bin, write_credentials
+from tests.fakeapi import credentials_fixture, fake_security_bin
+from tests.logins import TOKENS, login, write_toml
 from tray_monitor import accounts as acc
 from tray_monitor.app import accounts as accounts_command
-from tray_monitor.settings import Settings, load_settings, preferences_path, settings_from_mapping, settings_path
-
-TOKENS = {"default": "tok-default-" + "a" * 30, "work": "tok-work-" + "b" * 30, "play": "tok-play-" + "c" * 30}
-
-
-def login(folder: Path, token: str, fixture: str = "max-linux", expires_in: float = 8 * 3600) -> Path:
-    payload = credentials_fixture(fixture)
-    payload["claudeAiOauth"]["accessToken"] = token
-    payload["claudeAiOauth"]["refreshToken"] = token.replace("tok-", "ref-")
-    return write_credentials(folder, payload, expires_in=expires_in)
-
-
-def write_toml(env, text: str) -> None:
-    path = settings_path(env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+from tray_monitor.settings import Settings, load_settings, preferences_path, settings_from_mapping
 
 
 def run(env, action=None, name=None, folder=None, discover=False) -> tuple[int, str, str]:

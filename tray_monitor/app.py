@@ -31,13 +31,17 @@ def _load_settings(env: Environment) -> Settings:
     return settings
 
 
-def _usage_source(env: Environment):
+def _usage_source(env: Environment, account=None):
+    """The endpoint source of one account (None: the default login): its own credential store and
+    its own 429 wait, so a 429 for one login never holds back another."""
+    from tray_monitor.accounts import credential_store
     from tray_monitor.client import UsageClient
     from tray_monitor.cooldown import SharedCooldown, cooldown_path
     from tray_monitor.credentials import CredentialStore
     from tray_monitor.source import UsageSource
 
-    return UsageSource(CredentialStore(env), UsageClient(env), env.clock, SharedCooldown(cooldown_path(env), env.clock))
+    store = CredentialStore(env) if account is None else credential_store(env, account)
+    return UsageSource(store, UsageClient(env), env.clock, SharedCooldown(cooldown_path(env, account), env.clock))
 
 
 def _initial_state(settings, interval: float, notifications: bool, memory, simulated: bool = False):

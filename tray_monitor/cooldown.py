@@ -6,17 +6,23 @@ lengthen the very limit the tray is waiting out; and a 429 met by `status` would
 tray. So whichever process meets a 429 writes when asking is fine again, and every process checks
 that before it sends a request.
 
-The file is `rate-limit.json` in the data directory: `{"since": ISO time, "until": ISO time}`,
-written atomically, readable by the user alone, holding nothing about the login. The wait is the
-server's Retry-After, else the poller's first back-off (5 minutes), capped at an hour like the
-poller's. Wall-clock times, so it is valid only while `since <= now < until`: a clock set back
-makes it void rather than an hour longer. A missing, unreadable or corrupt file means no cooldown.
+The wait belongs to one login: a 429 for one account never holds back another. The default account's
+file is `rate-limit.json` in the data directory (as before accounts existed); another account's is
+`rate-limit-<8 hex digits of sha256 of its config folder>.json`, keyed by the folder (the login)
+rather than the name, so removing and re-adding an account under a new name keeps its wait.
+Each holds `{"since": ISO time, "until": ISO time}`, written atomically, readable by the user
+alone, holding nothing about the login. The wait is the server's Retry-After, else the poller's
+first back-off (5 minutes), capped at an hour like the poller's. Wall-clock times, so it is valid
+only while `since <= now < until`: a clock set back makes it void rather than an hour longer. A
+missing, unreadable or corrupt file means no cooldown.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +31,7 @@ from tray_monitor.errors import RateLimited
 from tray_monitor.schedule import RATE_LIMIT_FIRST_BACKOFF, RETRY_AFTER_CAP
 
 if TYPE_CHECKING:
+    from tray_monitor.accounts import Account
     from tray_monitor.clock import Clock
     from tray_monitor.environment import Environment
 
@@ -33,8 +40,12 @@ log = logging.getLogger("tray_monitor.cooldown")
 COOLDOWN_FILE = "rate-limit.json"
 
 
-def cooldown_path(env: Environment) -> Path:
-    return Path(env.data_dir) / COOLDOWN_FILE
+def cooldown_path(env: Environment, account: Account | None = None) -> Path:
+    """The wait file of `account` (None or the default account: the one file of before)."""
+    if account is None or account.is_default:
+        return Path(env.data_dir) / COOLDOWN_FILE
+    digest = hashlib.sha256(os.fsencode(os.path.normpath(account.config_dir))).hexdigest()[:8]
+    return Path(env.data_dir) / f"rate-limit-{digest}.json"
 
 
 class SharedCooldown:
