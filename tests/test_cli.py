@@ -263,6 +263,8 @@ def test_status_json_without_a_login_as_a_real_process():
         "plan": None,
         "updated_at": None,
         "message": "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo",
+        "skipped_windows": 0,
+        "notices": [],
         "windows": [],
         "extra_usage": None,
         "from_tray": False,

@@ -106,7 +106,7 @@ def test_single_digit_is_centred():
 
 
 @pytest.mark.parametrize(("percent", "label"), [
-    (0, "0"), (7.4, "7"), (41.5, "42"), (99.4, "99"), (99.6, "99"), (100, "full"), (104.2, "full"),
+    (0, "0"), (7.4, "7"), (41.5, "41"), (74.6, "74"), (99.4, "99"), (99.6, "99"), (100, "full"), (104.2, "full"),
     (-3, "0"), (None, None), (float("nan"), None), (float("inf"), None),
 ])
 def test_percent_label(percent, label):

@@ -103,15 +103,15 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
     assert env.stdout.getvalue() == textwrap.dedent(
         """\
         Claude usage · Max 5x
-        Session (5h)                               104% !!
+        Current session                            104% !!
         ██████████████████████████████████████████████████
         resets in 2h 11m (20:00)
 
-        Weekly                                         71%
+        Current week (all models)                      71%
         ████████████████████████████████████░░░░░░░░░░░░░░
         resets in 3d 17h (Mon 11:00)
 
-        Extra usage: $12.34 of $50.00 (25%)
+        Extra usage: $12.34 of $50.00 (24%)
         Updated 17:48
         """
     )
@@ -136,10 +136,12 @@ def test_status_json_of_every_recorded_body_is_the_stable_object(name):
     env = make_env()
     assert run_status(FakeSource(reading), env, as_json=True, now=NOW) == 0
     data = json.loads(env.stdout.getvalue())
-    assert set(data) == {"status", "plan", "updated_at", "message", "windows", "extra_usage", "from_tray"}
+    assert set(data) == {"status", "plan", "updated_at", "message", "skipped_windows", "notices", "windows", "extra_usage",
+                         "from_tray"}
     assert data["status"] == "ok" and data["plan"] == "Max 5x" and data["message"] is None
     assert datetime.fromisoformat(data["updated_at"]) == reading.fetched_at
     assert [w["id"] for w in data["windows"]] == [w.id for w in reading.windows]
+    assert data["skipped_windows"] == reading.skipped == 0 and data["notices"] == []
     for item, window in zip(data["windows"], reading.windows, strict=False):
         assert set(item) == {"id", "label", "percent", "resets_at", "severity", "active"}
         assert item["percent"] == window.percent
@@ -153,7 +155,8 @@ def test_status_json_of_every_recorded_body_is_the_stable_object(name):
     if reading.extra_usage is None:
         assert data["extra_usage"] is None
     else:
-        assert set(data["extra_usage"]) == {"enabled", "used", "limit", "currency", "percent"}
+        assert set(data["extra_usage"]) == {"enabled", "used", "limit", "currency", "percent", "decimal_places",
+                                            "disabled_reason"}
 
 
 def test_status_json_keeps_overage_percent_raw_and_extra_usage_in_major_units():
@@ -162,13 +165,14 @@ def test_status_json_keeps_overage_percent_raw_and_extra_usage_in_major_units():
     data = json.loads(env.stdout.getvalue())
     assert data["windows"][0] == {
         "id": "five_hour",
-        "label": "Session (5h)",
+        "label": "Current session",
         "percent": 104.0,
         "resets_at": "2026-09-10T18:00:00.000412+00:00",
         "severity": "critical",
         "active": True,
     }
-    assert data["extra_usage"] == {"enabled": True, "used": 12.34, "limit": 50.0, "currency": "USD", "percent": 24.68}
+    assert data["extra_usage"] == {"enabled": True, "used": 12.34, "limit": 50.0, "currency": "USD", "percent": 24.68,
+                                   "decimal_places": 2, "disabled_reason": None}
 
 
 FAILURES = [
@@ -207,6 +211,8 @@ def test_status_json_failure_still_prints_the_object(error, status, message):
         "plan": None,
         "updated_at": None,
         "message": message,
+        "skipped_windows": 0,
+        "notices": [],
         "windows": [],
         "extra_usage": None,
         "from_tray": False,
@@ -232,7 +238,7 @@ def test_status_fits_a_40_column_console():
     lines = env.stdout.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 39
     assert "Weekly · A model with an extremely… 12%" in lines
-    assert "Extra usage: 1,234.50 CHF of 5,000.00" in lines and "CHF (25%)" in lines
+    assert "Extra usage: 1,234.50 CHF of 5,000.00" in lines and "CHF (24%)" in lines
 
 
 def test_status_of_a_reading_without_windows_says_so():
@@ -246,7 +252,7 @@ def test_status_on_an_ascii_console_uses_ascii_bars_and_punctuation():
     run_status(FakeSource(fixture_reading("limits-2026-08.json")), env, as_json=False, now=NOW)
     out = env.stdout.getvalue()
     out.encode("ascii")  # would raise on any character the console cannot show
-    assert "Weekly - Fable" in out and "#" in out
+    assert "Current week (Fable)" in out and "#" in out
 
 
 def test_status_failure_on_an_ascii_console_is_still_one_readable_sentence():
@@ -461,9 +467,9 @@ clock = SystemClock()
 now = clock.now()
 reading = Reading(
     windows=(
-        UsageWindow("five_hour", "Session (5h)", 78.0, now + timedelta(hours=2, minutes=11, seconds=5), kind="session"),
-        UsageWindow("seven_day", "Weekly", 29.0, now + timedelta(days=3, hours=4), kind="weekly"),
-        UsageWindow("seven_day_fable", "Weekly · Fable with a very long model name indeed", 100.0,
+        UsageWindow("five_hour", "Current session", 78.0, now + timedelta(hours=2, minutes=11, seconds=5), kind="session"),
+        UsageWindow("seven_day", "Current week (all models)", 29.0, now + timedelta(days=3, hours=4), kind="weekly"),
+        UsageWindow("seven_day_fable", "Current week (Fable with a very long model name indeed)", 100.0,
                     now + timedelta(days=3, hours=4), severity="critical", active=True, kind="weekly_scoped"),
     ),
     extra_usage=ExtraUsage(True, 12.34, 50.0, "USD", 24.68),
@@ -582,8 +588,8 @@ def test_watch_in_a_terminal_draws_a_ticking_box_within_40_columns_and_exits_cle
     screen = frames(output)[-1]
     assert screen[0].startswith("┌─ Claude usage · Max 5x ")
     assert any(line.startswith("└") for line in screen)
-    assert "│ Weekly · Fable with a very… 100% !! │" in screen
-    assert any("Extra usage: $12.34 of $50.00 (25%)" in line for line in screen)
+    assert "│ Current week (Fable with a… 100% !! │" in screen
+    assert any("Extra usage: $12.34 of $50.00 (24%)" in line for line in screen)
     for frame in frames(output):
         assert max(len(line) for line in frame) <= 39, frame
 
@@ -596,7 +602,7 @@ def test_watch_keeps_the_last_reading_on_screen_marked_stale_when_rate_limited(t
     screen = frames(output)[-1]
     text = "\n".join(screen)
     assert screen[0].startswith("┌─ Claude usage · Max 5x · stale ")
-    assert "Session (5h)" in text and "78%" in text
+    assert "Current session" in text and "78%" in text
     assert "Last reading less than a minute ago" in text
     # The retry time is said once, under why; it names the weekday when it falls after midnight.
     assert re.search(r"Rate limited by the usage endpoint\s*│\n│ retrying at (\w{3} )?\d\d:\d\d", text)
@@ -633,6 +639,8 @@ def test_a_failure_before_any_read_prints_the_same_json_and_sentence():
         "plan": None,
         "updated_at": None,
         "message": "CLAUDE_TRAY_API_URL must use https.",
+        "skipped_windows": 0,
+        "notices": [],
         "windows": [],
         "extra_usage": None,
         "from_tray": False,

@@ -39,16 +39,16 @@ def berlin(local_time_zone):
 
 
 def session(percent=78.0, resets_at=NOW + timedelta(hours=2, minutes=11), **kw):
-    return UsageWindow("five_hour", "Session (5h)", percent, resets_at, kind="session", **kw)
+    return UsageWindow("five_hour", "Current session", percent, resets_at, kind="session", **kw)
 
 
 def weekly(percent=29.0, resets_at=datetime(2026, 9, 14, 9, 0, tzinfo=UTC), **kw):
-    return UsageWindow("seven_day", "Weekly", percent, resets_at, kind="weekly", **kw)
+    return UsageWindow("seven_day", "Current week (all models)", percent, resets_at, kind="weekly", **kw)
 
 
 def fable(percent=32.0, **kw):
     return UsageWindow(
-        "seven_day_fable", "Weekly · Fable", percent, datetime(2026, 9, 14, 9, 0, tzinfo=UTC), kind="weekly_scoped", **kw
+        "seven_day_fable", "Current week (Fable)", percent, datetime(2026, 9, 14, 9, 0, tzinfo=UTC), kind="weekly_scoped", **kw
     )
 
 
@@ -85,13 +85,13 @@ def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu
     assert v.status == "ok"
     assert v.tooltip == "Claude: session limit 78% · resets 2h 11m"
     assert [row.menu_text for row in v.windows] == [
-        "Session (5h): 78% · resets in 2h 11m (20:00) · in the icon",
-        "Weekly: 29% · resets in 3d 17h (Mon 11:00)",
+        "Current session: 78% · resets in 2h 11m (20:00) · in the icon",
+        "Current week (all models): 29% · resets in 3d 17h (Mon 11:00)",
     ]
     assert v.windows[0].reset_text == "resets in 2h 11m (20:00)"
     assert v.windows[0].percent_text == "78%"
     assert v.windows[0].severity == "warning"
-    assert v.extra_usage_text == "Extra usage: $12.34 of $50.00 (25%)"
+    assert v.extra_usage_text == "Extra usage: $12.34 of $50.00 (24%)"  # 24.68 %: rounded down
     assert v.updated_text == "Updated 17:47"
     assert v.updated_at == NOW - timedelta(minutes=2)
     assert v.message is None
@@ -225,7 +225,7 @@ def test_a_window_not_started_says_so():
     r = reading(session(percent=0.0, resets_at=None), weekly(percent=12.0))
     v = view(state(reading=r), NOW)
     assert v.windows[0].reset_text == "not started"
-    assert v.windows[0].menu_text == "Session (5h): 0% · not started"
+    assert v.windows[0].menu_text == "Current session: 0% · not started"
     assert v.tooltip == "Claude: weekly limit 12% · resets 3d 17h"  # the fullest window binds
 
 
@@ -251,7 +251,7 @@ def test_a_scoped_cap_is_named_by_its_model_in_the_tooltip():
 def test_a_locked_window_says_locked_in_the_menu():
     r = reading(session(percent=100.0, locked_reason="usage_limit"))
     row = view(state(reading=r), NOW).windows[0]
-    assert row.menu_text == "Session (5h): 100% · resets in 2h 11m (20:00) · locked"
+    assert row.menu_text == "Current session: 100% · resets in 2h 11m (20:00) · locked"
     assert row.locked_reason == "usage_limit"
 
 
@@ -265,9 +265,13 @@ def test_severity_from_the_percent_when_the_server_sent_none(percent, severity):
     assert view(state(reading=reading(session(percent=percent))), NOW).windows[0].severity == severity
 
 
-def test_the_servers_severity_wins_over_the_percent():
-    row = view(state(reading=reading(session(percent=95.0, severity="normal"))), NOW).windows[0]
-    assert row.severity == "normal"
+@pytest.mark.parametrize("percent, server, severity", [
+    (95.0, "normal", "critical"), (10.0, "critical", "critical"), (80.0, "normal", "warning"),
+    (10.0, "warning", "warning"), (92.0, "warning", "critical"),
+])
+def test_the_more_severe_of_the_servers_severity_and_the_percents_wins(percent, server, severity):
+    row = view(state(reading=reading(session(percent=percent, severity=server))), NOW).windows[0]
+    assert row.severity == severity
 
 
 def test_weekly_bar_is_left_out_when_the_weekly_window_binds():
@@ -286,8 +290,38 @@ def test_a_reading_without_windows_shows_no_usage_data():
 
 
 def test_binding_window_prefers_the_pinned_one():
-    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=90.0, active=True))
+    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=89.0, active=True))
     assert binding_window(r, "five_hour").id == "five_hour"
+
+
+def test_a_critical_window_is_never_hidden_behind_the_pinned_one():
+    r = reading(session(percent=10.0), weekly(percent=50.0), fable(percent=90.0))
+    assert binding_window(r, "five_hour").id == "seven_day_fable"
+
+
+def test_among_active_windows_the_most_severe_wins_not_the_first():
+    r = reading(session(percent=10.0, active=True, severity="normal"), weekly(percent=60.0),
+                fable(percent=95.0, active=True, severity="critical"))
+    assert binding_window(r, None).id == "seven_day_fable"
+    v = view(state(reading=r), NOW)
+    assert (v.icon.percent, v.icon.severity) == (95.0, "critical")
+
+
+def test_among_active_windows_of_one_severity_the_highest_wins():
+    r = reading(session(percent=10.0, active=True), weekly(percent=60.0), fable(percent=40.0, active=True))
+    assert binding_window(r, None).id == "seven_day_fable"
+
+
+def test_a_critical_window_is_not_hidden_behind_a_normal_active_one():
+    r = reading(session(percent=10.0, active=True, severity="normal"), weekly(percent=91.0))
+    assert binding_window(r, None).id == "seven_day"
+    r = reading(session(percent=10.0, active=True, severity="normal"), weekly(percent=30.0, severity="critical"))
+    assert binding_window(r, None).id == "seven_day"
+
+
+def test_a_warning_window_does_not_displace_the_active_one():
+    r = reading(session(percent=10.0, active=True), weekly(percent=80.0))
+    assert binding_window(r, None).id == "five_hour"
 
 
 def test_binding_window_falls_back_to_the_active_one_when_the_pinned_is_absent():
@@ -320,12 +354,19 @@ def test_pinned_window_decides_the_tooltip_and_icon():
     [
         (None, None),
         (ExtraUsage(False, 0.0, 40.0, "EUR", 0.0), "Extra usage: off"),
-        (ExtraUsage(True, 12.34, 50.0, "USD", 24.68), "Extra usage: $12.34 of $50.00 (25%)"),
+        (ExtraUsage(True, 12.34, 50.0, "USD", 24.68), "Extra usage: $12.34 of $50.00 (24%)"),
+        (ExtraUsage(True, 1250.0, 5000.0, "JPY", 25.0, places=0), "Extra usage: ¥1,250 of ¥5,000 (25%)"),
+        (ExtraUsage(True, 12.345, 50.0, "KWD", None, places=3), "Extra usage: 12.345 KWD of 50.000 KWD (24%)"),
+        (ExtraUsage(True, 1250.0, None, "KRW", None, places=0), "Extra usage: 1,250 KRW (Unlimited)"),
+        (ExtraUsage(True, 12.34, -50.0, "USD", None), "Extra usage: $12.34 (Unlimited)"),
+        (ExtraUsage(False, None, None, None, None, disabled_reason="out of usage credits"),
+         "Extra usage: off (out of usage credits)"),
         (ExtraUsage(True, 10.0, 40.0, "EUR", None), "Extra usage: €10.00 of €40.00 (25%)"),
         (ExtraUsage(True, 0.0, 10.0, None, 0.0), "Extra usage: 0.00 of 10.00 (0%)"),
-        (ExtraUsage(True, 3.5, None, "USD", None), "Extra usage: $3.50 (no monthly limit)"),
+        (ExtraUsage(True, 3.5, None, "USD", None), "Extra usage: $3.50 (Unlimited)"),
         (ExtraUsage(True, 3.5, 0.0, "USD", None), "Extra usage: $3.50 of $0.00"),
-        (ExtraUsage(True, None, None, None, None), "Extra usage: on"),
+        (ExtraUsage(True, None, None, None, None), "Extra usage: on (Unlimited)"),
+        (ExtraUsage(True, None, 10.0, None, None), "Extra usage: on"),
     ],
 )
 def test_extra_usage_text(extra, text):

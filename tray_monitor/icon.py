@@ -39,6 +39,7 @@ from importlib import resources
 # the tray imports this module before pystray so that any later ImageFont user gets a working one.
 from PIL import Image, ImageChops, ImageDraw, ImageFont  # noqa: F401 - ImageFont: see above
 
+from tray_monitor.fmt import percent_number
 from tray_monitor.model import ICON_STATES, SEVERITIES, IconSpec, IconState, Severity
 
 MIN_SIZE = 8
@@ -195,7 +196,8 @@ def _percent_text(percent: float | None) -> str | None:
         return None
     if value >= 100:
         return "full"
-    return str(min(99, max(0, round(value))))
+    # The number every front end shows (fmt.percent_number: rounded down, so 74.6 is 74 like the menu).
+    return str(min(99, max(0, percent_number(value))))
 
 
 # ---------------------------------------------------------------------------------------- masks

@@ -30,8 +30,9 @@ ICON_STATES: tuple[IconState, ...] = get_args(IconState)
 Urgency = Literal["low", "normal", "critical"]
 
 #: What a usage window is, for ordering and naming: the 5-hour session, the weekly limit, a weekly
-#: cap on one model, or anything else the server sends.
-WindowKind = Literal["session", "weekly", "weekly_scoped", "other"]
+#: cap on one model or product, a credit row (cinder_cove, wattle_ember, promo_credits), or anything
+#: else the server sends.
+WindowKind = Literal["session", "weekly", "weekly_scoped", "credit", "other"]
 
 
 def is_severity(value: object) -> TypeGuard[Severity]:
@@ -43,13 +44,16 @@ class UsageWindow:
     """One usage limit: the 5-hour session, the weekly limit, a per-model weekly cap, ..."""
 
     id: str  # "five_hour", "seven_day", "seven_day_opus", "seven_day_fable", "nimbus_quill"
-    label: str  # human: "Session (5h)", "Weekly", "Weekly · Fable", "Nimbus quill"
+    label: str  # human: "Current session", "Current week (all models)", "Current week (Fable)"
     percent: float  # raw 0..100, may exceed 100 while in overage; never a fraction
-    resets_at: datetime | None  # timezone-aware; None = window not started yet
+    resets_at: datetime | None  # timezone-aware; None = not started yet (or unknown, see below)
     severity: Severity | None = None  # as the server said, else None
     active: bool = False  # the limit that binds now (limits[].is_active)
     locked_reason: str | None = None  # non-null when the server has locked this window
     kind: WindowKind = "other"
+    reset_unknown: bool = False  # the server sent a resets_at that cannot be read: resets_at is None
+    used_dollars: float | None = None  # credit rows (wattle_ember, promo_credits[]): money, in dollars
+    limit_dollars: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,11 @@ class ExtraUsage:
 
     enabled: bool
     used: float | None
-    limit: float | None  # None = no monthly limit set
+    limit: float | None  # None = no monthly limit ("Unlimited"; also a negative limit)
     currency: str | None  # ISO code ("USD", "EUR") or None when the server did not say
     percent: float | None
+    places: int = 2  # digits after the decimal point for this currency ("¥1,250": 0, "$12.34": 2)
+    disabled_reason: str | None = None  # in words: "out of usage credits", ... (None = none given)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class Reading:
     windows: tuple[UsageWindow, ...]
     extra_usage: ExtraUsage | None
     fetched_at: datetime  # wall clock, timezone-aware
+    skipped: int = 0  # windows the server sent that could not be read (shown as a count, never silent)
+    notices: tuple[str, ...] = ()  # texts the server attached to credit rows (promo_credits[].notice), once each
 
     def window(self, window_id: str) -> UsageWindow | None:
         return next((w for w in self.windows if w.id == window_id), None)

@@ -1,7 +1,10 @@
 """The terminal front end: `status`, `status --json` and the live `watch` screen.
 
 It receives its adapters (source, monitor, poller, environment) from `app.py` and constructs none.
-All texts come from `view.py`; this module only lays them out to fit the console.
+All texts come from `view.py`; this module only lays them out to fit the console. Widths are
+terminal columns (fmt.text_width: East Asian wide = 2, combining = 0), never code points, and every
+line passes `fmt.strip_unprintable` on its way out: server text was cleaned when it was parsed,
+this is the second lock on the same door.
 """
 from __future__ import annotations
 
@@ -9,14 +12,21 @@ import json
 import os
 import queue
 import shutil
-import textwrap
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tray_monitor.errors import MonitorError
-from tray_monitor.fmt import format_clock, text_bar
+from tray_monitor.fmt import (
+    fit_width,
+    format_clock,
+    pad_width,
+    strip_unprintable,
+    text_bar,
+    text_width,
+    wrap_width,
+)
 from tray_monitor.model import Reading
 from tray_monitor.view import (
     View,
@@ -26,6 +36,7 @@ from tray_monitor.view import (
     problem_message,
     reset_text,
     severity_of,
+    skipped_text,
     window_rows,
 )
 
@@ -115,18 +126,15 @@ def charset_for(stream) -> Charset:
 
 
 def printable(text: str, charset: Charset) -> str:
+    text = strip_unprintable(text)
     if charset.unicode:
         return text
     return text.translate(_ASCII_TEXT).encode("ascii", "replace").decode("ascii")
 
 
 def fit(text: str, width: int) -> str:
-    """Cut `text` to `width` characters, marking the cut with an ellipsis."""
-    if width <= 0:
-        return ""
-    if len(text) <= width:
-        return text
-    return text[: width - 1] + "…"
+    """Cut `text` to `width` terminal columns, marking the cut with an ellipsis."""
+    return fit_width(text, width)
 
 
 def console_size(env) -> tuple[int, int]:
@@ -165,11 +173,13 @@ def window_lines(
         percent = row.percent_text + SEVERITY_MARKS.get(row.severity, "")
         marks += [row.severity] if compact else [row.severity, row.severity]
         marks.append(None)
-        label = fit(row.label, max(1, width - len(percent) - 1))
-        lines.append(f"{label}{' ' * max(1, width - len(label) - len(percent))}{percent}"[:width])
+        label = fit(printable(row.label, charset), max(1, width - len(percent) - 1))
+        gap = " " * max(1, width - text_width(label) - len(percent))
+        lines.append(fit(f"{label}{gap}{percent}", width))
         if not compact:
             lines.append(text_bar(row.percent, width, full=charset.full, empty=charset.empty))
-        resets = reset_text(row.resets_at, now, seconds=seconds and _within_a_day(row.resets_at, now))
+        resets = reset_text(row.resets_at, now, seconds=seconds and _within_a_day(row.resets_at, now),
+                            unknown=row.reset_unknown)
         if row.locked_reason:
             resets += " · locked"
         lines.append(fit(resets, width))
@@ -185,8 +195,8 @@ def _within_a_day(resets_at: datetime | None, now: datetime) -> bool:
 
 def wrap_text(text: str, width: int) -> list[str]:
     """Wrap at the text's own joints first ("Updated 14:02 · next 14:04" and
-    "Rate limited ... — retrying at 14:20", whose mark the break replaces), then at spaces."""
-    if len(text) <= width:
+    "Rate limited ... — retrying at 14:20", whose mark the break replaces), then at spaces, by terminal columns."""
+    if text_width(text) <= width:
         return [text]
     parts: list[str] = []
     for piece in text.split(" · "):
@@ -195,7 +205,7 @@ def wrap_text(text: str, width: int) -> list[str]:
         parts.extend(piece.split(" — "))
     lines: list[str] = []
     for part in parts:
-        lines.extend(textwrap.wrap(part, width, break_long_words=True, break_on_hyphens=False) or [""])
+        lines.extend(wrap_width(part, width) or [""])
     return lines
 
 
@@ -223,13 +233,13 @@ def boxed(title: str, sections: list[list[str]], width: int, charset: Charset) -
         return [fit(line, width) for line in [title, *(line for section in sections for line in section)]]
     inner = width - 4
     head = f"{c.horizontal} {fit(printable(title, c), width - 5)} "
-    lines = [c.top_left + head + c.horizontal * (width - 2 - len(head)) + c.top_right]
+    lines = [c.top_left + head + c.horizontal * (width - 2 - text_width(head)) + c.top_right]
     shown = [s for s in sections if s]
     for index, section in enumerate(shown):
         if index:
             lines.append(c.tee_left + c.horizontal * (width - 2) + c.tee_right)
         for line in section:
-            lines.append(f"{c.vertical} {fit(line, inner).ljust(inner)} {c.vertical}")
+            lines.append(f"{c.vertical} {pad_width(fit(line, inner), inner)} {c.vertical}")
     lines.append(c.bottom_left + c.horizontal * (width - 2) + c.bottom_right)
     return lines
 
@@ -246,7 +256,7 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
     updated = v.updated_text
     if v.status == "ok" and v.next_poll_at is not None and note is None:
         updated += f" · next {format_clock(v.next_poll_at, now)}"
-    footer = footer_lines((v.extra_usage_text, updated, note, v.message), inner, charset)
+    footer = footer_lines((*v.notes, v.extra_usage_text, updated, note, v.message), inner, charset)
     title = title_text(v.plan, v.status)
     styles: list[str | None] = []
     windows = window_lines(v.windows, inner, now, True, charset, styles=styles)
@@ -260,7 +270,7 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
         styles = styles[: max(0, room - 1)]
     lines = boxed(title, [windows, footer], width, charset)
     lines.append(fit(" Ctrl+C to quit", width))
-    screen = [line[:width] for line in lines][:height]
+    screen = [fit(line, width) for line in lines][:height]
     if charset.colour and width >= 6:  # the windows' lines follow the top border, inside the box
         screen = paint(screen, 1, styles, margin=2)
     return screen
@@ -271,7 +281,7 @@ def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: st
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     styles: list[str | None] = []
     windows = window_lines(v.windows, width, now, False, charset, styles=styles)
-    footer = footer_lines((v.extra_usage_text, v.updated_text, note, v.message), width, charset)
+    footer = footer_lines((*v.notes, v.extra_usage_text, v.updated_text, note, v.message), width, charset)
     lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
     if windows:
         lines.append("")
@@ -282,18 +292,22 @@ def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: st
 
 
 def reading_json(reading: Reading, plan: str | None) -> dict:
+    """The `status --json` object (README: "status --json"). Its keys are stable; `skipped_windows`
+    counts windows the server sent that could not be read (0 when all were)."""
     extra = reading.extra_usage
     return {
         "status": "ok",
         "plan": plan,
-        "updated_at": reading.fetched_at.isoformat(),
+        "updated_at": _iso(reading.fetched_at),
         "message": None,
+        "skipped_windows": reading.skipped,
+        "notices": list(reading.notices),
         "windows": [
             {
                 "id": w.id,
                 "label": w.label,
                 "percent": w.percent,  # raw: may exceed 100 in overage
-                "resets_at": w.resets_at.isoformat() if w.resets_at is not None else None,
+                "resets_at": _iso(w.resets_at),
                 "severity": severity_of(w),
                 "active": w.active,
             }
@@ -307,8 +321,19 @@ def reading_json(reading: Reading, plan: str | None) -> dict:
             "limit": extra.limit,
             "currency": extra.currency,
             "percent": extra.percent,
+            "decimal_places": extra.places,
+            "disabled_reason": extra.disabled_reason,
         },
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    try:
+        return moment.isoformat()
+    except (OverflowError, ValueError):  # never seen; the object is printed whatever happens
+        return None
 
 
 def failure_json(error: MonitorError, message: str) -> dict:
@@ -317,6 +342,8 @@ def failure_json(error: MonitorError, message: str) -> dict:
         "plan": None,
         "updated_at": None,
         "message": message,
+        "skipped_windows": 0,
+        "notices": [],
         "windows": [],
         "extra_usage": None,
         "from_tray": False,
@@ -373,7 +400,7 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     windows = window_lines(window_rows(reading, now), width, now, False, charset)
     footer = footer_lines(
-        (extra_usage_text(reading.extra_usage),
+        (skipped_text(reading.skipped), *reading.notices, extra_usage_text(reading.extra_usage),
          f"Updated {format_clock(reading.fetched_at, now)}" + (f" · {origin}" if origin else "")), width, charset
     )
     lines = [printable(fit(title_text(plan_text(plan, simulated), "ok"), width), charset)]

@@ -29,6 +29,7 @@ from tray_monitor.model import (
     Status,
     UsageWindow,
 )
+from tray_monitor.schedule import RETRY_AFTER_CAP
 
 if TYPE_CHECKING:  # state.py imports alerts; the view needs only its field names
     from tray_monitor.state import MonitorState
@@ -60,6 +61,7 @@ class WindowRow:
     menu_text: str  # "Session (5h): 78% · resets in 2h 11m (14:00)", + " · in the icon" for its window
     locked_reason: str | None
     in_icon: bool = False  # the window whose percent the icon shows (named when there are several)
+    reset_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,20 +77,28 @@ class View:
     updated_at: datetime | None
     next_poll_at: datetime | None
     notifications_enabled: bool
+    skipped: int = 0  # windows the server sent that could not be read
+    notes: tuple[str, ...] = ()  # menu lines after the windows: the skipped count, server notices
 
 
 # ----------------------------------------------------------------------------- windows
 
 
+_SEVERITY_RANK: dict[Severity, int] = {"normal": 0, "warning": 1, "critical": 2}
+
+
 def severity_of(window: UsageWindow) -> Severity:
-    """The server's severity when it sent one (limits[] carries it), else from the percent."""
-    if window.severity is not None:
-        return window.severity
-    return severity_for_percent(window.percent)
+    """The more severe of the server's severity (limits[] carries one) and the percent's
+    (`severity_for_percent`): a window at 95 % is critical whatever the server says, and one the
+    server calls critical is critical at any percent."""
+    by_percent = severity_for_percent(window.percent)
+    if window.severity is None:
+        return by_percent
+    return max(window.severity, by_percent, key=_SEVERITY_RANK.__getitem__)
 
 
 def severity_for_percent(percent: float) -> Severity:
-    """The one rule when the server sends no severity: warning from 75 %, critical from 90 %."""
+    """The one rule for a percent: warning from 75 %, critical from 90 %."""
     if percent >= CRITICAL_PERCENT:
         return "critical"
     if percent >= WARNING_PERCENT:
@@ -101,16 +111,22 @@ def severity_for_percent(percent: float) -> Severity:
 ResetForm = Literal["row", "short", "sentence"]
 
 
+RESET_UNKNOWN_TEXT = "reset time unknown"
+
+
 def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False,
-               form: ResetForm = "row") -> str:
+               form: ResetForm = "row", unknown: bool = False) -> str:
     """Every front end's words for when a window resets, in one place.
 
     row: "resets in 2h 11m (14:00)" ("2h 11m 05s" with seconds, for `watch`), "resets now (14:00)";
     short: "resets 2h 11m", "resets now"; sentence: "Resets at 14:00 (in 2h 11m).", "Resets now
     (14:00).". "not started" ("Not started yet.") while the server sends resets_at null (the window
-    begins with the first message).
+    begins with the first message); "reset time unknown" ("Reset time unknown.") when the server
+    sent one that could not be read.
     """
     if resets_at is None:
+        if unknown:
+            return "Reset time unknown." if form == "sentence" else RESET_UNKNOWN_TEXT
         return "Not started yet." if form == "sentence" else "not started"
     countdown = format_countdown(resets_at - now, seconds=seconds)
     if form == "short":
@@ -131,8 +147,12 @@ IN_ICON = "in the icon"
 
 def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> WindowRow:
     percent_text = format_percent(window.percent)
-    resets = reset_text(window.resets_at, now)
-    menu = f"{window.label}: {percent_text} · {resets}"
+    resets = reset_text(window.resets_at, now, unknown=window.reset_unknown)
+    menu = f"{window.label}: {percent_text}"
+    dollars = dollars_text(window)
+    if dollars:
+        menu += f" · {dollars}"
+    menu += f" · {resets}"
     if window.locked_reason:
         menu += " · locked"
     if in_icon:
@@ -149,7 +169,27 @@ def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> Win
         menu_text=menu,
         locked_reason=window.locked_reason,
         in_icon=in_icon,
+        reset_unknown=window.reset_unknown,
     )
+
+
+def dollars_text(window: UsageWindow) -> str | None:
+    """A credit row's money: "$12.00 of $30.00", "$12.00 used", None without any."""
+    if window.used_dollars is None and window.limit_dollars is None:
+        return None
+    used = format_money(window.used_dollars, "USD") if window.used_dollars is not None else None
+    if window.limit_dollars is not None and window.limit_dollars >= 0:
+        return f"{used or '?'} of {format_money(window.limit_dollars, 'USD')}"
+    return f"{used} used" if used else None
+
+
+def skipped_text(skipped: int) -> str | None:
+    """The line every front end shows when the server sent windows that could not be read."""
+    if skipped <= 0:
+        return None
+    if skipped == 1:
+        return "1 more limit could not be read (see the log)"
+    return f"{skipped} more limits could not be read (see the log)"
 
 
 def window_rows(reading: Reading | None, now: datetime, icon_window: str | None = None) -> tuple[WindowRow, ...]:
@@ -161,18 +201,28 @@ def window_rows(reading: Reading | None, now: datetime, icon_window: str | None 
 
 
 def binding_window(reading: Reading | None, pinned: str | None) -> UsageWindow | None:
-    """The window the icon shows: the pinned one, else the one the server marks active, else the
-    fullest (first on ties)."""
+    """The window the icon shows.
+
+    The pinned one (settings.icon_window) if present; otherwise, among the windows the server
+    marks active (all windows when none is), the most severe, then the highest (first on ties).
+    Either way a critical window is never hidden: when the choice is not critical and another
+    window is, the icon shows the most severe, highest of all windows instead.
+    """
     if reading is None or not reading.windows:
         return None
-    if pinned:
-        chosen = reading.window(pinned)
-        if chosen is not None:
-            return chosen
-    active = next((w for w in reading.windows if w.active), None)
-    if active is not None:
-        return active
-    return max(reading.windows, key=lambda w: w.percent)
+
+    def weight(w: UsageWindow) -> tuple[int, float]:
+        return _SEVERITY_RANK[severity_of(w)], w.percent
+
+    chosen = reading.window(pinned) if pinned else None
+    if chosen is None:
+        active = [w for w in reading.windows if w.active]
+        chosen = max(active or reading.windows, key=weight)
+    if severity_of(chosen) != "critical":
+        worst = max(reading.windows, key=weight)
+        if severity_of(worst) == "critical":
+            return worst
+    return chosen
 
 
 def short_name(window: UsageWindow) -> str:
@@ -181,27 +231,30 @@ def short_name(window: UsageWindow) -> str:
         return "session"
     if window.kind == "weekly" or window.id == "seven_day":
         return "weekly"
-    prefix = "Weekly · "
-    if window.label.startswith(prefix) and len(window.label) > len(prefix):
-        return f"{window.label[len(prefix):]} weekly"
-    return window.label
+    prefix, suffix = "Current week (", ")"
+    label = window.label
+    if label.startswith(prefix) and label.endswith(suffix) and len(label) > len(prefix) + len(suffix):
+        return f"{label[len(prefix):-len(suffix)]} weekly"
+    return label
 
 
 def extra_usage_text(extra: ExtraUsage | None) -> str | None:
-    """ "Extra usage: $12.34 of $50.00 (25%)", "Extra usage: off"; None when the server said nothing."""
+    """ "Extra usage: $12.34 of $50.00 (24%)", "Extra usage: ¥1,250 (Unlimited)", "Extra usage: off
+    (out of usage credits)"; None when the server said nothing. Amounts carry the currency's own
+    digits (`ExtraUsage.places`); no limit (null or negative) means no percent."""
     if extra is None:
         return None
     if not extra.enabled:
-        return "Extra usage: off"
+        return f"Extra usage: off ({extra.disabled_reason})" if extra.disabled_reason else "Extra usage: off"
     if extra.used is None:
-        return "Extra usage: on"
-    used = format_money(extra.used, extra.currency)
-    if extra.limit is None:
-        return f"Extra usage: {used} (no monthly limit)"
+        return "Extra usage: on (Unlimited)" if extra.limit is None else "Extra usage: on"
+    used = format_money(extra.used, extra.currency, extra.places)
+    if extra.limit is None or extra.limit < 0:
+        return f"Extra usage: {used} (Unlimited)"
     percent = extra.percent
     if percent is None and extra.limit > 0:
         percent = extra.used / extra.limit * 100
-    text = f"Extra usage: {used} of {format_money(extra.limit, extra.currency)}"
+    text = f"Extra usage: {used} of {format_money(extra.limit, extra.currency, extra.places)}"
     if percent is not None:
         text += f" ({format_percent(percent)})"
     return text
@@ -252,7 +305,9 @@ def problem_message(
         limited = problem.summary or "Rate limited by the usage endpoint"
         if not polling:
             if problem.retry_after:
-                again = format_clock(now + timedelta(seconds=problem.retry_after), now)
+                # Capped before any arithmetic: a Retry-After of 1e11 s once overflowed here.
+                wait = min(float(problem.retry_after), RETRY_AFTER_CAP)
+                again = format_clock(now + timedelta(seconds=wait), now)
                 return f"{limited} — try again after {again}"
             return f"{limited} — try again in a few minutes"
         return f"{limited} — {_retry_clause(next_poll_at, now)}"
@@ -379,6 +434,13 @@ def _icon(status: Status, reading: Reading | None, binding: UsageWindow | None) 
     )
 
 
+def _notes(reading: Reading | None) -> tuple[str, ...]:
+    if reading is None:
+        return ()
+    skipped = skipped_text(reading.skipped)
+    return ((skipped,) if skipped else ()) + tuple(reading.notices)
+
+
 def view(state: MonitorState, now: datetime) -> View:
     status = derive_status(state, now)
     reading = state.reading
@@ -397,6 +459,8 @@ def view(state: MonitorState, now: datetime) -> View:
         updated_at=reading.fetched_at if reading is not None else None,
         next_poll_at=state.next_poll_at,
         notifications_enabled=state.notifications_enabled,
+        skipped=reading.skipped if reading is not None else 0,
+        notes=_notes(reading),
     )
 
 

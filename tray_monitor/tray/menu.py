@@ -54,6 +54,7 @@ def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
         if view.plan:
             info.append(MenuEntry(f"Plan: {view.plan}"))
         info.extend(MenuEntry(row.menu_text) for row in view.windows)
+        info.extend(MenuEntry(note) for note in getattr(view, "notes", ()))  # skipped count, server notices
         if view.extra_usage_text:
             info.append(MenuEntry(view.extra_usage_text))
         if view.message:
