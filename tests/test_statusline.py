@@ -66,7 +66,7 @@ def write_shared(windows: list[dict], now: float = NOW) -> None:
 def test_epoch_payload_prints_session_and_weekly_with_countdowns():
     out, err, code = run(raw("cc-2.1.332-epoch.json"), "--color", "never")
     assert code == 0 and err == ""
-    assert out == "Session 24% (2h 11m) · Week 41% (4d 13h)\n"
+    assert out == "Session 23% (2h 11m) · Week 41% (4d 13h)\n"
 
 
 def test_iso_resets_at_reads_the_same_as_epoch_seconds():
@@ -108,7 +108,7 @@ def test_capped_100_is_critical_and_red():
 
 
 def test_a_gateway_spend_limit_does_not_disturb_the_two_windows():
-    assert run(raw("cc-gateway-spend.json"), "--color", "never")[0] == "Session 24% (2h 11m) · Week 41% (4d 13h)\n"
+    assert run(raw("cc-gateway-spend.json"), "--color", "never")[0] == "Session 23% (2h 11m) · Week 41% (4d 13h)\n"
 
 
 def test_a_window_whose_reset_passed_says_reset_not_its_old_percent():
@@ -122,7 +122,7 @@ def test_a_window_whose_reset_passed_says_reset_not_its_old_percent():
 def test_colours_follow_severity_and_the_view_thresholds():
     assert (statusline.WARNING_PERCENT, statusline.CRITICAL_PERCENT) == (view.WARNING_PERCENT, view.CRITICAL_PERCENT)
     out, _, _ = run(raw("cc-2.1.332-epoch.json"), "--color", "always")
-    assert "\x1b[32mSession 24%" in out  # normal: green
+    assert "\x1b[32mSession 23%" in out  # normal: green
     payload = json.loads(raw("cc-2.1.332-epoch.json"))
     payload["rate_limits"]["seven_day"]["used_percentage"] = 80
     assert "\x1b[33mWeek 80%" in run(json.dumps(payload), "--color", "always")[0]  # warning: yellow
@@ -137,10 +137,10 @@ def test_auto_colour_is_on_for_claude_code_and_off_with_no_color():
 
 def test_narrow_widths_pick_shorter_forms():
     payload = raw("cc-2.1.332-epoch.json")
-    assert run(payload, "--color", "never", "--width", "36")[0] == "Session 24% 2h 11m · Week 41% 4d 13h\n"
-    assert run(payload, "--color", "never", "--width", "30")[0] == "5h 24% 2h11m · 7d 41% 4d13h\n"
-    assert run(payload, "--color", "never", "--width", "16")[0] == "5h 24% · 7d 41%\n"
-    assert run(payload, "--color", "never", "--width", "12")[0] == "5h 24% · 7d…\n"
+    assert run(payload, "--color", "never", "--width", "36")[0] == "Session 23% 2h 11m · Week 41% 4d 13h\n"
+    assert run(payload, "--color", "never", "--width", "30")[0] == "5h 23% 2h11m · 7d 41% 4d13h\n"
+    assert run(payload, "--color", "never", "--width", "16")[0] == "5h 23% · 7d 41%\n"
+    assert run(payload, "--color", "never", "--width", "12")[0] == "5h 23% · 7d…\n"
 
 
 def test_a_per_model_window_near_its_cap_comes_from_the_trays_reading():
@@ -151,7 +151,7 @@ def test_a_per_model_window_near_its_cap_comes_from_the_trays_reading():
     ])
     out, _, _ = run(raw("cc-2.1.332-epoch.json"), "--color", "never")
     # Claude Code's own session value wins over the tray's; Sonnet (40 %) is not near its cap.
-    assert out == "Session 24% 2h 11m · Week 41% 4d 13h · Fable 92% 23h 51m\n"  # 61 columns in ( )
+    assert out == "Session 23% 2h 11m · Week 41% 4d 13h · Fable 92% 23h 51m\n"  # 61 columns in ( )
     assert len(out.rstrip("\n")) <= 60
 
 
@@ -167,7 +167,7 @@ def test_without_rate_limits_the_trays_reading_fills_in_but_not_an_old_one():
 def test_a_corrupt_shared_reading_is_ignored():
     runtime_dir().mkdir(parents=True, exist_ok=True)
     (runtime_dir() / READING_FILE_NAME).write_text('{"windows": [1, {"id": 3}, {"id": "x", "percent": "y"}]}')
-    assert run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0].startswith("Session 24%")
+    assert run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0].startswith("Session 23%")
 
 
 windows = st.fixed_dictionaries({}, optional={
@@ -193,7 +193,7 @@ def test_any_input_gives_exit_0_and_one_line_within_the_width(stdin, width):
 
 def test_a_bad_option_still_prints_the_line():
     out, err, code = run(raw("cc-2.1.332-epoch.json"), "--colour", "never")
-    assert code == 0 and out.startswith("\x1b[32mSession 24%") or out.startswith("Session 24%")
+    assert code == 0 and out.startswith("\x1b[32mSession 23%") or out.startswith("Session 23%")
     assert "unknown option '--colour'" in err
 
 
@@ -204,13 +204,13 @@ def test_then_runs_the_previous_statusline_with_the_same_stdin_and_appends_its_f
     previous = f"{sys.executable} -c \"import sys, json; p = json.load(sys.stdin); print(p['model']['display_name'], p['cwd']); print('second line')\""
     out, _, code = run(raw("cc-2.1.332-epoch.json"), "--color", "never", "--then", previous)
     assert code == 0
-    assert out == "Session 24% (2h 11m) · Week 41% (4d 13h) | Fable /home/u/src/app\n"
+    assert out == "Session 23% (2h 11m) · Week 41% (4d 13h) | Fable /home/u/src/app\n"
 
 
 @pytest.mark.parametrize("previous", ["exit 3", "true", "definitely-not-a-command-xyz 2>/dev/null"])
 def test_a_failing_or_silent_then_command_leaves_our_line_alone(previous):
     out, _, code = run(raw("cc-2.1.332-epoch.json"), "--color", "never", "--then", previous)
-    assert (out, code) == ("Session 24% (2h 11m) · Week 41% (4d 13h)\n", 0)
+    assert (out, code) == ("Session 23% (2h 11m) · Week 41% (4d 13h)\n", 0)
 
 
 # ----------------------------------------------------------------------------- feeding the tray
@@ -247,7 +247,7 @@ def test_a_tray_that_does_not_answer_costs_at_most_the_timeout():
         elapsed = time.monotonic() - started
     finally:
         listener.close()
-    assert code == 0 and out.startswith("Session 24%")
+    assert code == 0 and out.startswith("Session 23%")
     assert elapsed < statusline.TRAY_TIMEOUT + 0.5
 
 
@@ -277,7 +277,7 @@ def test_the_real_command_prints_one_line_and_exits_0(name):
     line = done.stdout.decode()
     assert line.count("\n") == 1
     if name == "cc-2.1.332-epoch.json":
-        assert line.startswith("Session 24% (2h 1")
+        assert line.startswith("Session 23% (2h 1")
 
 
 def test_the_real_command_imports_no_requests_pillow_pystray_logging_or_argparse():

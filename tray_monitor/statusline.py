@@ -247,6 +247,10 @@ def _model_name(window: dict) -> str:
     label = window.get("label")
     if not isinstance(label, str):
         label = str(window["id"])
+    # "Current week (Fable)" (Claude Code's /usage names, parse.SCOPED_LABEL), or "Weekly · Fable"
+    # as written by earlier versions of the tray.
+    if label.startswith("Current week (") and label.endswith(")") and len(label) > len("Current week ()"):
+        return label[len("Current week ("):-1]
     prefix = "Weekly · "
     return label[len(prefix):] if label.startswith(prefix) and len(label) > len(prefix) else label
 
