@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import sys
 import time
@@ -143,6 +144,7 @@ def test_99_6_percent_reads_99_not_100(claude_tray_world):
 
 # -- 8, 9. terminal safety and display width -------------------------------------------------------
 
+OUR_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 HOSTILE = "Evil\x1b]0;pwned\x07\x1b[2J\u202eemaN ファブル・モデル名前がとても長い 🦊🦊🦊 e\u0301\u0301"
 
 
@@ -231,6 +233,7 @@ def test_watch_keeps_server_text_inert_and_every_row_inside_40_columns(claude_tr
     assert frames, output[-2000:]
     for frame in frames:
         for line in frame:
+            line = OUR_COLOURS.sub("", line)  # watch colours rows by severity itself
             assert text_width(line) <= 39, line
             assert "\x1b" not in line and "\u202e" not in line and no_unprintable(line)
     last = "\n".join(frames[-1])

@@ -680,10 +680,10 @@ def test_watch_on_a_colour_terminal_colours_each_window_by_severity_and_marks_it
     output = watch_in_pty(tmp_path, claude_tray_world)
     screen = frames(output, colours=True)[-1]
     text = "\n".join(screen)
-    assert re.search(r"│ \x1b\[1;31mSession \(5h\) +93% !!\x1b\[0m │", text), text
+    assert re.search(r"│ \x1b\[1;31mCurrent session +93% !!\x1b\[0m │", text), text
     assert re.search(r"│ \x1b\[1;31m█+░+\x1b\[0m │", text), text  # its bar too
-    assert re.search(r"│ \x1b\[33mWeekly +78% !\x1b\[0m │", text), text
-    assert re.search(r"│ Weekly · Opus +10% +│", text), text  # normal: no colour, no mark
+    assert re.search(r"│ \x1b\[33mCurrent week \(all models\) +78% !\x1b\[0m │", text), text
+    assert re.search(r"│ Current week \(Opus\) +10% +│", text), text  # normal: no colour, no mark
     # A countdown longer than a day does not tick every second; the session's does.
     assert re.search(r"resets in 3d \d+h \(", text) and not re.search(r"resets in 3d \d+h \d+m", text), text
     assert re.search(r"resets in 1h 59m \d\ds", text) or re.search(r"resets in 2h 00m 00s", text), text
@@ -719,7 +719,7 @@ def test_watch_into_a_pipe_has_colour_only_when_asked_for_always(claude_tray_wor
             process.communicate(timeout=20)
         blocks[option] = "".join(block)
     assert not SGR.search(blocks["auto"]) and "93% !!" in blocks["auto"]
-    assert "\x1b[1;31mSession (5h)" in blocks["always"] and "93% !!\x1b[0m" in blocks["always"]
+    assert "\x1b[1;31mCurrent session" in blocks["always"] and "93% !!\x1b[0m" in blocks["always"]
 
 
 @pytest.mark.parametrize("width", range(12, 60))
