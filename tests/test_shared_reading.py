@@ -239,3 +239,18 @@ def test_a_steady_statusline_still_lets_a_request_through_every_five_intervals()
 def test_a_statusline_reading_does_not_postpone(make):
     s = make()
     assert sch.statusline_seen(s, 1060.0) == s
+
+
+def test_the_document_carries_the_skipped_count_notices_unknown_resets_and_money_digits():
+    """A `status` answered from the running tray says what the tray's own view says (issue 9)."""
+    reading = Reading(
+        windows=(UsageWindow("five_hour", "Current session", 40.0, None, kind="session", reset_unknown=True),
+                 UsageWindow("promo_launch", "Launch", 5.0, None, kind="credit", used_dollars=1.5, limit_dollars=30.0)),
+        extra_usage=ExtraUsage(True, 1250.0, None, "JPY", None, places=0, disabled_reason=None),
+        fetched_at=NOW, skipped=2, notices=("Ends soon",))
+    state, _ = step(MonitorState(plan="Max 5x"), PollSucceeded(reading, plan="Max 5x"), NOW)
+    back = reading_from_document(stamped(document(state, view(state, NOW), NOW), NOW)).reading
+    assert (back.skipped, back.notices) == (2, ("Ends soon",))
+    assert back.windows[0].reset_unknown is True
+    assert (back.windows[1].used_dollars, back.windows[1].limit_dollars) == (1.5, 30.0)
+    assert back.extra_usage == reading.extra_usage

@@ -133,8 +133,9 @@ def merge(endpoint: Reading | None, fed: FedReading | None) -> tuple[Reading | N
     if not taken:
         return endpoint, frozenset()
     fetched_at = max(endpoint.fetched_at, fed.at) if endpoint is not None else fed.at
-    extra = endpoint.extra_usage if endpoint is not None else None
-    return Reading(tuple(windows), extra, fetched_at), frozenset(taken)
+    if endpoint is not None:  # its skipped count and notices stay with it
+        return replace(endpoint, windows=tuple(windows), fetched_at=fetched_at), frozenset(taken)
+    return Reading(tuple(windows), None, fetched_at), frozenset(taken)
 
 
 # ----------------------------------------------------------------------------- the document
@@ -166,6 +167,9 @@ def document(state: MonitorState, v: View, now: datetime) -> dict[str, Any]:
                 "severity": severity_of(w),
                 "active": w.active,
                 "locked_reason": w.locked_reason,
+                "reset_unknown": w.reset_unknown,
+                "used_dollars": w.used_dollars,
+                "limit_dollars": w.limit_dollars,
                 "source": SOURCE_STATUSLINE if fed else SOURCE_ENDPOINT,
                 "fetched_at": _iso(statusline_at if fed else (endpoint_at or reading.fetched_at)),
             })
@@ -182,9 +186,12 @@ def document(state: MonitorState, v: View, now: datetime) -> dict[str, Any]:
         "interval": state.interval,
         "simulated": state.simulated,
         "windows": windows,
+        "skipped_windows": reading.skipped if reading is not None else 0,
+        "notices": list(reading.notices) if reading is not None else [],
         "extra_usage": None if extra is None else {
             "enabled": extra.enabled, "used": extra.used, "limit": extra.limit,
             "currency": extra.currency, "percent": extra.percent,
+            "decimal_places": extra.places, "disabled_reason": extra.disabled_reason,
         },
     }
 
@@ -257,6 +264,9 @@ def reading_from_document(text: str) -> SharedReading:
             active=item.get("active") is True,
             locked_reason=item["locked_reason"] if isinstance(item.get("locked_reason"), str) else None,
             kind=item["kind"] if item.get("kind") in get_args(WindowKind) else "other",
+            reset_unknown=item.get("reset_unknown") is True,
+            used_dollars=_float(item.get("used_dollars")),
+            limit_dollars=_float(item.get("limit_dollars")),
         ))
         source = item.get("source")
         sources[item["id"]] = source if isinstance(source, str) and source == SOURCE_STATUSLINE else SOURCE_ENDPOINT
@@ -269,8 +279,15 @@ def reading_from_document(text: str) -> SharedReading:
             limit=_float(extra.get("limit")),
             currency=extra["currency"] if isinstance(extra.get("currency"), str) else None,
             percent=_float(extra.get("percent")),
+            places=places if type(places := extra.get("decimal_places")) is int and 0 <= places <= 8 else 2,
+            disabled_reason=extra["disabled_reason"] if isinstance(extra.get("disabled_reason"), str) else None,
         )
-    reading = Reading(tuple(windows), extra_usage, updated_at) if updated_at is not None else None
+    skipped = doc.get("skipped_windows")
+    notices = doc.get("notices")
+    reading = Reading(tuple(windows), extra_usage, updated_at,
+                      skipped=skipped if type(skipped) is int and skipped > 0 else 0,
+                      notices=tuple(n for n in notices if isinstance(n, str)) if isinstance(notices, list) else (),
+                      ) if updated_at is not None else None
     status = doc.get("status")
     if not isinstance(status, str):
         status = "error"
