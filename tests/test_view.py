@@ -534,15 +534,16 @@ def test_a_simulated_state_marks_the_plan_line_and_the_tooltip_and_a_real_one_ne
 # ----------------------------------------------------------------------------- the icon's window (issue 16)
 
 
-@pytest.mark.parametrize("pinned, named", [(None, "Session (5h)"), ("seven_day", "Weekly")])
-def test_the_tooltip_and_the_menu_name_the_window_whose_number_the_icon_shows(pinned, named):
+@pytest.mark.parametrize("pinned, named, short", [(None, "Current session", "session"),
+                                                  ("seven_day", "Current week (all models)", "weekly")])
+def test_the_tooltip_and_the_menu_name_the_window_whose_number_the_icon_shows(pinned, named, short):
     """The demo opened on "22" (the weekly) while the session was 10 %, and nothing said which
     window the icon's number was."""
     v = view(state(reading=reading(), interval=120, pinned_window=pinned), NOW)
     marked = [row.menu_text for row in v.windows if row.menu_text.endswith(" · in the icon")]
     assert [row.label for row in v.windows if row.in_icon] == [named] and len(marked) == 1
     assert marked[0].startswith(named + ": ")
-    assert v.tooltip.startswith(f"Claude: {named.split(' ')[0].lower()} limit {v.icon.percent:g}% · ")
+    assert v.tooltip.startswith(f"Claude: {short} limit {v.icon.percent:g}% · ")
 
 
 def test_a_single_window_or_an_icon_without_a_number_marks_no_row():
