@@ -61,7 +61,7 @@ def local_time_zone(monkeypatch):
 # Fixture modules (one line each; owned by the files they name):
 from tests.apprun import claude_tray_world  # noqa: F401,E402
 from tests.desktop_bus import notification_daemon, session_bus  # noqa: F401,E402
-from tests.desktop_hosts import gtk_host, sway_host, xfce_host  # noqa: F401,E402
+from tests.desktop_hosts import gtk_host, lxqt_host, sway_host, xfce_host  # noqa: F401,E402
 from tests.desktop_x import desktop_workdir, sni_tray, start_app, xembed_tray, xvfb  # noqa: F401,E402
 from tests.fakeapi import fake_api  # noqa: F401,E402
 from tests.host_checks import host_world  # noqa: F401,E402

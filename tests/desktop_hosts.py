@@ -2,6 +2,7 @@
 
 - `xfce_host`: xfce4-panel 4.18's systray plugin (its own StatusNotifierWatcher) under Xvfb.
 - `sway_host`: waybar's tray module (its own watcher) in a headless sway: a real Wayland session.
+- `lxqt_host`: lxqt-panel 1.2's statusnotifier plugin (Qt, libdbusmenu-qt; its own watcher) under Xvfb.
 
 Both give an `PanelHost`: `.bus` (the private session bus), `.app_env()` (what an app on that desktop
 gets: DISPLAY or WAYLAND_DISPLAY, the bus), `.screenshot()` (PIL RGB), `.move(x, y)` / `.click(x, y,
@@ -284,6 +285,55 @@ def xfce_host(tmp_path_factory):
             stop_process(host.program.process)
         for program in reversed(started):
             stop_process(program.process)
+        if bus is not None:
+            stop_session_bus(bus)
+        if x is not None:
+            stop_process(x.program.process)
+
+
+LXQT_PANEL_CONF = """[General]
+__userfile__=true
+panels=panel1
+
+[panel1]
+plugins=statusnotifier
+position=Top
+panelSize=32
+iconSize=22
+alignment=-1
+
+[statusnotifier]
+type=statusnotifier
+"""
+
+
+@pytest.fixture(scope="module")
+def lxqt_host(tmp_path_factory):
+    """lxqt-panel with only the statusnotifier plugin on a 640x400 Xvfb and a bus of its own. Its
+    menu opens on button release (the pointer's click presses and releases 0.3 s apart), and Qt reads
+    the menu's interface from Introspect before anything else."""
+    require(missing_programs("Xvfb", "dbus-daemon", "lxqt-panel", "xdotool"), "the lxqt-panel tray host")
+    workdir = tmp_path_factory.mktemp("lxqt")
+    (workdir / "config/lxqt").mkdir(parents=True)
+    (workdir / "config/lxqt/panel.conf").write_text(LXQT_PANEL_CONF)
+    xdg = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir / "config"), "XDG_CACHE_HOME": str(workdir / "cache"),
+           "XDG_DATA_HOME": str(workdir / "data"), "QT_QPA_PLATFORM": "xcb"}
+    x = bus = host = None
+    try:
+        x = start_xvfb(workdir, "640x400")
+        bus = start_session_bus(workdir / "bus")
+
+        def start_panel() -> Started:
+            return start_program("lxqt-panel", ["lxqt-panel"], base_env(**x.env, **bus.env, **xdg), workdir)
+
+        host = PanelHost("lxqt-panel", workdir, bus, dict(x.env), start_panel, lambda: grab(x),
+                         lambda command: _xdotool(x.env, command), extra={"x": x})
+        host.start()
+        yield host
+        host.stop()
+    finally:
+        if host is not None and host.program is not None:
+            stop_process(host.program.process)
         if bus is not None:
             stop_session_bus(bus)
         if x is not None:

@@ -191,10 +191,9 @@ def wait_icon_shows(host, before, spec, neighbour, timeout: float = 10) -> dict:
 def menu_rows(closed, opened, left: int) -> tuple[int, list[int]]:
     """An open menu's text rows in a screenshot: (x to click, [y of each row]). The menu is what
     changed between `closed` and `opened` right of `left` (the icon's right edge); rows are bands at
-    least 5 px high with dark (text) pixels: separators, borders and shadows count as none."""
+    least 5 px high with ink (text, check boxes): separators, borders and shadows count as none."""
     from PIL import ImageChops
 
-    gray = opened.convert("L")
     changed = ImageChops.difference(closed, opened).convert("L").point(lambda v: 255 if v > 24 else 0)
     # the menu's columns from a band just under the bar (grim's pictures show the cursor: it moved
     # from the parking corner to the icon, which is left of `left`)
@@ -203,14 +202,19 @@ def menu_rows(closed, opened, left: int) -> tuple[int, list[int]]:
         raise AssertionError("no menu opened")
     x0, x1 = left + band[0], left + band[2]
     _, top, _, bottom = changed.crop((x0, 0, x1, changed.height)).getbbox()
+    # ink: pixels away from the menu's own background (its commonest colour); greyed-out text is
+    # light grey in Qt menus, so "dark" would miss it
+    menu = opened.convert("L").crop((x0 + 4, top, x1 - 4, bottom))
+    background = max(menu.getcolors(1 << 16), key=lambda c: c[0])[1]
+    ink = menu.point(lambda v: 255 if abs(v - background) > 40 else 0)
     rows, start = [], None
-    for y in range(top, bottom):
-        dark = any(gray.getpixel((x, y)) < 170 and changed.getpixel((x, y)) for x in range(x0 + 4, x1 - 4))
-        if dark and start is None:
+    for y in range(ink.height + 1):
+        inked = y < ink.height and ink.crop((0, y, ink.width, y + 1)).getbbox() is not None
+        if inked and start is None:
             start = y
-        elif not dark and start is not None:
+        elif not inked and start is not None:
             if y - start >= 5:  # a line of text, not the menu's border or a separator
-                rows.append((start + y) // 2)
+                rows.append(top + (start + y) // 2)
             start = None
     return (x0 + x1) // 2, rows
 

@@ -3,7 +3,7 @@
 #
 # On Debian/Ubuntu as root it installs what the real-desktop tests need (Xvfb, trayer, dunst,
 # D-Bus, xdotool, GTK/AppIndicator typelibs, and the StatusNotifierItem hosts gtk-sni-tray-standalone,
-# xfce4-panel (+ xfconf) and waybar in a headless sway (+ grim for screenshots)), creates .venv if missing,
+# xfce4-panel (+ xfconf), lxqt-panel and waybar in a headless sway (+ grim for screenshots)), creates .venv if missing,
 # installs the package with its test and gtk extras, and runs every test with
 # CLAUDE_TRAY_REQUIRE_DESKTOP=1 (a desktop test that cannot run is then a failure, not a skip).
 # Not root and packages missing: prints the apt-get command and runs the unit tests only.
@@ -20,7 +20,7 @@ APT_PACKAGES=(
   xvfb trayer dunst libnotify-bin dbus dbus-bin x11-utils xdotool fonts-dejavu-core tmux
   gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev pkg-config
   haskell-gtk-sni-tray-utils
-  xfce4-panel xfconf sway waybar grim
+  xfce4-panel xfconf sway waybar grim lxqt-panel
 )
 VENV=${VENV:-.venv}
 T0=$SECONDS
