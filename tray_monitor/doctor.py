@@ -304,7 +304,8 @@ def check_tray_host(env, backend: str | None, probes: Probes) -> Check:
     if backend in ("xembed", "gtk", "appindicator", "wait", None) and hosts.xembed:
         return Check("tray host", OK, f"XEmbed tray (_NET_SYSTEM_TRAY) on {display}")
     if backend in ("xembed", "gtk") and hosts.sni:
-        return Check("tray host", FAIL, f"only a {SNI_WATCHER}, which the {backend} backend cannot use",
+        return Check("tray host", FAIL,
+                     f"only a StatusNotifierWatcher ({SNI_WATCHER}), which the {backend} backend cannot use",
                      "unset CLAUDE_TRAY_BACKEND and PYSTRAY_BACKEND: the sni backend uses it")
     if backend not in ("sni", "xembed", "appindicator", "gtk", "wait", None):
         return Check("tray host", INFO, f"not checked for the {backend} backend")
