@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -236,6 +237,14 @@ def no_errors(world, app) -> None:
         assert not [line for line in text.splitlines() if " ERROR " in line or line.startswith("ERROR")], text[-4000:]
 
 
+def loaded_gtk(pid: int) -> list[str]:
+    """Shared objects of PyGObject/GTK mapped into the process (the venv may have PyGObject: issue 12
+    says the Linux tray must not need it, so the app under test must not load it)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return sorted({line.split()[-1] for line in maps.splitlines()
+                   if any(name in line for name in ("/gi/_gi", "libgtk-", "libgirepository", "libgdk-"))})
+
+
 def start_on_host(world, host, percent: float = 78.0):
     world.login()
     world.api.default = usage(percent)
@@ -254,6 +263,7 @@ def full_check(world, host, name: str) -> None:
     app, view = start_on_host(world, host)
     # it said what it picked, on stderr (the app's output), without being told
     wait_until(lambda: "StatusNotifierItem" in app.log(), 5, "the start line naming the backend")
+    assert loaded_gtk(app.process.pid) == []
 
     # --- the icon: what the item sends is render_icon's, and what the panel draws is that, scaled
     props = wait_until(lambda: item_props(host.bus.address), 10, "the item on the watcher")
@@ -275,9 +285,10 @@ def full_check(world, host, name: str) -> None:
     layout = menu_layout(host.bus.address)
     shown = [r["label"] for r in layout if r["visible"] and r["type"] != "separator"]
     assert shown == view["menu"], (shown, view["menu"])
-    assert shown[0].startswith("Session (5h): 78%") or any(t.startswith("Session (5h): 78%") for t in shown), shown
     info = [r for r in layout if r["visible"] and r["type"] != "separator" and r["id"] < REFRESH]
     assert info and not any(r["enabled"] for r in info), info
+    # what we served, in the greyed-out lines (independent of the tray's own view)
+    assert any("78%" in r["label"] for r in info) and any("40%" in r["label"] for r in info), info
     toggles = {r["label"]: r["state"] for r in layout if r["toggle"] == "checkmark"}
     assert toggles == {"Notifications": 1, "Start at login": 0}, toggles
 
@@ -391,6 +402,7 @@ def demo_rounds(runs) -> None:
     for world, host, name, app, seen in apps:
         assert {"ok", "rate_limited", "expired"} <= {k.split(":")[0] for k in seen}, (name, seen)
         assert {"ok:55.0", "ok:78.0", "ok:93.0", "ok:104.0"} <= set(seen), (name, seen)
+        assert loaded_gtk(app.process.pid) == [], name
         menu_event(host.bus.address, QUIT)
         assert app.wait_exit(15) == 0, (name, app.log()[-3000:])
         no_errors(world, app)
