@@ -167,6 +167,21 @@ def test_an_alert_from_a_statusline_reading_fires_exactly_once(tray_world, notif
     assert len(popups(notification_daemon)) == 1, popups(notification_daemon)
 
 
+def test_a_statusline_of_another_login_does_not_feed_the_tray(tray_world, tmp_path):
+    world = tray_world
+    start(world, "--interval", "600", session=40.0)
+    other = tmp_path / "other-claude-login"
+    other.mkdir()
+    done = subprocess.run([sys.executable, "-m", "tray_monitor", "statusline", "--color", "never"],
+                          input=payload(77.0), capture_output=True, env=world.env(CLAUDE_CONFIG_DIR=str(other)),
+                          cwd=REPO, timeout=30)
+    assert done.returncode == 0 and done.stdout.decode().startswith("Session 77% ")  # its own numbers shown
+    time.sleep(1.0)  # a taken reading shows within this (the tray takes it at once)
+    assert session_percent(world.view()) == 40
+    statusline(world, payload(41.0))  # the same from this login's session: taken
+    world.wait_view(lambda v: session_percent(v) == 41, what="this login's statusline reading")
+
+
 def test_a_capped_100_never_replaces_the_endpoints_higher_overage(tray_world):
     world = tray_world
     start(world, "--interval", "600", session=104.0)

@@ -164,6 +164,16 @@ def test_without_rate_limits_the_trays_reading_fills_in_but_not_an_old_one():
     assert run(raw("cc-no-rate-limits.json"), "--color", "never")[0] == "Claude usage: not known yet\n"
 
 
+def test_the_trays_reading_of_another_login_is_not_shown(tmp_path):
+    write_shared([{"id": "seven_day_fable", "label": "Weekly · Fable", "percent": 92, "resets_at": None}])
+    shared = runtime_dir() / READING_FILE_NAME
+    doc = json.loads(shared.read_text())
+    shared.write_text(json.dumps({**doc, "config_dir": str(tmp_path / "other-login")}))
+    assert "Fable" not in run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0]
+    shared.write_text(json.dumps({**doc, "config_dir": os.path.realpath(os.path.join(os.environ["HOME"], ".claude"))}))
+    assert "Fable 92%" in run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0]
+
+
 def test_a_corrupt_shared_reading_is_ignored():
     runtime_dir().mkdir(parents=True, exist_ok=True)
     (runtime_dir() / READING_FILE_NAME).write_text('{"windows": [1, {"id": 3}, {"id": "x", "percent": "y"}]}')
@@ -229,7 +239,8 @@ def test_the_rate_limits_go_to_the_running_tray_and_nothing_else_is_sent(tmp_pat
         server.stop()
     assert len(received) == 1
     body = json.loads(received[0])
-    assert body == {"at": NOW, "windows": {"five_hour": [23.5, 1764512400.0], "seven_day": [41.2, 1764900000.0]}}
+    assert body == {"at": NOW, "windows": {"five_hour": [23.5, 1764512400.0], "seven_day": [41.2, 1764900000.0]},
+                    "config_dir": os.path.realpath(os.path.join(os.environ["HOME"], ".claude"))}
     assert set(json.loads(raw("cc-2.1.332-epoch.json"))) - {"rate_limits"} and "session_id" not in received[0]
 
 

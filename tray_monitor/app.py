@@ -246,6 +246,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.malloc_arenas import limit_malloc_arenas
     from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
+    from tray_monitor.runtime import claude_config_dir
     from tray_monitor.shared_reading import BadFeed, parse_feed
     from tray_monitor.tray import NoGraphicalSession, TrayAdapter
     from tray_monitor.tray_controller import TrayController
@@ -324,6 +325,8 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
             fed = parse_feed(text, env.clock.now())
         except BadFeed as error:
             return f"ignored: {error}"
+        if fed.config_dir is not None and fed.config_dir != claude_config_dir(env.environ):
+            return "ignored: the statusline of another Claude login (another config folder)"
         return poller.feed_statusline(fed)
 
     control = instance.ControlServer(env, {

@@ -46,6 +46,14 @@ def user_cache_dir(environ: Mapping[str, str], platform: str) -> str:
     return platformdirs.user_cache_dir(APP_NAME, appauthor=False)
 
 
+def claude_config_dir(environ: Mapping[str, str]) -> str:
+    """The Claude Code config folder a process belongs to ($CLAUDE_CONFIG_DIR, else ~/.claude), as a
+    real path: a statusline from a session of another login must not feed this login's tray."""
+    folder = environ.get("CLAUDE_CONFIG_DIR") or os.path.join(environ.get("HOME") or os.path.expanduser("~"),
+                                                              ".claude")
+    return os.path.realpath(folder)
+
+
 def uses_unix_socket(runtime_dir: str, platform: str) -> bool:
     if platform == "win32":
         return False

@@ -54,6 +54,7 @@ class FedReading:
 
     at: datetime
     windows: tuple[FedWindow, ...]
+    config_dir: str | None = None  # the Claude Code login they belong to (None: not said)
 
 
 class BadFeed(ValueError):
@@ -92,7 +93,8 @@ def parse_feed(text: str, now: datetime) -> FedReading:
         windows.append(FedWindow(window_id, float(percent), _epoch(pair[1])))
     if not windows:
         raise BadFeed("the statusline reading has no usable window")
-    return FedReading(at, tuple(windows))
+    config_dir = body.get("config_dir") if isinstance(body.get("config_dir"), str) else None
+    return FedReading(at, tuple(windows), config_dir)
 
 
 def _same_cycle(a: datetime | None, b: datetime | None) -> bool:

@@ -187,9 +187,12 @@ def parse_input(raw: bytes) -> object:
         return None
 
 
-def feed_message(limits: dict[str, tuple[float, float | None]], now: float) -> str:
-    """The control line that hands the tray these windows (read by shared_reading.parse_feed)."""
-    body = {"at": now, "windows": {k: [p, r] for k, (p, r) in limits.items()}}
+def feed_message(limits: dict[str, tuple[float, float | None]], now: float, config_dir: str | None = None) -> str:
+    """The control line that hands the tray these windows (read by shared_reading.parse_feed);
+    `config_dir` names the login they belong to (the tray ignores another login's)."""
+    body: dict = {"at": now, "windows": {k: [p, r] for k, (p, r) in limits.items()}}
+    if config_dir is not None:
+        body["config_dir"] = config_dir
     return f"{FEED_COMMAND} {json.dumps(body, separators=(',', ':'))}"
 
 
@@ -228,9 +231,13 @@ class Segment:
         return f"{name} {percent} {left.replace(' ', '')}"
 
 
-def _shared_windows(shared: object, now: float) -> dict[str, dict]:
-    """The tray's shared reading's windows younger than SHARED_MAX_AGE, by id."""
+def _shared_windows(shared: object, now: float, config_dir: str | None = None) -> dict[str, dict]:
+    """The tray's shared reading's windows younger than SHARED_MAX_AGE, by id; none when the tray
+    reads another login than this session's (`config_dir`)."""
     if not isinstance(shared, dict) or not isinstance(shared.get("windows"), list):
+        return {}
+    theirs = shared.get("config_dir")
+    if config_dir is not None and isinstance(theirs, str) and theirs != config_dir:
         return {}
     fresh: dict[str, dict] = {}
     for window in shared["windows"]:
@@ -255,10 +262,11 @@ def _model_name(window: dict) -> str:
     return label[len(prefix):] if label.startswith(prefix) and len(label) > len(prefix) else label
 
 
-def segments(limits: dict[str, tuple[float, float | None]], shared: object, now: float) -> list[Segment]:
+def segments(limits: dict[str, tuple[float, float | None]], shared: object, now: float,
+             config_dir: str | None = None) -> list[Segment]:
     """Session and weekly (from Claude Code, else from the tray's reading), then the per-model
     window nearest its cap when it is at WARNING_PERCENT or more (only the endpoint knows it)."""
-    windows = _shared_windows(shared, now)
+    windows = _shared_windows(shared, now, config_dir)
     found: list[Segment] = []
     for window_id, name, short in ((SESSION_ID, "Session", "5h"), (WEEKLY_ID, "Week", "7d")):
         if window_id in limits:
@@ -365,11 +373,12 @@ def statusline(options: Options, raw: bytes, environ, platform: str, now: float,
         run_dir = runtime.runtime_dir_for(environ, platform)
     except Exception:  # no usable cache directory: no tray to talk to either
         run_dir = None
+    config_dir = runtime.claude_config_dir(environ)
     if run_dir is not None and limits:
-        runtime.quick_command(run_dir, platform, feed_message(limits, now), TRAY_TIMEOUT)
+        runtime.quick_command(run_dir, platform, feed_message(limits, now, config_dir), TRAY_TIMEOUT)
     shared = read_shared(run_dir) if run_dir is not None else None
     color = wants_color(options.color, payload, stdout, environ)
-    line = compose(segments(limits, shared, now), options.width, color, now, fallback_text(payload, raw))
+    line = compose(segments(limits, shared, now, config_dir), options.width, color, now, fallback_text(payload, raw))
     if options.then:
         chained = run_then(options.then, raw)
         if chained:

@@ -50,14 +50,18 @@ class ReadingPublisher:
         self._last: dict | None = None
         self._failure_logged = False
 
+    def _document(self, v: View, now: datetime) -> dict:
+        # Which login it is (the statusline of another login's session ignores it).
+        return {**document(self._monitor.state, v, now), "config_dir": runtime.claude_config_dir(self._env.environ)}
+
     def current(self) -> str:
         """The `reading` control command's answer: the document as one JSON line."""
         now = self._env.clock.now()
-        return stamped(document(self._monitor.state, self._monitor.view(), now), now)
+        return stamped(self._document(self._monitor.view(), now), now)
 
     def on_view(self, v: View) -> None:
         now = self._env.clock.now()
-        doc = document(self._monitor.state, v, now)
+        doc = self._document(v, now)
         with self._lock:
             if doc == self._last:
                 return
