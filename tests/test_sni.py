@@ -152,7 +152,7 @@ def members(conn: FakeConn) -> list[str]:
 def test_show_sends_only_what_changed(backend):
     look = look_of(make_view(78), autostart_on=False)
     backend.show(look)
-    assert members(backend._conn) == ["NewIcon", "NewTitle", "NewToolTip", "LayoutUpdated"]
+    assert members(backend._conn) == ["NewIcon", "NewAttentionIcon", "NewTitle", "NewToolTip", "LayoutUpdated"]
     backend._conn.sent.clear()
     backend.show(look)
     assert members(backend._conn) == []  # nothing changed, nothing re-sent
@@ -163,8 +163,8 @@ def test_show_sends_only_what_changed(backend):
     critical = replace(critical, icon=replace(critical.icon, severity="critical"), notifications_enabled=False)
     backend.show(look_of(critical, autostart_on=False))
     # the window line changed too: the tooltip's description and the menu text, not the title
-    assert members(backend._conn) == ["NewIcon", "NewStatus", "NewToolTip", "LayoutUpdated"]
-    assert backend._conn.sent[1].body == ("NeedsAttention",)
+    assert members(backend._conn) == ["NewIcon", "NewAttentionIcon", "NewStatus", "NewToolTip", "LayoutUpdated"]
+    assert backend._conn.sent[2].body == ("NeedsAttention",)
     assert (backend.redraw_count, backend.menu_updates, backend.toggle_updates) == (2, 2, 1)
 
 
@@ -185,6 +185,7 @@ def test_properties_carry_the_look(backend):
     assert props["ToolTip"][1][2] == view.tooltip
     assert props["ToolTip"][1][3].splitlines()[0] == "Plan: Max 5x"
     assert [p[0] for p in props["IconPixmap"][1]] == list(PIXMAP_SIZES)
+    assert props["AttentionIconPixmap"] == props["IconPixmap"]  # hosts that swap icons at NeedsAttention
     assert backend._dispatch(ITEM_PATH, PROPS, "GetAll", ("org.freedesktop.DBus.Properties",)) == ("a{sv}", ({},))
     assert backend._dispatch(ITEM_PATH, PROPS, "Get", (ITEM_IFACE, "Menu")) == ("v", (("o", MENU_PATH),))
     assert backend._dispatch(MENU_PATH, PROPS, "Get", (MENU_IFACE, "Version")) == ("v", (("u", 3),))
@@ -224,6 +225,7 @@ def test_activate_clicks_the_default_entry_and_other_item_methods_are_answered(b
     for member in ("Activate", "SecondaryActivate", "ContextMenu"):
         assert backend._dispatch(ITEM_PATH, ITEM_IFACE, member, (10, 20)) == (None, ())
     assert backend._dispatch(ITEM_PATH, ITEM_IFACE, "Scroll", (1, "vertical")) == (None, ())
+    assert backend._dispatch(ITEM_PATH, ITEM_IFACE, "ProvideXdgActivationToken", ("token",)) == (None, ())
     assert [e.action for e in backend.clicks] == ["show_status"]
 
 

@@ -159,7 +159,9 @@ def item_properties(look: Look | None, pixmaps: list, status: str) -> dict[str, 
         "OverlayIconName": ("s", ""),
         "OverlayIconPixmap": ("a(iiay)", []),
         "AttentionIconName": ("s", ""),
-        "AttentionIconPixmap": ("a(iiay)", []),
+        # hosts that swap to the attention icon when Status is NeedsAttention (KDE, GNOME's
+        # extension) would otherwise show nothing: it is the same, already critical, drawing
+        "AttentionIconPixmap": ("a(iiay)", pixmaps),
         "AttentionMovieName": ("s", ""),
         # the percent goes in the title: lxqt shows the title only, gtk-sni-tray "title: description"
         "ToolTip": ("(sa(iiay)ss)", ("", [], tooltip, description)),
@@ -167,6 +169,10 @@ def item_properties(look: Look | None, pixmaps: list, status: str) -> dict[str, 
         "Menu": ("o", MENU_PATH),
     }
 
+
+#: Answered with an empty return: a host's left click (Activate), middle click, its own menu
+#: request, the wheel, and KDE Plasma 6 on Wayland handing over an activation token before Activate.
+ITEM_METHODS = ("Activate", "SecondaryActivate", "ContextMenu", "Scroll", "ProvideXdgActivationToken")
 
 MENU_PROPERTIES = {"Version": ("u", 3), "TextDirection": ("s", "ltr"), "Status": ("s", "normal"),
                    "IconThemePath": ("as", [])}
@@ -235,6 +241,7 @@ class SniBackend:
                     self._pixmaps = pixmaps
                     self.redraw_count += 1
                     signals.append((ITEM_PATH, ITEM_IFACE, "NewIcon", None, ()))
+                    signals.append((ITEM_PATH, ITEM_IFACE, "NewAttentionIcon", None, ()))
                 status = "NeedsAttention" if look.icon.severity == "critical" else "Active"
                 if status != self._status:
                     self._status = status
@@ -479,7 +486,7 @@ class SniBackend:
                 with self._lock:
                     props = item_properties(self._look, self._pixmaps, self._status)
                 return _properties(ITEM_IFACE, props, member, args)
-            if iface in (ITEM_IFACE, None) and member in ("Activate", "SecondaryActivate", "ContextMenu", "Scroll"):
+            if iface in (ITEM_IFACE, None) and member in ITEM_METHODS:
                 if member == "Activate":
                     with self._lock:
                         entry = default_entry(self._look.menu) if self._look else None
@@ -609,6 +616,7 @@ _ITEM_XML = (_HEAD + _STANDARD + f' <interface name="{ITEM_IFACE}">\n'
              f"""  <method name="ContextMenu">{_XY}</method>
   <method name="Activate">{_XY}</method>
   <method name="SecondaryActivate">{_XY}</method>
+  <method name="ProvideXdgActivationToken"><arg name="token" type="s" direction="in"/></method>
   <method name="Scroll"><arg name="delta" type="i" direction="in"/>
    <arg name="orientation" type="s" direction="in"/></method>
   <signal name="NewTitle"/><signal name="NewIcon"/><signal name="NewAttentionIcon"/>
