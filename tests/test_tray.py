@@ -794,15 +794,21 @@ def test_with_no_host_the_adapter_waits_says_so_once_and_takes_the_first_host(tm
     assert not runner.is_alive()
 
 
-def test_a_host_that_cannot_be_opened_is_said_and_run_returns(tmp_path, monkeypatch):
+def test_a_host_that_cannot_be_opened_is_said_once_and_waiting_goes_on(tmp_path, monkeypatch):
     from tray_monitor.tray.choice import Hosts
 
     nothing, xembed = Hosts(sni=False, xembed=False), Hosts(sni=False, xembed=True)
-    adapter, _backend, said = waiting_adapter(tmp_path, monkeypatch, [nothing, xembed], opened=None)
+    adapter, _backend, said = waiting_adapter(tmp_path, monkeypatch, [nothing] + [xembed] * 5, opened=None)
     ready = threading.Event()
-    adapter.run(ready.set)  # returns: the app then stops polling and exits as on Quit
+    runner = threading.Thread(target=adapter.run, args=(ready.set,), daemon=True)
+    runner.start()
     assert ready.wait(2)
-    assert said[-1] == "tray: the X server went away"
+    wait_for = threading.Event()
+    wait_for.wait(0.3)  # several looks at the broken host
+    assert said.count("tray: the X server went away") == 1 and runner.is_alive()
+    adapter.stop()
+    runner.join(5)
+    assert not runner.is_alive()
 
 
 def test_stop_while_waiting_for_a_host_returns_from_run(tmp_path, monkeypatch):

@@ -182,16 +182,20 @@ class TrayAdapter:
         monotonic = self._env.clock.monotonic
         started = monotonic()
         said = False
+        failures: set[str] = set()  # each reason an appeared host could not be used, said once
         while not self._stopping.wait(HOST_POLL_EVERY):
             choice = choose_backend(self._env.environ, self._env.platform, lambda: find_hosts(self._env.environ))
             if choice.kind in ("sni", "pystray"):
+                try:
+                    backend = open_backend(self._env, choice, say=self._say)
+                except NoGraphicalSession as error:
+                    if error.message not in failures:
+                        failures.add(error.message)
+                        self._say(f"tray: {error.message}")
+                    continue  # the poller goes on; another host may yet appear
                 self.choice = choice
                 self._say(f"tray: {choice.reason}")
-                try:
-                    return open_backend(self._env, choice, say=self._say)
-                except NoGraphicalSession as error:
-                    self._say(f"tray: {error.message}")
-                    return None
+                return backend
             if not said and monotonic() - started >= NO_HOST_AFTER:
                 said = True
                 self._say(NO_TRAY_SENTENCE)
