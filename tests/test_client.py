@@ -86,6 +86,43 @@ def test_request_carries_bearer_beta_header_claude_cli_agent_and_accept(fake_api
     assert request.headers["content-type"] == "application/json"
 
 
+def test_background_reads_leave_out_the_spend_block_as_claude_codes_own_do(fake_api, tmp_path):
+    env = make_env(tmp_path, CLAUDE_TRAY_API_URL=fake_api.url)
+    UsageClient(env, background=True).fetch(CREDS)
+    UsageClient(env).fetch(CREDS)  # `status`, `doctor`: a person asked now
+    assert [r.path for r in fake_api.requests] == ["/api/oauth/usage?skip_spend=1", "/api/oauth/usage"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent / "fixtures" / "usage").glob("*.json")))
+def test_nothing_shown_comes_from_the_spend_block_so_skipping_it_changes_no_reading(name):
+    """Why background reads may send ?skip_spend=1: for every recorded body, the reading without
+    `spend` (what the server then sends) equals the reading with it. If parse.py ever takes
+    something from `spend`, this fails: then send the plain path again."""
+    from tray_monitor.parse import parse_usage
+
+    body = json.loads(usage_fixture(name))
+    now = FakeClock().now()
+    without = {key: value for key, value in body.items() if key != "spend"}
+    assert parse_usage(without, now) == parse_usage(body, now)
+
+
+@pytest.mark.parametrize("change", ["no extra_usage", "extra_usage without currency", "spend in another currency"])
+def test_no_shape_of_the_spend_block_reaches_a_reading(change):
+    """Beyond the recorded bodies: the shapes in which `spend` could have filled a gap."""
+    from tray_monitor.parse import parse_usage
+
+    body = json.loads(usage_fixture("limits-2026-08"))
+    if change == "no extra_usage":
+        del body["extra_usage"]
+    elif change == "extra_usage without currency":
+        del body["extra_usage"]["currency"]
+    else:
+        body["spend"]["used"] = {"amount_minor": 999, "currency": "JPY", "exponent": 0}
+    now = FakeClock().now()
+    without = {key: value for key, value in body.items() if key != "spend"}
+    assert parse_usage(without, now) == parse_usage(body, now)
+
+
 def test_reading_is_stamped_with_the_clock_time(fake_api, tmp_path):
     clock = FakeClock()
     client = UsageClient(make_env(tmp_path, clock, CLAUDE_TRAY_API_URL=fake_api.url))

@@ -31,9 +31,10 @@ def _load_settings(env: Environment) -> Settings:
     return settings
 
 
-def _usage_source(env: Environment, account=None):
+def _usage_source(env: Environment, account=None, background: bool = False):
     """The endpoint source of one account (None: the default login): its own credential store and
-    its own 429 wait, so a 429 for one login never holds back another."""
+    its own 429 wait, so a 429 for one login never holds back another. `background`: reads nobody
+    asked for at that moment (the tray's and `watch`'s polls) leave out the spend block."""
     from tray_monitor.accounts import credential_store
     from tray_monitor.client import UsageClient
     from tray_monitor.cooldown import SharedCooldown, cooldown_path
@@ -41,7 +42,8 @@ def _usage_source(env: Environment, account=None):
     from tray_monitor.source import UsageSource
 
     store = CredentialStore(env) if account is None else credential_store(env, account)
-    return UsageSource(store, UsageClient(env), env.clock, SharedCooldown(cooldown_path(env, account), env.clock))
+    return UsageSource(store, UsageClient(env, background=background), env.clock,
+                       SharedCooldown(cooldown_path(env, account), env.clock))
 
 
 def _initial_state(settings, interval: float, notifications: bool, memory, simulated: bool = False):
@@ -85,7 +87,7 @@ def status(env: Environment, as_json: bool, demo: bool = False, fmt: str = "text
         return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
                                    origin=origin)
     try:
-        source = _usage_source(env)
+        source = _usage_source(env, background=False)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
         if fmt in PANEL_FORMATS:
             return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
@@ -191,7 +193,7 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
         note = "From the running claude-tray (no request of its own)"
     else:
         try:
-            source = _demo_source(env) if demo else _usage_source(env)
+            source = _demo_source(env) if demo else _usage_source(env, background=True)
         except MonitorError as error:
             return _fail(env, error)
         if demo:
@@ -273,7 +275,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     limit_malloc_arenas(env.platform)
 
     try:
-        source = _demo_source(env) if demo else _usage_source(env)
+        source = _demo_source(env) if demo else _usage_source(env, background=True)
     except MonitorError as error:
         lock.release()
         return _fail(env, error)

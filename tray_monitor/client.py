@@ -49,6 +49,9 @@ log = logging.getLogger("tray_monitor.client")
 DEFAULT_API_URL = "https://api.anthropic.com"
 API_URL_VARIABLE = "CLAUDE_TRAY_API_URL"
 USAGE_PATH = "/api/oauth/usage"
+# Claude Code's own background reads leave out the `spend` block; nothing claude-tray shows comes
+# from it (money is read from `extra_usage`; tests/test_client.py checks every recorded body).
+BACKGROUND_QUERY = "?skip_spend=1"
 ANTHROPIC_HOST = "api.anthropic.com"
 # Sent as `claude-cli/<version> (external, cli)`, exactly what Claude Code sends to this endpoint
 # (a generic agent is answered 429 at once). When `claude` is not on PATH: the newest release on
@@ -148,7 +151,7 @@ def user_agent(version: str) -> str:
 class UsageClient:
     def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
                  *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                 deadline: float = REQUEST_DEADLINE):
+                 deadline: float = REQUEST_DEADLINE, background: bool = False):
         self._env = env
         self._deadline = deadline
         # Created at the first fetch, on the poller thread: importing requests (about 50 ms)
@@ -160,7 +163,7 @@ class UsageClient:
         # A refused CLAUDE_TRAY_API_URL surfaces on fetch (the tray shows the sentence) instead of
         # crashing construction; callers that want it early call api_base_url(env) themselves.
         try:
-            self.url: str | None = api_base_url(env) + USAGE_PATH
+            self.url: str | None = api_base_url(env) + USAGE_PATH + (BACKGROUND_QUERY if background else "")
         except ConfigError as error:
             self.url, self._config_error = None, error
         self._host = urlsplit(self.url).hostname if self.url else None
