@@ -209,3 +209,37 @@ def test_statusline_feeding_every_20_s_costs_6_requests_an_hour(feed_every, per_
 
     loop(poller, clock, clock.monotonic() + 3600, each=feed)
     assert len(source.reads) == per_hour
+
+
+# ----------------------------------------------------------------------------- the menu
+
+
+def test_every_way_a_panel_says_the_menu_opens_reaches_the_poller(tmp_path):
+    """SNI hosts call AboutToShow(0) or AboutToShowGroup([0, ...]); lxqt sends Event(0, "opened").
+    The adapter hands it to the controller, which tells the poller (Poller.activity_seen)."""
+    from tests.envs import temp_env
+    from tray_monitor.tray.sni import MENU_IFACE, MENU_PATH, SniBackend
+
+    backend = SniBackend(temp_env(tmp_path, {}), lambda *a, **k: None, bus="unix:path=/nonexistent")
+    opened: list[int] = []
+    backend.on_menu_open = lambda: opened.append(1)
+    backend._dispatch(MENU_PATH, MENU_IFACE, "AboutToShow", (0,))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "AboutToShowGroup", ([0, 3],))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "Event", (0, "opened", ("s", ""), 0))
+    backend._dispatch(MENU_PATH, MENU_IFACE, "AboutToShow", (5,))  # a submenu: not the menu opening
+    assert len(opened) == 3
+
+
+def test_the_controller_turns_a_menu_opening_into_activity(tmp_path):
+    from tests.envs import temp_env
+    from tray_monitor.tray_controller import TrayController
+
+    clock, source, _, poller = make()
+    loop(poller, clock, clock.monotonic() + 1100)
+    count = len(source.reads)
+    controller = TrayController(temp_env(tmp_path), autostart=None)
+    controller.bind(monitor=None, poller=poller, notifier=None, tray=None)
+    clock.advance(200)
+    controller.actions().menu_opened()
+    loop(poller, clock, clock.monotonic() + 1)
+    assert len(source.reads) == count + 1

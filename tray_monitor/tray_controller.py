@@ -65,6 +65,7 @@ class TrayController:
             send_test_notification=self.send_test_notification,
             toggle_autostart=self.toggle_autostart,
             autostart_enabled=self.autostart_enabled,
+            menu_opened=self.menu_opened,
         )
 
     # ------------------------------------------------------------------ the actions
@@ -103,6 +104,10 @@ class TrayController:
 
     def autostart_enabled(self) -> bool:
         return bool(self._autostart.status().enabled)
+
+    def menu_opened(self) -> None:
+        """Someone opened the menu: an idle stretch of the polling ends (schedule.activity_seen)."""
+        self.parts.poller.activity_seen()
 
     def send_test_notification(self) -> None:
         self.send(make_test_notification())

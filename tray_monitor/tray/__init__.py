@@ -162,6 +162,7 @@ class TrayAdapter:
     # ------------------------------------------------------------------ internals
     def _attach(self, backend: TrayBackend) -> None:
         backend.on_click = self._clicked
+        backend.on_menu_open = lambda: self._enqueue("menu_opened")
         with self._lock:
             self._backend = backend
             self._look = None  # the new backend has shown nothing yet

@@ -22,6 +22,7 @@ class TrayBackend(Protocol):
     name: str  # "sni", "xorg", "appindicator", "gtk", "darwin", "win32", "dummy"
     redraw_count: int  # icon images sent to the host (benchmark: unchanged views cost nothing)
     on_click: Callable[[MenuEntry], None]  # set by the adapter; called with the entry clicked
+    on_menu_open: Callable[[], None]  # set by the adapter; the menu is about to show (where a host says so)
 
     @property
     def has_menu(self) -> bool:

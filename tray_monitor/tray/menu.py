@@ -23,6 +23,7 @@ class TrayActions:
     send_test_notification: Callable[[], None]
     toggle_autostart: Callable[[bool], None]  # called with the NEW value
     autostart_enabled: Callable[[], bool]
+    menu_opened: Callable[[], None] = lambda: None  # the menu is about to show: a person is there
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,7 @@ class SniBackend:
         self._say = say or (lambda text: log.info("%s", text))
         self.bus_name = f"org.kde.StatusNotifierItem-{os.getpid()}-1"
         self.on_click: Callable[[MenuEntry], None] = lambda entry: None
+        self.on_menu_open: Callable[[], None] = lambda: None
 
         self._lock = threading.Lock()  # guards the published state below
         self._look: Look | None = None
@@ -535,14 +536,20 @@ class SniBackend:
                     self._menu_event(items, item_id, event)
             return "ai", (unknown,)
         if member == "AboutToShow":
+            if args and args[0] == 0:
+                self.on_menu_open()  # the root menu: a person is looking (schedule.activity_seen)
             return "b", (False,)
         if member == "AboutToShowGroup":
+            if 0 in args[0]:
+                self.on_menu_open()
             return "aiai", ([], [i for i in args[0] if i not in items.props])
         raise DBusError(ERR_UNKNOWN_METHOD, f"no method {MENU_IFACE}.{member}")
 
     def _menu_event(self, items: MenuItems, item_id: int, event: str) -> None:
         # Event data differ by host (("i", 0) from GTK hosts, ("s", "") from lxqt): ignored.
         entry = items.entries.get(item_id)
+        if event == "opened" and item_id == 0:
+            self.on_menu_open()  # lxqt says so with an event instead of AboutToShow
         if event == "clicked" and entry is not None and entry.action is not None:
             self.on_click(entry)
 

@@ -112,6 +112,7 @@ class PystrayBackend:
         base = importlib.import_module("pystray._base")
         self._Menu, self._MenuItem = base.Menu, base.MenuItem
         self.on_click: Callable[[MenuEntry], None] = lambda entry: None
+        self.on_menu_open: Callable[[], None] = lambda: None  # pystray does not say when its menu opens
 
         self.name = getattr(module, "__name__", "").rsplit("._", 1)[-1]  # "xorg", "appindicator", ...
         self._is_xorg = self.name == "xorg"
