@@ -47,7 +47,7 @@ from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
 from tray_monitor.monitor import Monitor
 from tray_monitor.poller import Poller
 from tray_monitor.schedule import MIN_INTERVAL
-from tray_monitor.state import MonitorState
+from tray_monitor.state import MonitorState, PollFailed, PollSucceeded
 
 SEED = 20261125
 POLLS = 10_000
@@ -419,3 +419,65 @@ def test_10000_polls_of_random_faults_keep_every_rule_and_memory_stays_flat(quie
     assert {"ok", "stale", "signed_out", "no_scope"} <= world.checker.icon_states
     # The simulated bugs were logged as bugs; nothing else was.
     assert quiet_tray_monitor_logs.by_level.get("ERROR", 0) >= source.outcomes["bug"]
+
+
+class InjectedFault(RuntimeError):
+    """An exception no code expected, raised at random inside a poll (issue 9: the poller wedged)."""
+
+
+class FlakyMonitor:
+    """The monitor as the poller sees it, failing at random before or after it steps an event."""
+
+    def __init__(self, monitor: Monitor, rng: random.Random, rate: float, counts: dict[str, int]):
+        self._monitor, self._rng, self._rate, self._counts = monitor, rng, rate, counts
+
+    def handle(self, *events):
+        if not any(isinstance(e, (PollSucceeded, PollFailed)) for e in events):
+            return self._monitor.handle(*events)  # a tick is not a poll (the thread's loop logs those)
+        if self._rng.random() < self._rate:
+            self._counts["monitor.handle before"] = self._counts.get("monitor.handle before", 0) + 1
+            raise InjectedFault("before stepping")
+        self._monitor.handle(*events)
+        if self._rng.random() < self._rate:
+            self._counts["monitor.handle after"] = self._counts.get("monitor.handle after", 0) + 1
+            raise InjectedFault("after stepping")
+
+    def next_text_change(self, now):
+        return self._monitor.next_text_change(now)
+
+
+INJECTED_POLLS = 3_000
+
+
+def test_random_exceptions_at_every_step_of_a_poll_never_wedge_the_poller(quiet_tray_monitor_logs, monkeypatch):
+    """An exception injected at random at each step of a poll (the schedule's bookkeeping, the plan
+    name, the monitor before and after it steps the outcome, besides the source's own "bug"
+    answers): no exception escapes the loop body, "in flight" is clear after every step, every
+    request rule of the soak still holds, and polling goes on to the last request."""
+    from tray_monitor import schedule as sch
+
+    rng = random.Random(SEED + 7)
+    rate = 0.03
+    counts: dict[str, int] = {}
+
+    def flaky(name, real):
+        def wrapper(*args, **kwargs):
+            if rng.random() < rate:
+                counts[name] = counts.get(name, 0) + 1
+                raise InjectedFault(name)
+            return real(*args, **kwargs)
+        return wrapper
+
+    for name in ("poll_succeeded", "poll_failed", "next_poll_wall"):
+        monkeypatch.setattr(sch, name, flaky(f"schedule.{name}", getattr(sch, name)))
+    world = SoakWorld(SEED + 3)
+    world.poller = Poller(world.source, FlakyMonitor(world.monitor, rng, rate, counts), world.clock, INTERVAL,
+                          plan_of=flaky("plan_of", lambda creds: "Max 5x"))
+    world.source.poller = world.poller
+    world.run_until(INJECTED_POLLS)  # raises on any broken rule, escaped exception or stuck loop
+
+    assert world.source.requests == INJECTED_POLLS
+    assert set(counts) == {"schedule.poll_succeeded", "schedule.poll_failed", "schedule.next_poll_wall",
+                           "plan_of", "monitor.handle before", "monitor.handle after"}, counts
+    assert min(counts.values()) > 10, counts
+    assert world.checker.views > INJECTED_POLLS // 2  # the front ends kept getting views

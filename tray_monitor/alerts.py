@@ -149,9 +149,12 @@ def cycle_of(resets_at: datetime | None) -> datetime | None:
     """The cycle identity: resets_at in UTC, rounded to the nearest minute (server jitter)."""
     if resets_at is None:
         return None
-    utc = resets_at.astimezone(timezone.utc)
-    floored = utc.replace(second=0, microsecond=0)
-    return floored + timedelta(minutes=1) if utc - floored >= timedelta(seconds=30) else floored
+    try:
+        utc = resets_at.astimezone(timezone.utc)
+        floored = utc.replace(second=0, microsecond=0)
+        return floored + timedelta(minutes=1) if utc - floored >= timedelta(seconds=30) else floored
+    except OverflowError:  # the last minute of year 9999 (or an offset past year 1): as it is
+        return resets_at
 
 
 def same_cycle(old: datetime | None, new: datetime | None) -> bool:

@@ -12,6 +12,7 @@ import math
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -110,6 +111,8 @@ class Poller:
         self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
         self._next_change_failure_logged = False
+        self._read_error: MonitorError | None = None  # what the source raised in the poll under way
+        self._poll_fingerprint: object = _UNKNOWN  # the store before the poll under way
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._fed: FedReading | None = None  # a statusline reading not yet taken (feed_statusline)
@@ -218,11 +221,17 @@ class Poller:
                 log.info("the credential store changed; asking for usage now")
 
         with self._lock:
-            due = sch.due_in(self._schedule, now_mono, now_wall) <= 0
+            due = sch.due_in(self._schedule, now_mono, now_wall) <= 0 and not self._stopped.is_set()
             if due:
                 self._schedule = sch.poll_started(self._schedule)
-        if due and not self._stopped.is_set():
-            self._poll()  # its view is fresh: the next tick counts from here
+        if due:
+            try:
+                self._poll()  # its view is fresh: the next tick counts from here
+            except Exception:
+                # Whatever raised between poll_started and the poll's outcome (a bug, a value no
+                # code expected): the poll ends as a failure, "in flight" is cleared, polling goes
+                # on. Without this one exception left "in flight" set and no request ever again.
+                self._poll_crashed()
             self._plan_next_tick()
         elif self._next_tick_mono is None or now_mono >= self._next_tick_mono:
             self._monitor.handle(Tick())
@@ -271,11 +280,13 @@ class Poller:
     def _poll(self) -> None:
         # Taken before the read: a login that lands while the request is in flight still counts
         # as a change afterwards.
-        fingerprint = self._fingerprint()
+        fingerprint = self._poll_fingerprint = self._fingerprint()
+        self._read_error = None
         try:
             reading, creds = self._source.read()
         except Exception as exc:
             error = exc if isinstance(exc, MonitorError) else None
+            self._read_error = error
             if error is None:
                 log.exception("reading usage failed unexpectedly")
                 # a bug, not the network: backed off like a failure (schedule.py), never called "Offline"
@@ -300,6 +311,40 @@ class Poller:
         with self._lock:
             next_at = sch.next_poll_wall(self._schedule, self._clock.monotonic(), self._clock.now())
         self._monitor.handle(event, PollScheduled(next_at))  # one view for both
+
+    def _poll_crashed(self) -> None:
+        """End the poll in flight as a failure after an unexpected exception (logged here, once,
+        with its traceback; the log formatter redacts tokens)."""
+        log.exception("a poll failed unexpectedly; it counts as a failed poll and polling goes on")
+        # The server's own answer when there was one (a 429 keeps its cooldown), else a bug.
+        error: MonitorError | None = self._read_error or MonitorError(
+            "Reading usage failed unexpectedly; see the log. Retrying shortly.")
+        now_mono = self._clock.monotonic()
+        with self._lock:
+            s = self._schedule
+            if not s.in_flight:
+                error = None  # the outcome was recorded; only telling the front ends failed
+            else:
+                assert error is not None
+                try:
+                    # The usual bookkeeping of the failure (a 429 keeps Retry-After, a login
+                    # failure waits for the store), never sooner than one interval: the request
+                    # itself may have succeeded.
+                    failed = sch.poll_failed(s, error, now_mono, self._poll_fingerprint)
+                    s = replace(failed, next_poll_mono=max(failed.next_poll_mono, now_mono + s.interval))
+                except Exception:
+                    s = sch.poll_crashed(s, error, now_mono, self._poll_fingerprint)
+                self._schedule = s
+        if error is None or self._stopped.is_set():
+            return
+        try:
+            with self._lock:
+                next_at = sch.next_poll_wall(self._schedule, self._clock.monotonic(), self._clock.now())
+            self._monitor.handle(PollFailed(error), PollScheduled(next_at))
+        except Exception:
+            # The front ends cannot show even the failure (already logged above): the next tick
+            # tries again, the next poll is scheduled.
+            log.warning("the failed poll could not be shown either")
 
     def _plan(self, creds: Credentials) -> str | None:
         try:
@@ -327,4 +372,4 @@ class Poller:
         wait = min(wait, max(0.0, next_tick - now_mono), WAKE_EVERY)
         if s.waiting_for_store:
             wait = min(wait, sch.STORE_CHECK_EVERY)
-        return 0.0 if math.isinf(wait) else max(0.0, wait)
+        return 0.0 if math.isinf(wait) else sch.clamp_wait(wait, WAKE_EVERY)  # NaN: wake later, never spin

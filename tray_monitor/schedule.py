@@ -130,11 +130,28 @@ def new_schedule(interval: float, now_mono: float, now_wall: datetime,
 def clamp_interval(interval: float, min_interval: float = MIN_INTERVAL) -> float:
     try:
         value = float(interval)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return DEFAULT_INTERVAL
     if math.isnan(value) or math.isinf(value):
         return DEFAULT_INTERVAL
-    return max(value, min_interval)
+    return min(max(value, min_interval), MAX_WAIT)
+
+
+#: No wait, of any kind, is longer than this (a week): every wait is capped with `clamp_wait`
+#: before any arithmetic, so no server value (Retry-After 1e11 s, a reset in year 9999) and no
+#: setting can overflow a datetime or make Event.wait misbehave.
+MAX_WAIT = 7 * 86400.0
+
+
+def clamp_wait(seconds: float, longest: float = MAX_WAIT) -> float:
+    """`seconds` within 0..`longest`; NaN and anything unreadable count as the longest wait."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError, OverflowError):
+        return longest
+    if math.isnan(value):
+        return longest
+    return min(max(value, 0.0), longest)
 
 
 def _offset(now_mono: float, now_wall: datetime) -> float:
@@ -191,7 +208,10 @@ def next_poll_wall(s: Schedule, now_mono: float, now_wall: datetime) -> datetime
     seconds = due_in(s, now_mono, now_wall)
     if math.isinf(seconds):
         return None
-    return now_wall + timedelta(seconds=seconds)
+    try:
+        return now_wall + timedelta(seconds=clamp_wait(seconds))
+    except OverflowError:  # a wall clock at the very end of the calendar
+        return None
 
 
 def poll_started(s: Schedule) -> Schedule:
@@ -238,7 +258,28 @@ def _next_reset_poll(reading: Reading, now_wall: datetime) -> datetime | None:
     # A resets_at already in the past (the server has not rolled the window over yet) is skipped,
     # so a lagging server does not make us ask again and again.
     upcoming = [w.resets_at for w in reading.windows if w.resets_at is not None and w.resets_at > now_wall]
-    return min(upcoming) + timedelta(seconds=RESET_DELAY) if upcoming else None
+    if not upcoming:
+        return None
+    try:
+        return min(upcoming) + timedelta(seconds=RESET_DELAY)
+    except OverflowError:  # a reset at the very end of the calendar: no reset poll, the interval rules
+        return None
+
+
+def poll_crashed(s: Schedule, error: BaseException, now_mono: float, fingerprint: object) -> Schedule:
+    """A poll that ended in an unexpected exception (poller._poll_crashed): like `poll_failed` with
+    the server's own answer when there was one, but never sooner than one interval (the request
+    may have succeeded), and computed without any code that could fail the same way again."""
+    if isinstance(error, _WAIT_FOR_STORE):
+        return replace(s, in_flight=False, last_poll_mono=now_mono, reset_poll_at=None,
+                       failure_kind=WAITING_FOR_STORE, backoff=0.0, store_fingerprint=fingerprint)
+    if isinstance(error, RateLimited):
+        wait = max(RATE_LIMIT_FIRST_BACKOFF, s.interval)
+        return replace(s, in_flight=False, last_poll_mono=now_mono, reset_poll_at=None,
+                       failure_kind=RATE_LIMITED, backoff=wait, cooldown_until_mono=now_mono + wait,
+                       next_poll_mono=now_mono + wait)
+    return replace(s, in_flight=False, last_poll_mono=now_mono, reset_poll_at=None, failure_kind=TRANSIENT,
+                   backoff=min(TRANSIENT_FIRST_BACKOFF, s.interval), next_poll_mono=now_mono + s.interval)
 
 
 def poll_failed(s: Schedule, error: BaseException, now_mono: float, fingerprint: object) -> Schedule:
@@ -249,7 +290,7 @@ def poll_failed(s: Schedule, error: BaseException, now_mono: float, fingerprint:
         return replace(s, failure_kind=WAITING_FOR_STORE, backoff=0.0, store_fingerprint=fingerprint)
     if isinstance(error, RateLimited):
         if error.retry_after is not None and error.retry_after > 0:
-            wait = min(max(float(error.retry_after), s.interval), RETRY_AFTER_CAP)
+            wait = max(clamp_wait(error.retry_after, RETRY_AFTER_CAP), min(s.interval, RETRY_AFTER_CAP))
         elif s.failure_kind == RATE_LIMITED:
             wait = min(max(s.backoff * 2, RATE_LIMIT_FIRST_BACKOFF), RATE_LIMIT_MAX_BACKOFF)
         else:

@@ -64,10 +64,10 @@ class BadFeed(ValueError):
 def _epoch(value: object) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
-    try:
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
+    from tray_monitor.parse import parse_timestamp
+
+    # The same reading of a time as the endpoint's: None far from year 1 and 9999 (no overflow later).
+    return parse_timestamp(value)
 
 
 def parse_feed(text: str, now: datetime) -> FedReading:
