@@ -1,6 +1,6 @@
 """How long `claude-tray statusline` takes, from process start to exit, as Claude Code runs it.
 
-    .venv/bin/python benchmarks/statusline_bench.py [--runs 40] [--with-tray]
+    .venv/bin/python benchmarks/statusline_bench.py [--runs 40] [--with-tray] [--venv DIR]
 
 Runs, alternating, `--runs` times each:
 - floor: `python -c pass` (the interpreter alone: nothing can be faster than this);
@@ -81,6 +81,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--with-tray", action="store_true")
+    parser.add_argument("--venv", type=Path, help="also time a regular (not editable) install in this venv, "
+                        "e.g. after `python3 -m venv V && V/bin/pip install --no-deps .`")
     args = parser.parse_args()
 
     stdin = payload()
@@ -100,6 +102,11 @@ def main() -> int:
     if script.exists():
         commands["claude-tray statusline"] = [str(script), "statusline"]
 
+    if args.venv is not None:
+        # An editable install adds its import finder to every start (pathlib, urllib.parse, ...):
+        # a user's pipx/pip install has none.
+        commands["floor, that venv's python"] = [str(args.venv / "bin" / "python"), "-c", "pass"]
+        commands["claude-tray statusline (regular install)"] = [str(args.venv / "bin" / "claude-tray"), "statusline"]
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     for argv in commands.values():  # one warm-up each (page cache, .pyc files)
@@ -124,7 +131,7 @@ def main() -> int:
         values.sort()
         p90 = values[min(len(values) - 1, int(len(values) * 0.9))]
         verdict = ""
-        if not name.startswith("floor"):
+        if "floor" not in name:
             verdict = "  PASS" if statistics.median(values) <= TARGET_MS else "  MISS"
         print(f"{name:36} {statistics.median(values):7.1f} {p90:7.1f} {values[0]:7.1f} | "
               f"{statistics.median(cpu[name]):7.1f} {min(cpu[name]):7.1f}{verdict}")
