@@ -30,7 +30,7 @@ class RecordingApp(types.ModuleType):
         super().__init__("tray_monitor.app")
         self.calls = []
         self.behaviour = behaviour
-        for name in ("tray", "status", "watch", "refresh", "quit", "autostart", "config", "doctor"):
+        for name in ("tray", "status", "watch", "refresh", "quit", "autostart", "config", "doctor", "accounts"):
             setattr(self, name, self._recorder(name))
 
     def _recorder(self, name):
@@ -80,11 +80,17 @@ def write_settings(home: Path, text: str) -> None:
 @pytest.mark.parametrize(
     "argv, call",
     [
-        (["status"], ("status", (False,), {"demo": False, "fmt": "text", "fresh": False})),
-        (["status", "--json"], ("status", (True,), {"demo": False, "fmt": "text", "fresh": False})),
-        (["status", "--format", "waybar", "--fresh"], ("status", (False,), {"demo": False, "fmt": "waybar", "fresh": True})),
+        (["status"], ("status", (False,), {"demo": False, "fmt": "text", "fresh": False, "account": None})),
+        (["status", "--json"], ("status", (True,), {"demo": False, "fmt": "text", "fresh": False, "account": None})),
+        (["status", "--format", "waybar", "--fresh"], ("status", (False,), {"demo": False, "fmt": "waybar", "fresh": True, "account": None})),
         (["watch", "--format", "waybar"], ("watch", (120,), {"demo": False, "colour": "auto", "fmt": "waybar", "fresh": False})),
-        (["status", "--demo"], ("status", (False,), {"demo": True, "fmt": "text", "fresh": False})),
+        (["status", "--demo"], ("status", (False,), {"demo": True, "fmt": "text", "fresh": False, "account": None})),
+        (["status", "--account", "work", "--json"],
+         ("status", (True,), {"demo": False, "fmt": "text", "fresh": False, "account": "work"})),
+        (["accounts"], ("accounts", (None, None, None), {"discover": False})),
+        (["accounts", "--discover"], ("accounts", (None, None, None), {"discover": True})),
+        (["accounts", "add", "work", "~/.claude-work"], ("accounts", ("add", "work", "~/.claude-work"), {"discover": False})),
+        (["accounts", "remove", "work"], ("accounts", ("remove", "work", None), {"discover": False})),
         (["refresh"], ("refresh", (), {})),
         (["quit"], ("quit", (), {})),
         (["autostart", "enable"], ("autostart", ("enable",), {})),
@@ -198,7 +204,7 @@ def test_an_unwritable_log_directory_is_reported_and_the_command_still_runs(app,
     (isolated_home / ".local/state").mkdir(parents=True)
     (isolated_home / ".local/state/claude-tray").write_text("a file where a directory should be")
     assert cli.main(["status"]) == 0
-    assert app.calls == [("status", (False,), {"demo": False, "fmt": "text", "fresh": False})]
+    assert app.calls == [("status", (False,), {"demo": False, "fmt": "text", "fresh": False, "account": None})]
     assert "logging is off" in capsys.readouterr().err
 
 

@@ -67,15 +67,96 @@ def _fail(env: Environment, error: MonitorError) -> int:
 
 # ---------------------------------------------------------------------- commands
 
-def status(env: Environment, as_json: bool, demo: bool = False, fmt: str = "text", fresh: bool = False) -> int:
+def status(env: Environment, as_json: bool, demo: bool = False, fmt: str = "text", fresh: bool = False,
+           account: str | None = None) -> int:
     """One reading: the running tray's when it has a fresh one (no request at all), else the
     endpoint's. `fresh` asks the running tray to poll now and waits for its answer (without a
-    tray the endpoint is asked anyway). `fmt`: text, json, or a panel format (panels.FORMATS)."""
-    from tray_monitor import terminal, tray_reading
+    tray the endpoint is asked anyway). `fmt`: text, json, or a panel format (panels.FORMATS).
+    With several logins (accounts.py) every one is shown, or the one `account` names; a panel
+    format shows one login: the default, or `account`."""
+    from tray_monitor import terminal
 
     as_json = as_json or fmt == "json"
     if demo:  # the demo's first step, read once: no login, no network
         return terminal.run_status(_demo_source(env), env, as_json=as_json, now=env.clock.now, simulated=True)
+    try:
+        accounts = _chosen_accounts(env, account)
+    except MonitorError as error:
+        return _fail(env, error)
+    if accounts[0].is_default and (len(accounts) == 1 or fmt in PANEL_FORMATS):
+        return _status_default(env, as_json, fmt, fresh)  # one login: exactly as before accounts
+    if len(accounts) == 1 or fmt in PANEL_FORMATS:  # another login than the default, alone
+        return _status_other(env, accounts[0], as_json, fmt)
+    results = [_account_status(env, a, fresh) for a in accounts]
+    return terminal.print_accounts_status(results, env, as_json, env.clock.now())
+
+
+def _chosen_accounts(env: Environment, name: str | None):
+    """Every account (the default first), or the one named; an unknown name is a ConfigError."""
+    from tray_monitor.accounts import load_accounts
+
+    accounts, warnings = load_accounts(env)
+    for warning in warnings:
+        log.warning("accounts: %s", warning)
+    if name is None:
+        return accounts
+    chosen = [a for a in accounts if a.name == name]
+    if not chosen:
+        names = ", ".join(a.name for a in accounts)
+        raise ConfigError(f"There is no account {name!r}: the accounts are {names}.")
+    return chosen
+
+
+def _account_json(env: Environment, account) -> dict:
+    from tray_monitor.accounts import account_label
+
+    return {"name": account.name, "label": account_label(env, account), "config_dir": str(account.config_dir)}
+
+
+def _account_status(env: Environment, account, fresh: bool):
+    """One login's reading for `status`: the default's from the running tray when it has a fresh
+    one (the tray polls the default login only), else a request with that login's own source."""
+    from tray_monitor import tray_reading
+    from tray_monitor.credentials import plan_label
+    from tray_monitor.terminal import AccountStatus
+
+    described = _account_json(env, account)
+    if account.is_default:
+        shared = tray_reading.fetch(env)
+        if shared is not None and fresh:
+            shared = _fresh_from_tray(env, shared)
+        now = env.clock.now()
+        if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
+            return AccountStatus(described, shared.reading, shared.plan, None, tray_reading.origin_text(shared, now))
+    try:
+        reading, creds = _usage_source(env, account).read()
+    except MonitorError as error:
+        return AccountStatus(described, None, None, error)
+    return AccountStatus(described, reading, plan_label(creds), None)
+
+
+def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
+    """`status --account NAME` of a login other than the default: its own request."""
+    from tray_monitor import terminal
+
+    described = _account_json(env, account)
+    try:
+        source = _usage_source(env, account)
+    except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
+        if fmt in PANEL_FORMATS:
+            return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
+        if as_json:
+            return terminal.print_failure_json(error, env, account=described)
+        return _fail(env, error)
+    if fmt in PANEL_FORMATS:
+        return _panel_from_endpoint(env, source, fmt)
+    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now, account=described)
+
+
+def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> int:
+    """`status` of the default login, as it has always been."""
+    from tray_monitor import terminal, tray_reading
+
     shared = tray_reading.fetch(env)
     if shared is not None and fresh:
         shared = _fresh_from_tray(env, shared)
@@ -537,7 +618,8 @@ def accounts(env: Environment, action: str | None, name: str | None = None, fold
     return 0
 
 
-def doctor(env: Environment, offline: bool) -> int:
+def doctor(env: Environment, offline: bool, probes=None) -> int:
+    """`claude-tray doctor`; `probes` (doctor.Probes) only from tests."""
     from tray_monitor.client import UsageClient
     from tray_monitor.credentials import CredentialStore
     from tray_monitor.doctor import run_doctor
@@ -546,4 +628,11 @@ def doctor(env: Environment, offline: bool) -> int:
         client = UsageClient(env)
     except MonitorError:
         client = None  # doctor reports the bad API URL itself
-    return run_doctor(env, CredentialStore(env), client, offline=offline)
+    from tray_monitor.accounts import account_label, credential_store, display_path, load_accounts
+    from tray_monitor.doctor import AccountToCheck
+
+    accounts_found, _ = load_accounts(env)
+    others = [AccountToCheck(a, account_label(env, a), display_path(env, a.config_dir), credential_store(env, a))
+              for a in accounts_found[1:]]
+    return run_doctor(env, CredentialStore(env), client, offline=offline, probes=probes, accounts=others,
+                      default_label=account_label(env, accounts_found[0]) if others else None)

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="json as --json; waybar, i3blocks, polybar: a status bar block (README)")
     status.add_argument("--fresh", action="store_true",
                         help="ask the running tray to poll now and wait (without a tray: ask the endpoint)")
+    status.add_argument("--account", metavar="NAME",
+                        help="only this login (`claude-tray accounts` lists them); default: every one")
     watch = commands.add_parser("watch", parents=[shared], help="a live view in the terminal, until Ctrl+C")
     watch.add_argument("--format", choices=("text", "waybar"), default="text",
                        help="waybar: one JSON line per change (waybar's continuous mode)")
@@ -149,7 +151,7 @@ def _dispatch(args: argparse.Namespace, env: Environment) -> int:
     if args.interval is not None:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":
-        return app.status(env, args.json, demo=args.demo, fmt=args.format, fresh=args.fresh)
+        return app.status(env, args.json, demo=args.demo, fmt=args.format, fresh=args.fresh, account=args.account)
     if command == "history":
         return app.history(env, as_json=args.json, chart=args.chart, days=args.days)
     if command == "refresh":

@@ -20,10 +20,15 @@ import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tray_monitor.errors import CredentialsNotFound, MonitorError, RateLimited
 from tray_monitor.tray.choice import SNI_WATCHER
 from tray_monitor.tray.choice import xembed_tray_owned as x_tray_owned
+
+if TYPE_CHECKING:
+    from tray_monitor.accounts import Account
+    from tray_monitor.credentials import CredentialStore
 
 OK, WARN, FAIL, SKIP, INFO = "ok", "warn", "FAIL", "skip", "info"
 
@@ -354,7 +359,9 @@ def check_running(env, probes: Probes) -> Check:
     return Check("running tray", INFO, "claude-tray is not running", f"start it: {self_command(env.environ)}")
 
 
-def check_endpoint(env, client, creds, offline: bool) -> Check:
+def check_endpoint(env, client, creds, offline: bool, account=None) -> Check:
+    """One live request with the login `creds` (of `account`, None = the default login), unless
+    that login's 429 wait lasts."""
     from tray_monitor.fmt import format_countdown, format_percent
 
     if client is None:  # a refused CLAUDE_TRAY_API_URL: a setting to fix, found even --offline
@@ -373,7 +380,7 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
 
     from tray_monitor.cooldown import SharedCooldown, cooldown_path
 
-    cooldown = SharedCooldown(cooldown_path(env), env.clock)
+    cooldown = SharedCooldown(cooldown_path(env, account), env.clock)
     advice = ("wait: claude-tray backs off by itself (5 min, doubling to 30); do not poll below 60 s "
               "and close other usage monitors using the same login")
     remaining = cooldown.remaining()
@@ -395,10 +402,31 @@ def check_endpoint(env, client, creds, offline: bool) -> Check:
 # ----------------------------------------------------------------------------- the command
 
 
-def doctor_checks(env, store, client, offline: bool, probes: Probes | None = None) -> list[Check]:
+@dataclass(frozen=True)
+class AccountToCheck:
+    """Another login than the default (accounts.py): checked after the default's checks."""
+    account: Account
+    label: str
+    folder: str  # as the user would type it
+    store: CredentialStore
+
+
+def account_header(name: str, label: str, folder: str) -> Check:
+    return Check("account", INFO, f"{name}: {label} ({folder})" if label != name else f"{name} ({folder})")
+
+
+def doctor_checks(env, store, client, offline: bool, probes: Probes | None = None,
+                  accounts: list[AccountToCheck] | None = None, default_label: str | None = None) -> list[Check]:
+    """Every check; with several logins (`accounts`, the others than the default) the default's
+    login checks come under an "account" line, and each other login's follow the rest, under its own."""
     probes = probes or Probes()
     now = env.clock.now()
     checks, creds = check_credentials(store, now, env.environ)
+    if accounts:
+        from tray_monitor.accounts import default_config_dir, display_path
+
+        name = "default"
+        checks.insert(0, account_header(name, default_label or name, display_path(env, default_config_dir(env))))
     checks.append(check_claude_code(env.environ, probes))
     checks.append(check_config(env))
     backend_check, backend = check_backend(env, probes)
@@ -408,6 +436,14 @@ def doctor_checks(env, store, client, offline: bool, probes: Probes | None = Non
     checks.append(_guarded("autostart", lambda: check_autostart(env, probes)))
     checks.append(_guarded("running tray", lambda: check_running(env, probes)))
     checks.append(check_endpoint(env, client, creds, offline))
+    for other in accounts or ():
+        checks.append(account_header(other.account.name, other.label, other.folder))
+        found, other_creds = check_credentials(other.store, now, env.environ)
+        # `claude` alone logs in (and refreshes) the default login; this one lives in its folder.
+        own = f"run CLAUDE_CONFIG_DIR={other.account.config_dir} claude"
+        checks += [Check(c.name, c.level, c.detail, c.fix.replace("run claude", own, 1) if c.fix else None)
+                   for c in found]
+        checks.append(check_endpoint(env, client, other_creds, offline, other.account))
     return agree(env, checks)
 
 
@@ -448,10 +484,11 @@ def _guarded(name: str, probe: Callable[[], Check]) -> Check:
         return Check(name, WARN, f"could not be checked ({type(exc).__name__}: {exc})")
 
 
-def run_doctor(env, store, client, offline: bool, probes: Probes | None = None) -> int:
+def run_doctor(env, store, client, offline: bool, probes: Probes | None = None,
+               accounts: list[AccountToCheck] | None = None, default_label: str | None = None) -> int:
     from tray_monitor.terminal import console_size
 
-    checks = doctor_checks(env, store, client, offline, probes)
+    checks = doctor_checks(env, store, client, offline, probes, accounts, default_label)
     width = max(20, min(console_size(env)[0] - 1, MAX_WIDTH))  # the last column makes some consoles wrap
     for check in checks:
         print("\n".join(check.lines(width)), file=env.stdout)

@@ -350,11 +350,14 @@ def failure_json(error: MonitorError, message: str) -> dict:
     }
 
 
-def print_failure_json(error: MonitorError, env, now: datetime | None = None) -> int:
+def print_failure_json(error: MonitorError, env, now: datetime | None = None, account: dict | None = None) -> int:
     """A command that failed before it could read (e.g. a bad API URL): the same stable JSON
     object on stdout and the sentence on stderr; returns the exit code 1."""
     message = problem_message(error, None, now or env.clock.now(), polling=False)
-    env.stdout.write(json.dumps(failure_json(error, message)) + "\n")
+    data = failure_json(error, message)
+    if account is not None:
+        data["account"] = account
+    env.stdout.write(json.dumps(data) + "\n")
     env.stdout.flush()
     _say(env, message)
     return 1
@@ -366,13 +369,14 @@ def _say(env, message: str) -> None:
 
 
 def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False,
-               plan: str | None = None, origin: str | None = None) -> int:
+               plan: str | None = None, origin: str | None = None, account: AccountJson | None = None) -> int:
     """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
 
     `now` may be a clock function: it is then read after the request, so countdowns start from
     the moment the numbers arrived. `simulated` (--demo) marks the title and the JSON. A source
     that returns no credentials (the running tray's shared reading) names the `plan` itself, and
-    `origin` ("from the running tray, 40 s ago") says where the numbers came from."""
+    `origin` ("from the running tray, 40 s ago") says where the numbers came from. `account`
+    (`status --account NAME` of another login than the default) names it in the title and the JSON."""
     from tray_monitor.credentials import plan_label
 
     out = env.stdout
@@ -381,7 +385,7 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     except MonitorError as error:
         now = now() if callable(now) else now
         if as_json:
-            return print_failure_json(error, env, now)
+            return print_failure_json(error, env, now, account)
         _say(env, problem_message(error, None, now, polling=False))
         return 1
     now = now() if callable(now) else now
@@ -392,23 +396,91 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
         data["from_tray"] = origin is not None
         if simulated:
             data["simulated"] = True
+        if account is not None:
+            data["account"] = account
         out.write(json.dumps(data) + "\n")
         out.flush()
         return 0
     charset = charset_for(out)
     columns, _ = console_size(env)
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
+    label = account["label"] if account is not None else None
+    out.write("\n".join(status_block(reading, plan, now, width, charset, simulated, origin, label)) + "\n")
+    out.flush()
+    return 0
+
+
+def status_block(reading: Reading, plan: str | None, now: datetime, width: int, charset: Charset,
+                 simulated: bool = False, origin: str | None = None, label: str | None = None) -> list[str]:
+    """`status`'s lines for one reading: the title (with the account's label when there are
+    several), each window, then the extra usage and when the numbers are from."""
     windows = window_lines(window_rows(reading, now), width, now, False, charset)
     footer = footer_lines(
         (skipped_text(reading.skipped), *reading.notices, extra_usage_text(reading.extra_usage),
          f"Updated {format_clock(reading.fetched_at, now)}" + (f" · {origin}" if origin else "")), width, charset
     )
-    lines = [printable(fit(title_text(plan_text(plan, simulated), "ok"), width), charset)]
+    lines = [printable(fit(_titled(title_text(plan_text(plan, simulated), "ok"), label), width), charset)]
     lines += windows or ["The usage endpoint listed no limits."]
-    lines += ["", *footer]
-    out.write("\n".join(lines) + "\n")
+    return [*lines, "", *footer]
+
+
+def _titled(title: str, label: str | None) -> str:
+    """"Claude usage · me@work.example · Max 5x": the account right after the product's name."""
+    return title.replace("Claude usage", f"Claude usage · {label}", 1) if label else title
+
+
+#: `account` in `status --json` with several logins: {"name", "label", "config_dir"}.
+AccountJson = dict
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """One account's outcome for `status`: a reading (and its plan), or the error."""
+    account: AccountJson
+    reading: Reading | None
+    plan: str | None
+    error: MonitorError | None
+    origin: str | None = None  # "from the running tray, 40 s ago"
+
+
+def _status_object(result: AccountStatus, now: datetime) -> dict:
+    if result.reading is not None:
+        data = reading_json(result.reading, result.plan)
+        data["from_tray"] = result.origin is not None
+        return data
+    assert result.error is not None
+    return failure_json(result.error, problem_message(result.error, None, now, polling=False))
+
+
+def print_accounts_status(results: list[AccountStatus], env, as_json: bool, now: datetime) -> int:
+    """`status` with several logins: 0 when every one was read, else 1.
+
+    JSON: the first (the default login's) object at the top level exactly as with one login, plus
+    `accounts`, the same objects for every login, each with `account` {name, label, config_dir}.
+    Text: one block per login, its label in the title; a failed login's block says what to do."""
+    out = env.stdout
+    if as_json:
+        objects = [{**_status_object(r, now), "account": r.account} for r in results]
+        top = {k: v for k, v in objects[0].items() if k != "account"}
+        out.write(json.dumps({**top, "accounts": objects}) + "\n")
+        out.flush()
+        return 0 if all(r.reading is not None for r in results) else 1
+    charset = charset_for(out)
+    columns, _ = console_size(env)
+    width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
+    blocks: list[list[str]] = []
+    for r in results:
+        label = r.account["label"]
+        if r.reading is not None:
+            blocks.append(status_block(r.reading, r.plan, now, width, charset, origin=r.origin, label=label))
+            continue
+        assert r.error is not None
+        title = printable(fit(_titled(title_text(None, r.error.status), label), width), charset)
+        message = problem_message(r.error, None, now, polling=False)
+        blocks.append([title, *footer_lines((message,), width, charset)])
+    out.write("\n\n".join("\n".join(block) for block in blocks) + "\n")
     out.flush()
-    return 0
+    return 0 if all(r.reading is not None for r in results) else 1
 
 
 # ----------------------------------------------------------------------------- watch
