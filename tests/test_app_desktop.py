@@ -199,9 +199,9 @@ def test_xorg_left_click_asks_the_server_and_pops_up_the_status(
     assert popup["summary"].startswith("Claude:")
     # Every window with its percent and reset time, as in the menu, from the refresh the click
     # started (regression: the popup used to be built before that refresh came back, showing 78).
-    assert re.search(r"^Session \(5h\): 81% · resets in 2h 1\dm " + clock_pattern(session_resets) + " · in the icon$",
+    assert re.search(r"^Current session: 81% · resets in 2h 1\dm " + clock_pattern(session_resets) + " · in the icon$",
                      popup["body"], re.M), popup
-    assert re.search(r"^Weekly: 40% · resets in 3d \d+h \(", popup["body"], re.M), popup
+    assert re.search(r"^Current week \(all models\): 40% · resets in 3d \d+h \(", popup["body"], re.M), popup
     assert popup["urgency"] == "low"
     quit_cleanly(world, app)
 
@@ -413,13 +413,13 @@ def test_sni_item_shows_the_served_percent_lists_the_windows_refreshes_and_quits
 
     labels = wait_until(lambda: [t for t in sni_menu_labels(session_bus.address) if "%" in t and "resets" in t],
                         10, "the window lines in the SNI menu")
-    session_lines = [t for t in labels if t.startswith("Session (5h): 78%")]
-    weekly_lines = [t for t in labels if t.startswith("Weekly: 40%")]
+    session_lines = [t for t in labels if t.startswith("Current session: 78%")]
+    weekly_lines = [t for t in labels if t.startswith("Current week (all models): 40%")]
     assert len(labels) == 2 and len(session_lines) == 1 and len(weekly_lines) == 1, labels
     # The icon's number (78, the session: the highest) is named in the menu (issue 16).
-    assert re.fullmatch(r"Session \(5h\): 78% · resets in 2h 1\dm " + clock_pattern(session_resets) + " · in the icon",
+    assert re.fullmatch(r"Current session: 78% · resets in 2h 1\dm " + clock_pattern(session_resets) + " · in the icon",
                         session_lines[0]), session_lines
-    assert re.fullmatch(r"Weekly: 40% · resets in 3d \d+h " + clock_pattern(weekly_resets),
+    assert re.fullmatch(r"Current week \(all models\): 40% · resets in 3d \d+h " + clock_pattern(weekly_resets),
                         weekly_lines[0]), weekly_lines
     all_labels = sni_menu_labels(session_bus.address)
     assert all_labels[0] == "Plan: Max 5x" and all_labels[-1] == "Quit", all_labels
@@ -432,7 +432,7 @@ def test_sni_item_shows_the_served_percent_lists_the_windows_refreshes_and_quits
     assert usage_requests(world.api) == 2
     expected = render_icon(spec_of(view), size=64)
     wait_until(lambda: sni_shows(session_bus.address, expected), 10, "the SNI icon to be the rendering of 91%")
-    wait_until(lambda: any(t.startswith("Session (5h): 91%") for t in sni_menu_labels(session_bus.address)),
+    wait_until(lambda: any(t.startswith("Current session: 91%") for t in sni_menu_labels(session_bus.address)),
                10, "the menu to show 91%")
     screenshot(xvfb, "app-sni-91")
 
