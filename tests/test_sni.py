@@ -258,3 +258,44 @@ def test_show_before_the_bus_is_connected_sends_nothing_and_keeps_the_look(env_l
     b.show(Look(IconSpec(state="ok", percent=10), "t", ()))
     assert b.redraw_count == 1
     assert b._dispatch(ITEM_PATH, PROPS, "Get", (ITEM_IFACE, "Title")) == ("v", (("s", "t"),))
+
+
+def test_a_failing_reply_handler_is_logged_and_the_loop_goes_on(env_linux, caplog):
+    """Only a lost bus ends a connection: a bug in handling one message is logged, and the next
+    message is still answered."""
+    from jeepney import DBusAddress, MessageType, Parser, new_method_call, new_method_return
+    from jeepney.io.threading import ReceiveStopped
+
+    def incoming(message, serial):
+        parser = Parser()
+        parser.add_data(message.serialise(serial=serial))
+        return parser.get_next_message()
+
+    call = incoming(new_method_call(DBusAddress("/x", bus_name=":1.5", interface="a.b"), "Ping"), 41)
+    broken_reply = incoming(new_method_return(call), 42)  # answers our serial 41
+    ping = incoming(new_method_call(DBusAddress("/", bus_name=":1.5", interface="org.freedesktop.DBus.Peer"),
+                                    "Ping"), 43)
+
+    class LoopConn(FakeConn):
+        outgoing_serial = iter(range(1, 100))
+
+        def __init__(self):
+            super().__init__()
+            self.inbox = [broken_reply, ping]
+
+        def receive(self, timeout=None):
+            if not self.inbox:
+                raise ReceiveStopped("done")
+            return self.inbox.pop(0)
+
+        def close(self):
+            pass
+
+    b = SniBackend(env_linux, fake_render, bus="unix:path=/nonexistent")
+    b._start = lambda: b._pending.update({41: lambda reply: 1 / 0})
+    conn = LoopConn()
+    import threading
+
+    assert b._serve(conn, threading.Thread(target=lambda: None)) is ReceiveStopped
+    assert "handling a D-Bus message failed" in caplog.text
+    assert conn.sent[-1].header.message_type == MessageType.method_return  # the Ping after it

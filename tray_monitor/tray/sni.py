@@ -322,7 +322,12 @@ class SniBackend:
                     message = conn.receive(timeout=timeout)
                 except TimeoutError:
                     continue
-                self._handle(message)
+                try:
+                    self._handle(message)
+                except OSError:
+                    raise  # the bus went away while we answered
+                except Exception:  # a bug in one answer must not take the icon down
+                    log.exception("tray: handling a D-Bus message failed; carrying on")
             return ReceiveStopped
         except ReceiveStopped:
             return ReceiveStopped
