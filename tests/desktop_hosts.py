@@ -25,6 +25,7 @@ scaled to every plausible slot size, composited over the bar's own background.
 """
 from __future__ import annotations
 
+import contextlib
 import grp
 import io
 import os
@@ -251,32 +252,25 @@ def _xdotool(display_env: dict, command: str) -> None:
     subprocess.run(argv, env=base_env(**display_env), check=True, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def xfce_host(tmp_path_factory):
-    """xfce4-panel with only the systray plugin on a 640x400 Xvfb and a bus of its own."""
-    require(missing_programs("Xvfb", "dbus-daemon", "xfce4-panel", "xdotool") +
-            ([] if XFCONFD.exists() else ["xfconf"]), "the xfce4-panel tray host")
-    workdir = tmp_path_factory.mktemp("xfce")
-    config = workdir / "config"
-    (config / "xfce4/xfconf/xfce-perchannel-xml").mkdir(parents=True)
-    (config / "xfce4/xfconf/xfce-perchannel-xml/xfce4-panel.xml").write_text(XFCE_PANEL_XML)
-    xdg = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(config), "XDG_CACHE_HOME": str(workdir / "cache"),
-           "XDG_DATA_HOME": str(workdir / "data")}
-    started: list = []
+@contextlib.contextmanager
+def x11_panel(workdir: Path, name: str, argv: list[str], env: dict, helper: tuple[list[str], str] | None = None):
+    """A panel under its own 640x400 Xvfb (room for the whole menu under it) on its own bus, as a
+    started PanelHost; `helper` = (argv, bus name) of a service the panel needs first, started
+    here because the private bus activates nothing. Everything stopped by PID on the way out."""
+    started: list[Started] = []
     x = bus = host = None
     try:
-        x = start_xvfb(workdir, "640x400")  # room for the whole menu under the panel
+        x = start_xvfb(workdir, "640x400")
         bus = start_session_bus(workdir / "bus")
-        xfconfd = start_program("xfconfd", [str(XFCONFD)], base_env(**bus.env, **xdg), workdir)
-        started.append(xfconfd)
-        wait_until(lambda: bus_name_has_owner(bus.address, "org.xfce.Xfconf"), 10, "xfconfd on the private bus")
+        if helper is not None:
+            started.append(start_program(Path(helper[0][0]).name, helper[0], base_env(**bus.env, **env), workdir))
+            wait_until(lambda: bus_name_has_owner(bus.address, helper[1]), 10, f"{helper[1]} on the private bus")
 
         def start_panel() -> Started:
-            return start_program("xfce4-panel", ["xfce4-panel", "--disable-wm-check"],
-                                 base_env(**x.env, **bus.env, **xdg), workdir)
+            return start_program(name, argv, base_env(**x.env, **bus.env, **env), workdir)
 
-        host = PanelHost("xfce4-panel", workdir, bus, dict(x.env), start_panel, lambda: grab(x),
-                       lambda command: _xdotool(x.env, command), extra={"x": x})
+        host = PanelHost(name, workdir, bus, dict(x.env), start_panel, lambda: grab(x),
+                         lambda command: _xdotool(x.env, command), extra={"x": x})
         host.start()
         yield host
         host.stop()
@@ -289,6 +283,23 @@ def xfce_host(tmp_path_factory):
             stop_session_bus(bus)
         if x is not None:
             stop_process(x.program.process)
+
+
+@pytest.fixture(scope="module")
+def xfce_host(tmp_path_factory):
+    """xfce4-panel with only the systray plugin. It reads its layout from xfconfd, started by us
+    with XDG_CONFIG_HOME at our panel file (else: ~/.config and the first-start dialog)."""
+    require(missing_programs("Xvfb", "dbus-daemon", "xfce4-panel", "xdotool") +
+            ([] if XFCONFD.exists() else ["xfconf"]), "the xfce4-panel tray host")
+    workdir = tmp_path_factory.mktemp("xfce")
+    config = workdir / "config"
+    (config / "xfce4/xfconf/xfce-perchannel-xml").mkdir(parents=True)
+    (config / "xfce4/xfconf/xfce-perchannel-xml/xfce4-panel.xml").write_text(XFCE_PANEL_XML)
+    xdg = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(config), "XDG_CACHE_HOME": str(workdir / "cache"),
+           "XDG_DATA_HOME": str(workdir / "data")}
+    with x11_panel(workdir, "xfce4-panel", ["xfce4-panel", "--disable-wm-check"], xdg,
+                   helper=([str(XFCONFD)], "org.xfce.Xfconf")) as host:
+        yield host
 
 
 LXQT_PANEL_CONF = """[General]
@@ -309,35 +320,17 @@ type=statusnotifier
 
 @pytest.fixture(scope="module")
 def lxqt_host(tmp_path_factory):
-    """lxqt-panel with only the statusnotifier plugin on a 640x400 Xvfb and a bus of its own. Its
-    menu opens on button release (the pointer's click presses and releases 0.3 s apart), and Qt reads
-    the menu's interface from Introspect before anything else."""
+    """lxqt-panel with only the statusnotifier plugin. Its menu opens on button release (the
+    pointer's click presses and releases 0.3 s apart), and Qt reads the menu's interface from
+    Introspect before anything else."""
     require(missing_programs("Xvfb", "dbus-daemon", "lxqt-panel", "xdotool"), "the lxqt-panel tray host")
     workdir = tmp_path_factory.mktemp("lxqt")
     (workdir / "config/lxqt").mkdir(parents=True)
     (workdir / "config/lxqt/panel.conf").write_text(LXQT_PANEL_CONF)
     xdg = {"HOME": str(workdir), "XDG_CONFIG_HOME": str(workdir / "config"), "XDG_CACHE_HOME": str(workdir / "cache"),
            "XDG_DATA_HOME": str(workdir / "data"), "QT_QPA_PLATFORM": "xcb"}
-    x = bus = host = None
-    try:
-        x = start_xvfb(workdir, "640x400")
-        bus = start_session_bus(workdir / "bus")
-
-        def start_panel() -> Started:
-            return start_program("lxqt-panel", ["lxqt-panel"], base_env(**x.env, **bus.env, **xdg), workdir)
-
-        host = PanelHost("lxqt-panel", workdir, bus, dict(x.env), start_panel, lambda: grab(x),
-                         lambda command: _xdotool(x.env, command), extra={"x": x})
-        host.start()
+    with x11_panel(workdir, "lxqt-panel", ["lxqt-panel"], xdg) as host:
         yield host
-        host.stop()
-    finally:
-        if host is not None and host.program is not None:
-            stop_process(host.program.process)
-        if bus is not None:
-            stop_session_bus(bus)
-        if x is not None:
-            stop_process(x.program.process)
 
 
 # ----------------------------------------------------------------------------- waybar in headless sway
