@@ -133,7 +133,7 @@ def start_and_wait(world, predicate, what: str):
 
 def session_at(percent: float):
     """The tray shows a good reading whose session line reads `percent`."""
-    line = f"Session (5h): {percent}%"
+    line = f"Current session: {percent}%"
     return lambda v: v["status"] == "ok" and any(m.startswith(line + " ") for m in v["menu"])
 
 
@@ -183,7 +183,7 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     refresh(world, session_at(80), "80% after refresh")
     wait_popups(daemon, 1)
     moment.close()
-    expected.append(("normal", "Session (5h) at 80%", moment.texts(lambda now: resets_sentence(session, now))))
+    expected.append(("normal", "Current session at 80%", moment.texts(lambda now: resets_sentence(session, now))))
     quit_tray(world, app)
     check(requests=2)
 
@@ -201,12 +201,12 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     app = start_and_wait(world, session_at(95), "95% at start")
     wait_popups(daemon, 2)
     moment.close()
-    expected.append(("critical", "Session (5h) at 95%", moment.texts(lambda now: resets_sentence(session, now))))
+    expected.append(("critical", "Current session at 95%", moment.texts(lambda now: resets_sentence(session, now))))
     moment = Moment()
     refresh(world, session_at(102), "102% after refresh")
     wait_popups(daemon, 3)
     moment.close()
-    expected.append(("critical", "Session (5h) limit reached: 102%", moment.texts(
+    expected.append(("critical", "Current session limit reached: 102%", moment.texts(
         lambda now: resets_sentence(session, now) + " Until then, usage is billed as extra usage.")))
     quit_tray(world, app)
     check(requests=6)
@@ -218,7 +218,7 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     refresh(world, session_at(3), "3% after the reset")
     wait_popups(daemon, 4)
     moment.close()
-    expected.append(("low", "Session (5h) limit reset — back to 3%", moment.texts(
+    expected.append(("low", "Current session limit reset — back to 3%", moment.texts(
         lambda now: f"The full limit is available again. Next reset at {format_clock(next_session, now)}.")))
     quit_tray(world, app)
     check(requests=8)
@@ -270,7 +270,7 @@ def test_fresh_data_dir_at_92_gives_one_popup_and_an_expired_login_is_announced_
 
     got = popups(daemon)
     assert len(got) == 2, got
-    assert_popup(got[0], "critical", "Session (5h) at 92%", moment.texts(lambda now: resets_sentence(session, now)))
+    assert_popup(got[0], "critical", "Current session at 92%", moment.texts(lambda now: resets_sentence(session, now)))
     assert_popup(got[1], "normal", "Claude login expired",
                  {"Run claude in a terminal to sign in again; the tray picks up the new login by itself."})
     assert_no_token(world, daemon, world.token)
@@ -352,7 +352,7 @@ def test_menu_test_notification_and_the_notifications_toggle_which_silences_popu
     assert len(got) == 2, got
     assert_popup(got[0], "low", "claude-tray notifications work",
                  {"You will be told here before you run out of Claude usage."})
-    assert_popup(got[1], "critical", "Session (5h) limit reached: 100%", moment.texts(
+    assert_popup(got[1], "critical", "Current session limit reached: 100%", moment.texts(
         lambda now: resets_sentence(session, now) + " Until then, usage is billed as extra usage."))
     assert_no_token(world, daemon, world.token)
 
