@@ -376,15 +376,16 @@ def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
     assert len(marked) == 1, view
     label, percent = re.match(r"(.+?): (\d+)% · ", marked[0]).groups()
     assert float(percent) == view["icon"]["percent"], view
-    assert view["tooltip"].startswith(f"Claude (simulated demo): {label.split()[0].lower()} limit {percent}% · ")
+    short = {"Current session": "session", "Current week (all models)": "weekly"}.get(label, label)
+    assert view["tooltip"].startswith(f"Claude (simulated demo): {short} limit {percent}% · ")
     # The walk reaches 78 % (warning) and 93 % (critical) 10 and 15 s after the start.
     got = wait_popups(notification_daemon, 2, timeout=30)
     quit_tray(world, app)
     # The demo walks by wall time: on a loaded machine a poll can land past the 93 % step, and the
     # 90 % and 100 % crossings then arrive as one "limit reached" popup. Either way it is critical.
-    assert (got[0][1], got[0][2]) == ("normal", "Demo (simulated): Session (5h) at 78%"), got
+    assert (got[0][1], got[0][2]) == ("normal", "Demo (simulated): Current session at 78%"), got
     assert got[1][1] == "critical", got
-    assert got[1][2] in ("Demo (simulated): Session (5h) at 93%",
-                         "Demo (simulated): Session (5h) limit reached: 104%"), got
+    assert got[1][2] in ("Demo (simulated): Current session at 93%",
+                         "Demo (simulated): Current session limit reached: 104%"), got
     assert all(p[2].startswith("Demo (simulated): ") for p in popups(notification_daemon))
     assert len(world.api.requests) == 0

@@ -289,7 +289,7 @@ def test_status_demo_as_a_real_process_reads_the_simulation_marked_as_such_witho
     assert (done.returncode, done.stderr) == (0, ""), done
     lines = done.stdout.splitlines()
     assert lines[0] == "Claude usage · Max 5x · simulated demo"
-    assert lines[1].startswith("Session (5h)") and lines[1].endswith("10%")
+    assert lines[1].startswith("Current session") and lines[1].endswith("10%")
     as_json = run_cli("status", "--demo", "--json", env_extra=closed)
     assert as_json.returncode == 0, as_json
     data = json.loads(as_json.stdout)

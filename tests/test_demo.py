@@ -98,7 +98,7 @@ def test_a_full_demo_round_through_the_real_core_takes_about_a_minute():
         clock.advance(max(poller.step_once(), 0.001))
     assert statuses[:4] == ["ok", "rate_limited", "expired", "ok"]
     summaries = [n.summary for n in notifier.sent]
-    assert any("Session (5h) at 78%" in s for s in summaries)
+    assert any("Current session at 78%" in s for s in summaries)
     assert any("limit reached" in s for s in summaries)
     assert any("login expired" in s for s in summaries)
     assert any("reset" in s for s in summaries)

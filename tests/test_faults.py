@@ -239,7 +239,7 @@ def assert_kept(v: dict, percent: float, message: str) -> str:
     """The last good reading is still shown with its age, under one line that starts with
     `message` and says why it is old (and when it is retried: said once, not on both lines).
     Returns that line."""
-    assert menu_line(v, "Session (5h): ").startswith(f"Session (5h): {percent:.0f}%")
+    assert menu_line(v, "Current session: ").startswith(f"Current session: {percent:.0f}%")
     updated = menu_line(v, "Last reading")
     assert re.fullmatch(r"Last reading (less than a minute|\d+ min) ago", updated), updated
     why = v["menu"][v["menu"].index(updated) - 1]
@@ -816,7 +816,7 @@ WAKE_DELAY = 5.0  # schedule.WAKE_DELAY
 
 
 def session_reading(now: datetime, percent: float, resets_at: datetime) -> Reading:
-    window = UsageWindow(id="five_hour", label="Session (5h)", percent=percent, resets_at=resets_at)
+    window = UsageWindow(id="five_hour", label="Current session", percent=percent, resets_at=resets_at)
     return Reading(windows=(window,), extra_usage=None, fetched_at=now)
 
 
@@ -897,14 +897,14 @@ def test_waking_after_3_hours_of_sleep_marks_the_reading_old_then_asks_once_5_se
     asleep = monitor.view()
     assert asleep.status == "stale"
     assert asleep.updated_text == "Last reading 3 h ago"
-    assert rows(monitor)[0].startswith("Session (5h): 40%")  # kept, not dropped
+    assert rows(monitor)[0].startswith("Current session: 40%")  # kept, not dropped
 
     noticed = clock.monotonic()
     run_for(poller, clock, WAKE_DELAY + 1)
     assert [round(t - noticed, 1) for t in source.reads[1:]] == [WAKE_DELAY]
     awake = monitor.view()
     assert awake.status == "ok"
-    assert rows(monitor)[0].startswith("Session (5h): 3%")
+    assert rows(monitor)[0].startswith("Current session: 3%")
     # No catching up on the missed polls: the next hour is ordinary (one per 120 s).
     before = len(source.reads)
     run_for(poller, clock, HOUR)
@@ -938,10 +938,10 @@ def test_a_reset_passing_asks_5_seconds_after_it_and_shows_the_new_window():
     run_for(poller, clock, 201)
     assert [round(t - 1000) for t in source.reads] == [0, 120]
     assert monitor.view().windows[0].reset_text.startswith("resets now")
-    assert rows(monitor)[0].startswith("Session (5h): 92%")
+    assert rows(monitor)[0].startswith("Current session: 92%")
     run_for(poller, clock, 10)
     assert [round(t - 1000) for t in source.reads] == [0, 120, 205]
-    assert rows(monitor)[0].startswith("Session (5h): 0%")
+    assert rows(monitor)[0].startswith("Current session: 0%")
     assert monitor.view().status == "ok"
     keys = [n.key for n in notifier.sent]
     # 90% reached (one popup for the reading), then the reset of a window that reached 90%.

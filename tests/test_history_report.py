@@ -89,15 +89,15 @@ def test_json_has_stable_keys():
     reset = MONDAY + timedelta(hours=14)
     data = report_json(summarise(session_cycle(reset, [50, 100]), [], NOW, UTC))
     (window,) = data["windows"]
-    assert window["id"] == "five_hour" and window["label"] == "Session (5h)"
+    assert window["id"] == "five_hour" and window["label"] == "Current session"
     assert set(window["cycles"][0]) == {"resets_at", "running", "peak", "reached_100_at", "seconds_at_100",
                                         "extra_usage_spent", "currency"}
     json.dumps(data)
 
 
 def test_labels_follow_the_window_ids():
-    assert label_for("seven_day") == "Weekly"
-    assert label_for("seven_day_opus") == "Weekly · Opus"
+    assert label_for("seven_day") == "Current week (all models)"
+    assert label_for("seven_day_opus") == "Current week (Opus)"
     assert label_for("nimbus_quill") == "Nimbus quill"
 
 
@@ -171,7 +171,7 @@ def test_history_command_prints_cycles_and_json(tmp_path):
     env = stored_env(tmp_path)
     assert app.history(env) == 0
     text = env.stdout.getvalue()
-    assert "Session (5h): last 5 cycles" in text and "Limit hits:" in text
+    assert "Current session: last 5 cycles" in text and "Limit hits:" in text
     env = stored_env(tmp_path / "j")
     assert app.history(env, as_json=True) == 0
     assert {w["id"] for w in json.loads(env.stdout.getvalue())["windows"]} == {"five_hour", "seven_day"}

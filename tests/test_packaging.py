@@ -219,7 +219,7 @@ def test_built_binary_shows_its_icon_and_full_menu_through_an_sni_host(
         def menu():
             item = sni_item(session_bus.address, APP_ID)
             labels = [text for _id, text, visible in item.menu if visible] if item else []
-            return labels if any(t.startswith("Session (5h): ") for t in labels) else None
+            return labels if any(t.startswith("Current session: ") for t in labels) else None
 
         labels = wait_until(menu, 60, "the binary's SNI item with its window lines")
         assert labels[0].startswith("Plan: ") and labels[-1] == "Quit", labels

@@ -88,7 +88,7 @@ def test_a_capped_100_of_a_new_cycle_does_replace_the_old_overage():
 
 def test_without_an_endpoint_answer_the_statusline_alone_makes_a_reading():
     merged, ids = merge(None, fed(weekly=None))
-    assert [(w.id, w.label, w.kind) for w in merged.windows] == [("five_hour", "Session (5h)", "session")]
+    assert [(w.id, w.label, w.kind) for w in merged.windows] == [("five_hour", "Current session", "session")]
     assert merged.extra_usage is None and ids == {"five_hour"}
 
 

@@ -17,6 +17,7 @@ from tray_monitor.clock import Clock
 from tray_monitor.errors import AuthExpired, RateLimited
 from tray_monitor.model import Credentials, ExtraUsage, Reading, UsageWindow
 from tray_monitor.notifier.base import Notifier
+from tray_monitor.parse import SCOPED_LABEL, SESSION_LABEL, WEEKLY_LABEL
 
 #: The demo polls every DEMO_INTERVAL seconds; the poller lets a source declare a minimum below the
 #: real endpoint's 60 s only because nothing here leaves the machine.
@@ -88,12 +89,12 @@ class DemoSource:
     def _reading(self, now: datetime, session: float, weekly: float) -> Reading:
         full = session >= 100
         windows = (
-            UsageWindow(id="five_hour", label="Session (5h)", percent=float(session),
+            UsageWindow(id="five_hour", label=SESSION_LABEL, percent=float(session),
                         resets_at=self._session_resets_at, kind="session",
                         severity="critical" if full else None, active=session >= weekly),
-            UsageWindow(id="seven_day", label="Weekly", percent=float(weekly),
+            UsageWindow(id="seven_day", label=WEEKLY_LABEL, percent=float(weekly),
                         resets_at=self._weekly_resets_at, kind="weekly", active=weekly > session),
-            UsageWindow(id="seven_day_opus", label="Weekly · Opus", percent=float(round(weekly * 0.6)),
+            UsageWindow(id="seven_day_opus", label=SCOPED_LABEL.format("Opus"), percent=float(round(weekly * 0.6)),
                         resets_at=self._weekly_resets_at, kind="weekly_scoped"),
         )
         extra = ExtraUsage(enabled=True, used=3.20 if full else 0.0, limit=50.0, currency="USD",

@@ -16,7 +16,7 @@ from typing import Any
 from tray_monitor.fmt import format_countdown, format_money, format_percent
 from tray_monitor.forecast import CYCLE_TOLERANCE, window_length
 from tray_monitor.history import SpendRecord, WindowRecord
-from tray_monitor.parse import humanise
+from tray_monitor.parse import SCOPED_LABEL, SCOPED_NAMES, SESSION_LABEL, WEEKLY_LABEL, humanise
 
 CYCLES_SHOWN = 5
 
@@ -50,12 +50,12 @@ class HistoryReport:
 def label_for(window_id: str) -> str:
     """The window's name as parse.py gives it, from its id alone (the history stores ids)."""
     if window_id == "five_hour":
-        return "Session (5h)"
+        return SESSION_LABEL
     if window_id == "seven_day":
-        return "Weekly"
+        return WEEKLY_LABEL
     if window_id.startswith("seven_day_"):
         suffix = window_id[len("seven_day_"):]
-        return "Weekly · " + ("OAuth apps" if suffix == "oauth_apps" else humanise(suffix))
+        return SCOPED_LABEL.format(SCOPED_NAMES.get(suffix) or humanise(suffix))
     return humanise(window_id)
 
 

@@ -15,6 +15,7 @@ import json
 import math
 
 from tray_monitor.model import IconSpec
+from tray_monitor.parse import scoped_name
 from tray_monitor.view import WARNING_PERCENT, View, WindowRow
 
 FORMATS = ("waybar", "i3blocks", "polybar")
@@ -38,8 +39,7 @@ def _short(row: WindowRow) -> str:
         return f"5h {row.percent_text}"
     if row.id == "seven_day":
         return f"7d {row.percent_text}"
-    prefix = "Weekly · "
-    name = row.label[len(prefix):] if row.label.startswith(prefix) else row.label
+    name = scoped_name(row.label)
     return f"{name} {row.percent_text}"
 
 

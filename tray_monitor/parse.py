@@ -52,7 +52,7 @@ _NOT_WINDOWS = frozenset({"limits", "extra_usage", "spend", "promo_credits"})
 
 # Suffixes of flat `seven_day_*` keys whose plain humanised name would read wrong (Claude Code
 # says "Current week (Sonnet only)").
-_SCOPED_NAMES = {"oauth_apps": "OAuth apps", "sonnet": "Sonnet only"}
+SCOPED_NAMES = {"oauth_apps": "OAuth apps", "sonnet": "Sonnet only"}
 
 # Display order: session, weekly, per-model/product weeklies, credits, anything else.
 _KIND_ORDER = {"session": 0, "weekly": 1, "weekly_scoped": 2, "credit": 3, "other": 4}
@@ -236,7 +236,7 @@ def _window_from_flat(key: str, value: object, fetched_at: datetime) -> UsageWin
         window_id, kind, label = WEEKLY_ID, "weekly", WEEKLY_LABEL
     elif key.startswith(SCOPED_PREFIX) and len(key) > len(SCOPED_PREFIX):
         suffix = key[len(SCOPED_PREFIX):]
-        name = _SCOPED_NAMES.get(suffix) or humanise(suffix) or "unnamed"
+        name = SCOPED_NAMES.get(suffix) or humanise(suffix) or "unnamed"
         window_id = SCOPED_PREFIX + window_id_for(suffix.replace("_", " "))
         kind, label = "weekly_scoped", SCOPED_LABEL.format(name)
     elif key in ("cinder_cove", "wattle_ember"):
@@ -334,6 +334,16 @@ def _scope_display_name(scope: object) -> str | None:
             if isinstance(name, str) and name.strip():
                 return name
     return None
+
+
+def scoped_name(label: str) -> str:
+    """The model or product in a scoped window's label: "Current week (Fable)" -> "Fable" (also
+    "Weekly · Fable", as earlier versions named it); any other label as it is."""
+    if label.startswith("Current week (") and label.endswith(")") and len(label) > len("Current week ()"):
+        return label[len("Current week ("):-1]
+    if label.startswith("Weekly · ") and len(label) > len("Weekly · "):
+        return label[len("Weekly · "):]
+    return label
 
 
 def window_id_for(name: str) -> str:

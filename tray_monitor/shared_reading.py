@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, get_args
 
 from tray_monitor.model import ExtraUsage, Reading, UsageWindow, WindowKind
+from tray_monitor.parse import SESSION_LABEL, WEEKLY_LABEL
 
 if TYPE_CHECKING:
     from tray_monitor.state import MonitorState
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 SESSION_ID = "five_hour"
 WEEKLY_ID = "seven_day"
 #: What the statusline can carry, with the label and kind parse.py gives the same windows.
-FED_WINDOWS: dict[str, tuple[str, WindowKind]] = {SESSION_ID: ("Session (5h)", "session"),
-                                                  WEEKLY_ID: ("Weekly", "weekly")}
+FED_WINDOWS: dict[str, tuple[str, WindowKind]] = {SESSION_ID: (SESSION_LABEL, "session"),
+                                                  WEEKLY_ID: (WEEKLY_LABEL, "weekly")}
 #: resets_at values closer than this are the same window cycle (as alerts.CYCLE_TOLERANCE).
 SAME_CYCLE = timedelta(minutes=5)
 #: A statusline reading stamped further ahead than this is taken as stamped now (clock skew).

@@ -254,12 +254,9 @@ def _model_name(window: dict) -> str:
     label = window.get("label")
     if not isinstance(label, str):
         label = str(window["id"])
-    # "Current week (Fable)" (Claude Code's /usage names, parse.SCOPED_LABEL), or "Weekly · Fable"
-    # as written by earlier versions of the tray.
-    if label.startswith("Current week (") and label.endswith(")") and len(label) > len("Current week ()"):
-        return label[len("Current week ("):-1]
-    prefix = "Weekly · "
-    return label[len(prefix):] if label.startswith(prefix) and len(label) > len(prefix) else label
+    from tray_monitor.parse import scoped_name
+
+    return scoped_name(label)
 
 
 def segments(limits: dict[str, tuple[float, float | None]], shared: object, now: float,

@@ -29,6 +29,7 @@ from tray_monitor.model import (
     Status,
     UsageWindow,
 )
+from tray_monitor.parse import scoped_name
 from tray_monitor.schedule import RETRY_AFTER_CAP
 
 if TYPE_CHECKING:  # state.py imports alerts; the view needs only its field names
@@ -231,11 +232,8 @@ def short_name(window: UsageWindow) -> str:
         return "session"
     if window.kind == "weekly" or window.id == "seven_day":
         return "weekly"
-    prefix, suffix = "Current week (", ")"
-    label = window.label
-    if label.startswith(prefix) and label.endswith(suffix) and len(label) > len(prefix) + len(suffix):
-        return f"{label[len(prefix):-len(suffix)]} weekly"
-    return label
+    name = scoped_name(window.label)
+    return f"{name} weekly" if name != window.label else window.label
 
 
 def extra_usage_text(extra: ExtraUsage | None) -> str | None:
