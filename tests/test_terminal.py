@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import select
@@ -732,3 +733,22 @@ def test_a_wrapped_problem_line_never_starts_with_its_dash(width):
         assert not any(line.lstrip().startswith("—") for line in lines), lines
         joined = " ".join(" ".join(lines).split())
         assert joined in (text, text.replace(" —", "")), lines  # the break replaces the dash
+
+
+@pytest.mark.parametrize("broken", ["read", "json"])
+def test_status_json_always_prints_its_object_even_after_an_unexpected_exception(broken, caplog):
+    """`status --json` once printed nothing at all when an OverflowError escaped (issue 9)."""
+    class Broken:
+        def read(self):
+            if broken == "read":
+                raise OverflowError("date value out of range")
+            window = UsageWindow("five_hour", "Current session", 5.0, None)
+            return Reading((window,), ExtraUsage(True, 1.0, 2.0, "USD", None, places=object()), NOW), MAX_CREDS  # type: ignore[arg-type]
+
+    env = make_env()
+    with caplog.at_level(logging.ERROR, logger="tray_monitor.terminal"):
+        assert run_status(Broken(), env, as_json=True, now=NOW) == 1
+    data = json.loads(env.stdout.getvalue())
+    assert data["status"] == "error" and data["windows"] == [] and data["skipped_windows"] == 0
+    assert "unexpectedly" in data["message"]
+    assert len([r for r in caplog.records if r.exc_info]) == 1

@@ -9,13 +9,14 @@ this is the second lock on the same door.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import (
@@ -39,6 +40,8 @@ from tray_monitor.view import (
     skipped_text,
     window_rows,
 )
+
+log = logging.getLogger("tray_monitor.terminal")
 
 # ANSI/VT100 sequences for redrawing in place.
 HIDE_CURSOR = "\x1b[?25l"
@@ -363,6 +366,18 @@ def print_failure_json(error: MonitorError, env, now: datetime | None = None, ac
     return 1
 
 
+def _unexpected_json(env, now: datetime | Callable[[], datetime], account: AccountJson | None) -> int:
+    """`status --json` always prints its object: an unexpected exception (logged with its
+    traceback, redacted) is reported as an "error" object, exit 1."""
+    log.exception("status --json failed unexpectedly")
+    try:
+        moment = now() if callable(now) else now
+    except Exception:
+        moment = datetime.now(timezone.utc)
+    error = MonitorError("Reading usage failed unexpectedly; see the log.")
+    return print_failure_json(error, env, moment, account)
+
+
 def _say(env, message: str) -> None:
     env.stderr.write(f"claude-tray: {printable(message, charset_for(env.stderr))}\n")
     env.stderr.flush()
@@ -388,17 +403,25 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
             return print_failure_json(error, env, now, account)
         _say(env, problem_message(error, None, now, polling=False))
         return 1
+    except Exception:
+        if not as_json:
+            raise  # the command line names it in one sentence (cli.py)
+        return _unexpected_json(env, now, account)
     now = now() if callable(now) else now
     if creds is not None:
         plan = plan_label(creds)
     if as_json:
-        data = reading_json(reading, plan)
-        data["from_tray"] = origin is not None
-        if simulated:
-            data["simulated"] = True
-        if account is not None:
-            data["account"] = account
-        out.write(json.dumps(data) + "\n")
+        try:
+            data = reading_json(reading, plan)
+            data["from_tray"] = origin is not None
+            if simulated:
+                data["simulated"] = True
+            if account is not None:
+                data["account"] = account
+            text = json.dumps(data)
+        except Exception:
+            return _unexpected_json(env, now, account)
+        out.write(text + "\n")
         out.flush()
         return 0
     charset = charset_for(out)
