@@ -481,17 +481,21 @@ def transient(fault: Response, message: str) -> Callable:
     return script
 
 
-def rate_limited_by_status(world, context, run):
-    """`claude-tray status` meets the 429 while the tray runs: the tray's next refresh sends nothing
-    and shows the same wait, as if it had met the 429 itself."""
+def rate_limited_by_another_command(world, context, run):
+    """Another claude-tray command meets the 429 while the tray runs: the tray's next refresh sends
+    nothing and shows the same wait, as if it had met the 429 itself. (`status` no longer asks the
+    endpoint while the tray has a fresh reading, so `doctor`, which always asks, meets it.)"""
     world.api.queue(good(BEFORE), _retry_after("600"))
     world.api.default = good(AFTER)
     write_login(world)
     app = start_tray(world)
     wait_view(world, shows(BEFORE), "the first reading")
     cli = run_cli(world, "status")
+    assert cli.returncode == 0 and "from the running tray" in cli.stdout, cli
+    assert len(world.api.requests) == 1  # status read the tray's reading: no request of its own
+    cli = run_cli(world, "doctor")
     seen_at = datetime.now(timezone.utc)
-    assert cli.returncode == 1 and "Rate limited" in cli.stderr, cli
+    assert "rate-limited by the endpoint; retry in 10m" in cli.stdout, cli
     assert len(world.api.requests) == 2
     assert control(world, "refresh") == "Refreshing now."
     v = wait_view(world, lambda v: v["status"] == "rate_limited", "the remembered 429 to show")
@@ -735,7 +739,7 @@ SCENARIOS: dict[str, Callable] = {
     "429 Retry-After 120": rate_limited("120", 120),
     "429 Retry-After 3600": rate_limited("3600", 3600),
     "429 without Retry-After": rate_limited(None, 300),
-    "429 met by `claude-tray status`": rate_limited_by_status,
+    "429 met by `claude-tray doctor`": rate_limited_by_another_command,
     "401 then 403": rejected_then_unscoped,
     "credential faults": credential_faults,
     "credentials missing at start": missing_at_start,

@@ -79,7 +79,7 @@ def statusline(world, stdin: bytes, *args: str) -> str:
 
 
 def session_percent(view: dict) -> float | None:
-    line = next((m for m in view["menu"] if m.startswith("Session (5h): ")), None)
+    line = next((m for m in view["menu"] if m.startswith("Current session: ")), None)
     return float(line.split(": ")[1].split("%")[0]) if line else None
 
 
@@ -105,8 +105,8 @@ def test_statusline_feeds_the_tray_and_every_other_tool_reads_it_without_a_reque
     before = requests_seen(world)
 
     line = statusline(world, payload(62.5))
-    assert line.startswith("Session 63% ") and "Fable 92%" in line, line  # Fable: only the endpoint knows it
-    view = world.wait_view(lambda v: session_percent(v) == 63, what="the statusline's session percent")
+    assert line.startswith("Session 62% ") and "Fable 92%" in line, line  # Fable: only the endpoint knows it
+    view = world.wait_view(lambda v: session_percent(v) == 62, what="the statusline's session percent")
     assert view["icon"]["percent"] == 92.0  # the binding window is still the endpoint's Fable one
 
     shared = world.home / ".run" / "claude-tray" / READING_FILE_NAME
@@ -118,18 +118,18 @@ def test_statusline_feeds_the_tray_and_every_other_tool_reads_it_without_a_reque
     assert world.token[len("sk-ant-oat01-"):] not in shared.read_text()
 
     status = world.cli("status")
-    assert status.returncode == 0 and "Session (5h)" in status.stdout and "63%" in status.stdout
+    assert status.returncode == 0 and "Current session" in status.stdout and "62%" in status.stdout
     assert "from the running tray, " in status.stdout and " s ago" in status.stdout
     as_json = json.loads(world.cli("status", "--json").stdout)
     assert as_json["from_tray"] is True and as_json["windows"][0]["percent"] == 62.5
 
     waybar = json.loads(world.cli("status", "--format", "waybar").stdout)
-    assert waybar["text"] == "5h 63% · 7d 30% · Fable 92%"
+    assert waybar["text"] == "5h 62% · 7d 30% · Fable 92%"
     assert waybar["class"] == "critical" and waybar["percentage"] == 92 and waybar["alt"] == "critical"
     assert "from the running tray" in waybar["tooltip"]
     assert world.cli("status", "--format", "i3blocks").stdout.splitlines() == [
-        "5h 63% · 7d 30% · Fable 92%", "5h 63% 7d 30% Fable 92%", "#E06C75"]
-    assert world.cli("status", "--format", "polybar").stdout == "%{F#E06C75}5h 63% · 7d 30% · Fable 92%%{F-}\n"
+        "5h 62% · 7d 30% · Fable 92%", "5h 62% 7d 30% Fable 92%", "#E06C75"]
+    assert world.cli("status", "--format", "polybar").stdout == "%{F#E06C75}5h 62% · 7d 30% · Fable 92%%{F-}\n"
 
     watcher = subprocess.Popen([sys.executable, "-m", "tray_monitor", "watch", "--format", "waybar"],
                                stdout=subprocess.PIPE, env=world.env(), cwd=REPO, text=True)
@@ -140,7 +140,7 @@ def test_statusline_feeds_the_tray_and_every_other_tool_reads_it_without_a_reque
     finally:
         watcher.terminate()
         watcher.wait(10)
-    assert first["text"].startswith("5h 63% ") and second["text"].startswith("5h 71% ")
+    assert first["text"].startswith("5h 62% ") and second["text"].startswith("5h 71% ")
 
     assert requests_seen(world) == before, "status, watch, panels or the statusline sent a request"
     assert world.control("quit") == "quitting"
