@@ -201,6 +201,13 @@ def test_menu_shows_the_problem_message_and_leaves_out_absent_plan_and_extra_usa
     assert not any(t.startswith("Plan") or t.startswith("Extra") for t in visible)
 
 
+def test_menu_says_how_many_windows_could_not_be_read_and_the_servers_notices_once():
+    view = make_view(notes=("2 more limits could not be read (see the log)", "Promo ends Friday"))
+    visible = [e.text for e in menu_entries(view, autostart_on=False) if e.visible]
+    assert visible[3:6] == ["2 more limits could not be read (see the log)", "Promo ends Friday",
+                            "Extra usage: $4.20 of $50.00"]
+
+
 def test_menu_before_the_first_view_says_loading():
     assert menu_entries(None, autostart_on=False)[0].text == "Loading…"
 
