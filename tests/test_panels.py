@@ -63,3 +63,10 @@ def test_i3blocks_gives_full_short_and_colour_lines():
 def test_polybar_wraps_the_colour_in_its_format_tag():
     assert panels.polybar(v(reading=reading(95.0))) == "%{F#E06C75}5h 95% · 7d 41%%{F-}"
     assert panels.polybar(v(reading=reading())) == "5h 24% · 7d 41%"
+
+
+def test_claude_codes_own_window_names_give_the_short_model_name():
+    fable = UsageWindow("seven_day_fable", "Current week (Fable)", 93.0, NOW + timedelta(days=1), kind="weekly_scoped")
+    r = reading()
+    state = dict(reading=Reading((*r.windows, fable), None, NOW))
+    assert json.loads(panels.waybar(v(**state)))["text"] == "5h 24% · 7d 41% · Fable 93%"

@@ -15,8 +15,8 @@ import json
 import math
 
 from tray_monitor.model import IconSpec
-from tray_monitor.parse import scoped_name
 from tray_monitor.view import WARNING_PERCENT, View, WindowRow
+from tray_monitor.window_names import scoped_name
 
 FORMATS = ("waybar", "i3blocks", "polybar")
 

@@ -336,16 +336,6 @@ def _scope_display_name(scope: object) -> str | None:
     return None
 
 
-def scoped_name(label: str) -> str:
-    """The model or product in a scoped window's label: "Current week (Fable)" -> "Fable" (also
-    "Weekly · Fable", as earlier versions named it); any other label as it is."""
-    if label.startswith("Current week (") and label.endswith(")") and len(label) > len("Current week ()"):
-        return label[len("Current week ("):-1]
-    if label.startswith("Weekly · ") and len(label) > len("Weekly · "):
-        return label[len("Weekly · "):]
-    return label
-
-
 def window_id_for(name: str) -> str:
     """A window id for a name in any script, unique per name and the same on every poll.
 

@@ -254,7 +254,7 @@ def _model_name(window: dict) -> str:
     label = window.get("label")
     if not isinstance(label, str):
         label = str(window["id"])
-    from tray_monitor.parse import scoped_name
+    from tray_monitor.window_names import scoped_name  # not parse.py: it would bring logging & co.
 
     return scoped_name(label)
 

@@ -29,8 +29,8 @@ from tray_monitor.model import (
     Status,
     UsageWindow,
 )
-from tray_monitor.parse import scoped_name
 from tray_monitor.schedule import RETRY_AFTER_CAP
+from tray_monitor.window_names import scoped_name
 
 if TYPE_CHECKING:  # state.py imports alerts; the view needs only its field names
     from tray_monitor.state import MonitorState
