@@ -15,6 +15,7 @@ Pure half: `merge_accounts`, `label_from_claude_json`, `suggested_name`. Shell h
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -164,6 +165,19 @@ def claude_json_path(env: Environment, account: Account) -> Path:
     if account.is_default and not env.environ.get(CONFIG_DIR_VARIABLE):
         return Path(env.home) / CLAUDE_JSON
     return account.config_dir / CLAUDE_JSON
+
+
+def folder_key(account: Account) -> str:
+    """8 hex digits naming the login's folder in file names (its 429 wait, alert memory, history)."""
+    return hashlib.sha256(os.fsencode(os.path.normpath(account.config_dir))).hexdigest()[:8]
+
+
+def account_file(path: Path, account: Account | None) -> Path:
+    """One of claude-tray's files for this login: the file itself for the default login (nothing
+    changes for a single login), else `<stem>-<folder key><suffix>` beside it."""
+    if account is None or account.is_default:
+        return path
+    return path.with_name(f"{path.stem}-{folder_key(account)}{path.suffix}")
 
 
 def account_label(env: Environment, account: Account) -> str:

@@ -295,9 +295,10 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
     return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour, note=note)
 
 
-def _tray_poller(env: Environment, source, monitor, interval: float, demo: bool):
+def _tray_poller(env: Environment, source, monitor, interval: float, demo: bool, first_poll_in: float = 0.0):
     """The tray's poller asks politely (schedule.py): jittered waits, stretched up to 10 minutes
-    while Claude Code is idle (its transcripts are watched; the demo has none)."""
+    while Claude Code is idle (its transcripts are watched; the demo has none). `first_poll_in`:
+    with several logins, this one's share of the interval before its first request."""
     from tray_monitor.activity import TranscriptActivity, projects_dir
     from tray_monitor.poller import Poller
     from tray_monitor.schedule import JITTER
@@ -305,14 +306,17 @@ def _tray_poller(env: Environment, source, monitor, interval: float, demo: bool)
     if demo:
         return Poller(source, monitor, env.clock, interval)
     activity = TranscriptActivity(projects_dir(env.environ, env.home))
-    return Poller(source, monitor, env.clock, interval, jitter=JITTER, activity=activity.latest)
+    return Poller(source, monitor, env.clock, interval, jitter=JITTER, activity=activity.latest,
+                  first_poll_in=first_poll_in)
 
 
-def _history_store(env: Environment):
-    """The usage history (forecast, `claude-tray history`); simulated readings never go in it."""
+def _history_store(env: Environment, account=None):
+    """The usage history (forecast, `claude-tray history`) of one login (None: the default);
+    simulated readings never go in it."""
+    from tray_monitor.accounts import account_file
     from tray_monitor.history import HistoryStore, history_path
 
-    return HistoryStore(history_path(env), clock=env.clock)
+    return HistoryStore(account_file(history_path(env), account), clock=env.clock)
 
 
 def _demo_source(env: Environment):
@@ -323,7 +327,9 @@ def _demo_source(env: Environment):
 
 def tray(env: Environment, interval: float, demo: bool = False) -> int:
     """The tray indicator: blocks the main thread in the tray's event loop until Quit."""
+    from tray_monitor import accounts as accounts_module
     from tray_monitor import instance
+    from tray_monitor.accounts import account_file, account_label
     from tray_monitor.alert_store import AlertStore, alert_store_path
     from tray_monitor.autostart import make_autostart
     from tray_monitor.malloc_arenas import limit_malloc_arenas
@@ -332,6 +338,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.runtime import claude_config_dir
     from tray_monitor.shared_reading import BadFeed, parse_feed
     from tray_monitor.tray import NoGraphicalSession, TrayAdapter
+    from tray_monitor.tray_accounts import AccountPart, MonitorGroup, NamedNotifier, PollerGroup, first_poll_offsets
     from tray_monitor.tray_controller import TrayController
     from tray_monitor.tray_reading import ReadingPublisher, remove_stale_file
 
@@ -355,20 +362,26 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     # Before the first thread: one malloc arena for a process that mostly sleeps (-0.6 MiB RSS).
     limit_malloc_arenas(env.platform)
 
+    accounts = [None] if demo else _chosen_accounts(env, None)  # the default login first
+    sources = []
     try:
-        source = _demo_source(env) if demo else _usage_source(env, background=True)
+        for account in accounts:
+            sources.append(_demo_source(env) if demo else _usage_source(env, account, background=True))
     except MonitorError as error:
         lock.release()
         return _fail(env, error)
 
-    if demo:
-        # Simulated windows must not leave "already notified" marks that a real run would read.
-        from tray_monitor.demo import DemoAlertStore
+    alert_stores: list[AlertMemoryStore] = []
+    for account in accounts:
+        if demo:
+            # Simulated windows must not leave "already notified" marks that a real run would read.
+            from tray_monitor.demo import DemoAlertStore
 
-        alert_store: AlertMemoryStore = DemoAlertStore()
-    else:
-        alert_store = AlertStore(alert_store_path(env), clock=env.clock)
-    state = _initial_state(settings, interval, settings.notifications, alert_store.load(), simulated=demo)
+            alert_stores.append(DemoAlertStore())
+        else:
+            alert_stores.append(AlertStore(account_file(alert_store_path(env), account), clock=env.clock))
+    states = [_initial_state(settings, interval, settings.notifications, store.load(), simulated=demo)
+              for store in alert_stores]
     autostart = make_autostart(env)
     try:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
@@ -396,9 +409,24 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         from tray_monitor.demo import DemoNotifier
 
         notifier = DemoNotifier(notifier)
-    monitor = Monitor(state, env.clock, notifier, alert_store, history=None if demo else _history_store(env))
-    poller = _tray_poller(env, source, monitor, interval, demo)
-    publisher = ReadingPublisher(env, monitor)
+    several = len(accounts) > 1
+    parts: list[AccountPart] = []
+    offsets = first_poll_offsets(len(accounts), interval)
+    for account, source, state, alert_store, offset in zip(accounts, sources, states, alert_stores, offsets,
+                                                           strict=True):
+        name = account.name if account is not None else "default"
+        label = account_label(env, account) if several and account is not None else name
+        own_notifier = NamedNotifier(notifier, name, label) if several else notifier
+        account_monitor = Monitor(state, env.clock, own_notifier, alert_store,
+                                  history=None if demo else _history_store(env, account))
+        account_env = env if account is None else accounts_module.account_env(env, account)
+        parts.append(AccountPart(name, label, account_monitor,
+                                 _tray_poller(account_env, source, account_monitor, interval, demo, offset)))
+    default_monitor = parts[0].monitor
+    # One login: its own monitor and poller, exactly as before accounts. Several: groups over them.
+    monitor = MonitorGroup(parts, settings.icon_account) if several else default_monitor
+    poller = PollerGroup(parts) if several else parts[0].poller
+    publisher = ReadingPublisher(env, default_monitor)  # the shared reading is the default login's
 
     def take_statusline(text: str) -> str:
         # `claude-tray statusline` hands over Claude Code's session and weekly windows.
@@ -408,9 +436,14 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
             fed = parse_feed(text, env.clock.now())
         except BadFeed as error:
             return f"ignored: {error}"
-        if fed.config_dir is not None and fed.config_dir != claude_config_dir(env.environ):
-            return "ignored: the statusline of another Claude login (another config folder)"
-        return poller.feed_statusline(fed)
+        if fed.config_dir is None:
+            return parts[0].poller.feed_statusline(fed)
+        for account, part in zip(accounts, parts, strict=True):  # the login whose folder it is
+            folder = claude_config_dir(env.environ if account is None else
+                                       accounts_module.account_env(env, account).environ)
+            if fed.config_dir == folder:
+                return part.poller.feed_statusline(fed)
+        return "ignored: the statusline of another Claude login (another config folder)"
 
     control = instance.ControlServer(env, {
         "refresh": poller.request_refresh,  # its reply says whether it was coalesced or held back
@@ -424,7 +457,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     monitor.subscribe(tray_adapter.show)
     remove_stale_file(env)  # left by a tray that died; we hold the lock now
     if not demo:  # simulated numbers must not reach the statusline or a panel
-        monitor.subscribe(publisher.on_view)
+        default_monitor.subscribe(publisher.on_view)
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())

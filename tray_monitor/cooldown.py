@@ -18,11 +18,9 @@ missing, unreadable or corrupt file means no cooldown.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,10 +40,9 @@ COOLDOWN_FILE = "rate-limit.json"
 
 def cooldown_path(env: Environment, account: Account | None = None) -> Path:
     """The wait file of `account` (None or the default account: the one file of before)."""
-    if account is None or account.is_default:
-        return Path(env.data_dir) / COOLDOWN_FILE
-    digest = hashlib.sha256(os.fsencode(os.path.normpath(account.config_dir))).hexdigest()[:8]
-    return Path(env.data_dir) / f"rate-limit-{digest}.json"
+    from tray_monitor.accounts import account_file
+
+    return account_file(Path(env.data_dir) / COOLDOWN_FILE, account)
 
 
 class SharedCooldown:

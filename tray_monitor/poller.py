@@ -91,10 +91,11 @@ class Poller:
                  interval: float = sch.DEFAULT_INTERVAL, *,
                  plan_of: Callable[[Credentials], str | None] = _default_plan_label,
                  error_pause: float = ERROR_PAUSE, jitter: float = 0.0, rng: random.Random | None = None,
-                 activity: Callable[[], float | None] | None = None):
+                 activity: Callable[[], float | None] | None = None, first_poll_in: float = 0.0):
         """`jitter` (schedule.JITTER for the tray): each wait after a success is the interval times
         1 +- jitter. `activity`: the newest Claude Code transcript write (epoch seconds), asked at
-        every wake-up (activity.TranscriptActivity.latest); without it the wait never stretches."""
+        every wake-up (activity.TranscriptActivity.latest); without it the wait never stretches.
+        `first_poll_in`: seconds before the first request (a refresh asks at once all the same)."""
         self._source = source
         self._jitter = jitter
         self._rng = rng or random.Random()
@@ -108,6 +109,8 @@ class Poller:
         self._error_pause = error_pause
         self._lock = threading.Lock()  # guards _schedule (request_refresh runs on other threads)
         self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), source.min_interval)
+        if first_poll_in > 0:  # several logins: their polls spread over the interval (tray_accounts.py)
+            self._schedule = replace(self._schedule, next_poll_mono=clock.monotonic() + first_poll_in)
         self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
         self._next_change_failure_logged = False

@@ -60,6 +60,7 @@ class Settings:
     icon_window: str | None = None  # window id the icon shows; None = the binding one
     # More Claude Code logins: (name, config folder as written, `~` not yet expanded); accounts.py
     accounts: tuple[tuple[str, str], ...] = ()
+    icon_account: str | None = None  # with several logins, the one the icon shows; None = the binding one
 
 
 _DEFAULTS = Settings()
@@ -72,6 +73,7 @@ KEY_HELP = {
     "notify_reset": "notify when a window you were warned about resets",
     "icon_window": 'window shown in the icon: "auto", "five_hour", "seven_day", ...',
     "accounts": 'more logins: [{ name = "work", config_dir = "~/.claude-work" }]',
+    "icon_account": 'login shown in the icon: "auto" (the binding one) or an account name',
 }
 
 
@@ -172,6 +174,14 @@ def _check_accounts(value: Any, where: str) -> tuple[Any, str | None]:
     return tuple(entries), None
 
 
+def _check_icon_account(value: Any, where: str) -> tuple[Any, str | None]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
+        return None, None
+    if isinstance(value, str) and ACCOUNT_NAME.match(value.strip()):
+        return value.strip(), None
+    return None, f"{where}: 'icon_account' must be \"auto\" or an account's name, got {value!r}; using \"auto\"."
+
+
 _CHECKS = {
     "interval": _check_interval,
     "thresholds": _check_thresholds,
@@ -179,6 +189,7 @@ _CHECKS = {
     "notify_reset": _check_bool("notify_reset"),
     "icon_window": _check_icon_window,
     "accounts": _check_accounts,
+    "icon_account": _check_icon_account,
 }
 
 

@@ -80,6 +80,9 @@ class View:
     notifications_enabled: bool
     skipped: int = 0  # windows the server sent that could not be read
     notes: tuple[str, ...] = ()  # menu lines after the windows: the skipped count, server notices
+    # Several logins (accounts_view.combined_view): (header line, that login's own view) per login,
+    # shown as one menu section each; empty with one login, whose menu is as it always was.
+    sections: tuple[tuple[str, View], ...] = ()
 
 
 # ----------------------------------------------------------------------------- windows

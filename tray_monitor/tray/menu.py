@@ -51,17 +51,15 @@ SEPARATOR = MenuEntry("-")
 def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
     """The whole menu for a view: information lines first, then commands."""
     info: list[MenuEntry] = []
-    if view is not None:
-        if view.plan:
-            info.append(MenuEntry(f"Plan: {view.plan}"))
-        info.extend(MenuEntry(row.menu_text) for row in view.windows)
-        info.extend(MenuEntry(note) for note in getattr(view, "notes", ()))  # skipped count, server notices
-        if view.extra_usage_text:
-            info.append(MenuEntry(view.extra_usage_text))
-        if view.message:
-            info.append(MenuEntry(view.message))
-        if view.updated_text:
-            info.append(MenuEntry(view.updated_text))
+    sections = getattr(view, "sections", ())
+    if sections:  # several logins: a header line (label · plan), then that login's own lines
+        for index, (header, section) in enumerate(sections):
+            if index:
+                info.append(SEPARATOR)
+            info.append(MenuEntry(header))
+            info.extend(_info_lines(section, plan=False))
+    elif view is not None:
+        info.extend(_info_lines(view, plan=True))
     else:
         info.append(MenuEntry("Loading…"))
     notifications_on = True if view is None else bool(view.notifications_enabled)
@@ -80,6 +78,23 @@ def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
         # it is not a menu line too.
         MenuEntry("Show status", "show_status", default=True, visible=False),
     )
+
+
+def _info_lines(view: Any, plan: bool) -> list[MenuEntry]:
+    """One login's information lines: its plan (unless a section header names it), windows, notes,
+    extra usage, what to do, when updated."""
+    lines: list[MenuEntry] = []
+    if plan and view.plan:
+        lines.append(MenuEntry(f"Plan: {view.plan}"))
+    lines.extend(MenuEntry(row.menu_text) for row in view.windows)
+    lines.extend(MenuEntry(note) for note in getattr(view, "notes", ()))  # skipped count, server notices
+    if view.extra_usage_text:
+        lines.append(MenuEntry(view.extra_usage_text))
+    if view.message:
+        lines.append(MenuEntry(view.message))
+    if view.updated_text:
+        lines.append(MenuEntry(view.updated_text))
+    return lines
 
 
 def default_entry(entries: tuple[MenuEntry, ...]) -> MenuEntry | None:

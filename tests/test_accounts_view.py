@@ -1,0 +1,161 @@
+"""One tray view from several logins' views (accounts_view, pure) and the groups that stand in for
+one monitor and poller (tray_accounts): binding login, pinned login, menu sections, popups named."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from tests.fakeapi import usage_fixture
+from tray_monitor.accounts_view import AccountView, binding_account, combined_view
+from tray_monitor.alerts import Notification
+from tray_monitor.errors import AuthExpired
+from tray_monitor.parse import parse_usage
+from tray_monitor.schedule import RefreshOutcome
+from tray_monitor.state import MonitorState
+from tray_monitor.tray.menu import menu_entries
+from tray_monitor.tray_accounts import AccountPart, MonitorGroup, NamedNotifier, PollerGroup, first_poll_offsets
+from tray_monitor.view import MAX_TOOLTIP, view
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def view_at(session: float | None, weekly: float = 30.0, problem=None):
+    if session is None:
+        return view(MonitorState(problem=problem), NOW)
+    body = json.loads(usage_fixture("small-2026-03"))
+    body["five_hour"]["utilization"] = session
+    body["seven_day"]["utilization"] = weekly
+    body["seven_day_sonnet"] = None
+    return view(MonitorState(reading=parse_usage(body, NOW), plan="Max 5x"), NOW)
+
+
+def info(v) -> list[str]:
+    return [e.text for e in menu_entries(v, False) if e.is_info]
+
+
+def test_one_login_is_its_own_view_untouched():
+    own = view_at(40)
+    assert combined_view([AccountView("default", "default", own)]) is own
+    assert info(own)[0] == "Plan: Max 5x"
+
+
+def test_the_icon_and_tooltip_follow_the_binding_login_and_the_menu_has_a_section_each():
+    default, work = view_at(40), view_at(95)
+    shown = combined_view([AccountView("default", "default", default), AccountView("work", "me@w.x", work)])
+    assert shown.icon == work.icon and shown.tooltip == f"me@w.x: {work.tooltip}"
+    lines = info(shown)
+    assert lines[0] == "default · Max 5x" and "me@w.x · Max 5x" in lines
+    assert "Plan: Max 5x" not in lines  # the header names the plan
+    marked = [line for line in lines if line.endswith("in the icon")]
+    assert len(marked) == 1 and lines.index(marked[0]) > lines.index("me@w.x · Max 5x")
+    entries = menu_entries(shown, False)
+    commands = [e.text for e in entries if e.action is not None and e.visible]
+    assert commands == ["Refresh now", "Open usage page", "Notifications", "Send test notification",
+                        "Start at login", "Quit"]  # the shared commands once, after every section
+    assert [e.text for e in entries].index("Refresh now") > [e.text for e in entries].index("me@w.x · Max 5x")
+
+
+def test_a_pinned_login_is_shown_whatever_the_others_say():
+    sections = [AccountView("default", "default", view_at(40)), AccountView("work", "w", view_at(95))]
+    assert binding_account(sections, "default").name == "default"
+    assert binding_account(sections, "nobody").name == "work"
+
+
+def test_a_login_with_a_reading_beats_one_that_failed_and_the_default_wins_ties():
+    expired = view_at(None, problem=AuthExpired("expired"))
+    sections = [AccountView("default", "d", expired), AccountView("work", "w", view_at(10))]
+    assert binding_account(sections).name == "work"
+    tie = [AccountView("default", "d", view_at(50)), AccountView("work", "w", view_at(50))]
+    assert binding_account(tie).name == "default"
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 150), st.text(min_size=1, max_size=80)), min_size=2, max_size=4))
+def test_the_binding_login_has_the_highest_severity_then_percent_and_the_tooltip_fits(logins):
+    sections = [AccountView(f"a{i}", label, view_at(percent)) for i, (percent, label) in enumerate(logins)]
+    chosen = binding_account(sections)
+    rank = {"normal": 0, "warning": 1, "critical": 2}
+    for other in sections:
+        assert (rank[chosen.view.icon.severity], chosen.view.icon.percent) >= (
+            rank[other.view.icon.severity], other.view.icon.percent)
+    assert len(combined_view(sections).tooltip) <= MAX_TOOLTIP
+
+
+class FakeMonitor:
+    def __init__(self, v):
+        self.v, self.listeners, self.events = v, [], []
+
+    def view(self):
+        return self.v
+
+    def subscribe(self, listener):
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def handle(self, event, *more):
+        self.events.append(event)
+
+
+class FakePoller:
+    def __init__(self, outcome):
+        self.outcome, self.started, self.activity = outcome, False, 0
+
+    def refresh(self):
+        return self.outcome
+
+    def request_refresh(self):
+        return "Refreshing now."
+
+    def activity_seen(self):
+        self.activity += 1
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        self.started = False
+
+
+def test_the_groups_fan_out_to_every_login():
+    a, b = FakeMonitor(view_at(40)), FakeMonitor(view_at(95))
+    pa, pb = FakePoller(RefreshOutcome.COALESCED), FakePoller(RefreshOutcome.ACCEPTED)
+    parts = [AccountPart("default", "default", a, pa), AccountPart("work", "w", b, pb)]
+    monitors, pollers = MonitorGroup(parts), PollerGroup(parts)
+    heard = []
+    unsubscribe = monitors.subscribe(heard.append)
+    b.listeners[0](b.v)  # the work login's view changed: the tray hears the combined one
+    assert heard[0].sections and heard[0].icon == b.v.icon
+    unsubscribe()
+    assert a.listeners == b.listeners == []
+    monitors.handle("toggled")
+    assert a.events == b.events == ["toggled"]
+    assert pollers.refresh() is RefreshOutcome.ACCEPTED
+    assert pollers.request_refresh() == "default: Refreshing now.; w: Refreshing now."
+    pollers.activity_seen()
+    pollers.start()
+    assert (pa.activity, pb.activity, pa.started, pb.started) == (1, 1, True, True)
+
+
+def test_first_polls_are_spread_over_the_interval():
+    assert first_poll_offsets(1, 120) == [0]
+    assert first_poll_offsets(3, 120) == [0, 40, 80]
+
+
+def test_a_logins_popups_name_it_and_never_replace_another_logins():
+    sent = []
+
+    class Inner:
+        capability = "x"
+
+        def send(self, notification):
+            sent.append(notification)
+
+    named = NamedNotifier(Inner(), "work", "me@w.x")
+    named.send(Notification(key="window:five_hour", summary="Session at 90%", body="b", urgency="normal"))
+    assert sent == [Notification(key="work:window:five_hour", summary="me@w.x: Session at 90%", body="b",
+                                 urgency="normal")]
+    assert named.capability == "x"
