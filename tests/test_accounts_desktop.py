@@ -106,3 +106,29 @@ def test_three_logins_one_expired_one_rate_limited_hold_back_only_themselves(xor
     assert world.api.count(TOKENS["play"]) == 1 and world.api.count(TOKENS["work"]) == 0
     assert world.api.wrong_tokens == []
     assert_no_token(world, notification_daemon)
+
+
+def test_a_login_added_to_a_listed_folder_while_running_is_picked_up_and_a_removed_one_is_said(
+        xorg_world, notification_daemon):
+    world = xorg_world
+    add_logins(world, ("play",))
+    play_credentials = world.home / ".claude-play" / ".credentials.json"
+    play_credentials.unlink()  # the folder is listed, nobody logged in there yet
+    world.api.per_token({TOKENS["default"]: body(20.0), TOKENS["play"]: body(61.0)})
+    world.start_tray("--interval", "600")
+    world.wait_view(lambda v: "default · Max 5x" in v["menu"], what="the default login's section")
+    done = world.cli("refresh")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    world.wait_view(lambda v: any("No Claude Code login" in line for line in section(v, "play")),
+                    timeout=30, what="the play login missing")
+    login(world.home / ".claude-play", TOKENS["play"])  # `CLAUDE_CONFIG_DIR=~/.claude-play claude` logs in
+    world.wait_view(lambda v: session_line(v, "play · Max 5x", 61), timeout=30, what="the new login's reading")
+    requests = world.api.count(TOKENS["play"])
+    play_credentials.unlink()  # logged out there: said at once by status, without a request; the tray
+    # notices at that login's next poll (a refresh right after its poll is coalesced, as for one login)
+    gone = json.loads(world.cli("status", "--json", "--account", "play").stdout)
+    assert gone["status"] == "signed_out" and gone["account"]["name"] == "play"
+    assert world.api.count(TOKENS["play"]) == requests
+    assert session_line(world.view(), "default · Max 5x", 20)
+    assert world.api.count(TOKENS["play"]) >= 1 and world.api.wrong_tokens == []
+    assert_no_token(world, notification_daemon)
