@@ -246,6 +246,46 @@ def test_second_start_exits_at_once_and_adds_no_second_icon(claude_tray_world, x
     quit_cleanly(world, app)
 
 
+def test_with_no_tray_at_start_it_waits_and_docks_in_a_tray_that_starts_10_s_later(claude_tray_world, tmp_path):
+    """A panel that starts after us at login: no watcher and no XEmbed tray at start (a display and a
+    bus of this test's own), trayer 10 s later. It says once that no tray runs, then once what it
+    took, and the icon docks showing the served percent."""
+    from tests.desktop_bus import start_session_bus, stop_session_bus
+    from tests.desktop_x import missing_programs, require, start_trayer, start_xvfb, stop_process
+    from tray_monitor.tray.choice import NO_TRAY_SENTENCE
+
+    require(missing_programs("Xvfb", "trayer"), "a virtual X screen and an XEmbed tray host")
+    world = claude_tray_world
+    x = start_xvfb(tmp_path)
+    bus = start_session_bus(tmp_path / "bus")
+    trayer = None
+    try:
+        world.with_desktop(x.display, bus.env)  # no backend forced: the app chooses
+        world.login()
+        serve(world, 78.0)
+        app = world.start_tray()
+        began = time.monotonic()
+        view = world.wait_view(lambda v: v["status"] == "ok", what="the first reading")
+        assert view["backend"] == "waiting", view
+        wait_until(lambda: NO_TRAY_SENTENCE in app.log(), 10, "the sentence that no tray is running")
+        time.sleep(max(0.0, 10 - (time.monotonic() - began)))
+        trayer = start_trayer(x, tmp_path)
+        spec = spec_of(view)
+        desktop_x.wait_xorg_shows(x, APP_ID, spec, neighbour=with_percent(spec, 79.0), timeout=10)
+        assert world.view()["backend"] == "xorg"
+        said = app.log()
+        assert said.count(NO_TRAY_SENTENCE) == 1, said
+        took = [line for line in said.splitlines() if "tray: XEmbed via the tray manager" in line]
+        assert len(took) == 1 and said.index(NO_TRAY_SENTENCE) < said.index(took[0]), said
+        quit_cleanly(world, app)
+    finally:
+        world.stop_all()
+        if trayer is not None:
+            stop_process(trayer.process)
+        stop_session_bus(bus)
+        stop_process(x.program.process)
+
+
 def test_without_a_graphical_session_the_tray_says_to_use_watch(claude_tray_world):
     world = claude_tray_world
     world.login()
