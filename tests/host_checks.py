@@ -313,6 +313,27 @@ def full_check(world, host, name: str) -> None:
     figures["91"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
     assert item_props(host.bus.address)["Status"] == "NeedsAttention"  # 91 % is critical
 
+    # --- the panel draws the new text: 78 % -> 91 % relabels a line of the same menu, which reaches
+    # the host as ItemsPropertiesUpdated (no new layout); opened again, that row is drawn anew
+    changed_row = rows[next(i for i, label in enumerate(shown) if "78%" in label)]
+    host.click(*centre, button=3)
+    reopened = wait_until(lambda: _menu_open(host, closed), 5, "the panel's menu to open again")
+    save(reopened, f"host-{name}-menu-91")
+    _, rows_again = menu_rows(closed, reopened, box[2])
+    assert rows_again == rows, (rows_again, rows)
+
+    def row_band(shot, y):
+        return shot.convert("L").crop((box[2], y - 5, shot.width, y + 6))
+
+    from PIL import ImageChops
+
+    assert ImageChops.difference(row_band(opened, changed_row), row_band(reopened, changed_row)).getbbox(), \
+        "the panel still draws the old text of the relabelled line"
+    assert not ImageChops.difference(row_band(opened, rows[0]), row_band(reopened, rows[0])).getbbox(), \
+        "an unchanged line is drawn differently: the comparison above tells nothing"
+    host.click(x, rows[shown.index("Refresh now")], button=1)  # closes the menu (a refresh within 30 s: coalesced)
+    host.park()
+
     # --- toggles flip (Event and EventGroup, as different hosts send them) and the file keeps them
     menu_event(host.bus.address, NOTIFICATIONS)
     wait_until(lambda: _toggle(host, "Notifications") == 0, 5, "Notifications to be unchecked")

@@ -26,6 +26,7 @@ from tray_monitor.tray.sni import (
     MENU_PATH,
     PIXMAP_SIZES,
     DBusError,
+    MenuItems,
     SniBackend,
     argb_pixmap,
     introspection,
@@ -87,17 +88,48 @@ def test_a_literal_underscore_is_doubled_so_it_is_no_mnemonic():
     assert items.props[1]["label"] == ("s", "a__b")
 
 
-def test_a_check_mark_change_is_a_property_update_and_anything_else_a_new_layout():
+def test_new_labels_or_check_marks_of_the_same_ids_are_a_property_update_anything_else_a_new_layout():
     base = menu_items(menu_entries(make_view(), autostart_on=False))
+    assert menu_change(base, base) == (False, [])
     toggled = menu_items(menu_entries(make_view(notifications_enabled=False), autostart_on=True))
     assert menu_change(base, toggled) == (False, [
         (COMMAND_IDS["toggle_notifications"], {"toggle-state": ("i", 0)}),
         (COMMAND_IDS["toggle_autostart"], {"toggle-state": ("i", 1)})])
-    assert menu_change(base, base) == (False, [])
+    # the countdown's minute tick: only the text of existing lines changes -> just those labels
     relabelled = menu_items(menu_entries(make_view(updated_text="Updated 12:01"), autostart_on=False))
-    assert menu_change(base, relabelled) == (True, [])
+    changed, updates = menu_change(base, relabelled)
+    assert not changed and len(updates) == 1, updates
+    item_id, props = updates[0]
+    assert props == {"label": ("s", "Updated 12:01")} and base.props[item_id]["label"] == ("s", "Updated 12:00")
+    assert relabelled.order == base.order
+    # structure: a line fewer, a separator where a line was, a check mark that appears
     shorter = menu_items(menu_entries(make_view(plan=None), autostart_on=False))
     assert menu_change(base, shorter) == (True, [])
+    first = base.order[0]
+    as_separator = MenuItems({**base.props, first: {"type": ("s", "separator")}}, base.order)
+    assert menu_change(base, as_separator) == (True, [])
+    with_check = MenuItems({**base.props, first: {**base.props[first], "toggle-type": ("s", "checkmark"),
+                                                  "toggle-state": ("i", 1)}}, base.order)
+    assert menu_change(base, with_check) == (True, [])
+    reordered = MenuItems(base.props, base.order[1:] + base.order[:1])
+    assert menu_change(base, reordered) == (True, [])
+
+
+LINES = st.lists(st.text(min_size=1, max_size=20).filter(lambda t: t != "-"), min_size=1, max_size=6)
+
+
+@given(LINES, LINES)
+def test_a_property_update_applied_to_the_old_menu_gives_the_new_one(old_lines, new_lines):
+    """What a host holds after ItemsPropertiesUpdated is exactly the new menu; else we said relayout."""
+    old = menu_items(tuple(MenuEntry(t) for t in old_lines) + (MenuEntry("Quit", action="quit"),))
+    new = menu_items(tuple(MenuEntry(t) for t in new_lines) + (MenuEntry("Quit", action="quit"),))
+    changed, updates = menu_change(old, new)
+    assert changed == (len(old_lines) != len(new_lines))
+    if not changed:
+        held = {i: dict(p) for i, p in old.props.items()}
+        for item_id, props in updates:
+            held[item_id].update(props)
+        assert held == new.props
 
 
 def test_layout_depth_and_property_filter():
@@ -162,10 +194,14 @@ def test_show_sends_only_what_changed(backend):
     critical = make_view(95)
     critical = replace(critical, icon=replace(critical.icon, severity="critical"), notifications_enabled=False)
     backend.show(look_of(critical, autostart_on=False))
-    # the window line changed too: the tooltip's description and the menu text, not the title
-    assert members(backend._conn) == ["NewIcon", "NewAttentionIcon", "NewStatus", "NewToolTip", "LayoutUpdated"]
+    # the window line changed too: the tooltip's description and the menu text (a new label of the
+    # same line: no new layout), not the title
+    assert members(backend._conn) == ["NewIcon", "NewAttentionIcon", "NewStatus", "NewToolTip",
+                                      "ItemsPropertiesUpdated"]
     assert backend._conn.sent[2].body == ("NeedsAttention",)
-    assert (backend.redraw_count, backend.menu_updates, backend.toggle_updates) == (2, 2, 1)
+    (updated,) = backend._conn.sent[4].body[0]
+    assert list(updated[1]) == ["label"] and "95%" in updated[1]["label"][1], updated
+    assert (backend.redraw_count, backend.menu_updates, backend.toggle_updates) == (2, 1, 2)
 
 
 def test_a_new_spec_with_the_same_pixels_sends_no_new_icon(backend):

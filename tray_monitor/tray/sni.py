@@ -12,8 +12,8 @@ gtk-sni-tray) and why each rule below exists:
   retried, and done again whenever a new watcher owner appears (a panel restart);
 - both Event and EventGroup click items (three of four hosts use EventGroup only); lxqt needs
   Introspect on the menu object, and sends Event(0, "opened"/"closed"), which is not a click;
-- waybar re-reads the whole menu after every LayoutUpdated: it is sent only when menu text or
-  structure changed; a lone check-mark change is an ItemsPropertiesUpdated;
+- waybar re-reads the whole menu after every LayoutUpdated: it is sent only when the menu's
+  structure changed; new labels, enabled or check marks of the same ids are an ItemsPropertiesUpdated;
 - hosts fetch properties after NewIcon / NewToolTip / NewTitle, nothing is pushed with them.
 
 The pure parts (`argb_pixmap`, `menu_items`, `menu_change`, `layout`) are tested on their own.
@@ -116,9 +116,16 @@ def menu_items(entries: tuple[MenuEntry, ...]) -> MenuItems:
     return MenuItems(props, tuple(order), by_id)
 
 
+#: Properties a host takes from ItemsPropertiesUpdated (libdbusmenu-glib/-gtk, libdbusmenu-qt,
+#: gtk-sni-tray): a change of only these keeps the layout; anything else is a new LayoutUpdated.
+UPDATABLE_PROPERTIES = frozenset({"label", "enabled", "toggle-state"})
+
+
 def menu_change(old: MenuItems, new: MenuItems) -> tuple[bool, list[tuple[int, dict]]]:
-    """(layout changed, [(id, changed properties)]): a new LayoutUpdated when ids, order or any
-    property other than a check mark changed; else ItemsPropertiesUpdated for the check marks."""
+    """(layout changed, [(id, changed properties)]): a new LayoutUpdated when ids, order, the set of
+    properties of an item, or any property outside UPDATABLE_PROPERTIES changed; else
+    ItemsPropertiesUpdated with the changed values (the countdown's minute tick relabels a line:
+    hosts then skip re-reading the whole menu with GetLayout + GetGroupProperties)."""
     if old.order != new.order:
         return True, []
     updates = []
@@ -126,10 +133,12 @@ def menu_change(old: MenuItems, new: MenuItems) -> tuple[bool, list[tuple[int, d
         before, after = old.props.get(item_id, {}), new.props[item_id]
         if before == after:
             continue
-        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        if changed - {"toggle-state"}:
+        if before.keys() != after.keys():
             return True, []
-        updates.append((item_id, {"toggle-state": after["toggle-state"]}))
+        changed = {k: v for k, v in after.items() if before[k] != v}
+        if changed.keys() - UPDATABLE_PROPERTIES:
+            return True, []
+        updates.append((item_id, changed))
     return False, updates
 
 
@@ -217,7 +226,7 @@ class SniBackend:
         self.redraw_count = 0
         self.title_updates = 0
         self.menu_updates = 0  # LayoutUpdated sent
-        self.toggle_updates = 0  # ItemsPropertiesUpdated sent
+        self.toggle_updates = 0  # ItemsPropertiesUpdated sent (labels, check marks)
 
         self._stopping = threading.Event()
         self._conn: Any = None
@@ -253,16 +262,16 @@ class SniBackend:
             if old is None or (look.tooltip, look.info_lines) != (old.tooltip, old.info_lines):
                 signals.append((ITEM_PATH, ITEM_IFACE, "NewToolTip", None, ()))
             items = menu_items(look.menu)
-            relayout, toggles = menu_change(self._items, items)
+            relayout, updates = menu_change(self._items, items)
             self._items = items
-            if relayout or toggles:
+            if relayout or updates:
                 self._revision += 1
             if relayout:
                 self.menu_updates += 1
                 signals.append((MENU_PATH, MENU_IFACE, "LayoutUpdated", "ui", (self._revision, ROOT_ID)))
-            elif toggles:
+            elif updates:
                 self.toggle_updates += 1
-                signals.append((MENU_PATH, MENU_IFACE, "ItemsPropertiesUpdated", "a(ia{sv})a(ias)", (toggles, [])))
+                signals.append((MENU_PATH, MENU_IFACE, "ItemsPropertiesUpdated", "a(ia{sv})a(ias)", (updates, [])))
             for signal in signals:
                 self._signal(*signal)
 
