@@ -114,9 +114,7 @@ def step(state: MonitorState, event: Event, now: datetime,
         state = with_reading(state, event.reading, state.statusline)
         state = replace(state, problem=None, plan=event.plan, last_attempt_at=now)
         state, effects = _alert(state, "ok", now, evaluate)
-        if not state.simulated:
-            effects = (RecordReading(event.reading), *effects)
-        return state, effects
+        return state, (*_record(state), *effects)
     if isinstance(event, StatuslineRead):
         return _statusline_read(state, event.fed, now, evaluate)
     if isinstance(event, PollFailed):
@@ -158,7 +156,15 @@ def _statusline_read(state: MonitorState, fed: FedReading, now: datetime,
     if memory != state.alert_memory:
         state = replace(state, alert_memory=memory)
         effects = tuple(e if not isinstance(e, SaveAlertMemory) else SaveAlertMemory(memory) for e in effects)
-    return state, effects
+    return state, (*_record(state), *effects)
+
+
+def _record(state: MonitorState) -> tuple[Effect, ...]:
+    """The reading shown (the endpoint's merged with the statusline's) goes into the usage
+    history; a simulated one never does."""
+    if state.simulated or state.reading is None:
+        return ()
+    return (RecordReading(state.reading),)
 
 
 def _alert(state: MonitorState, status: str, now: datetime,
