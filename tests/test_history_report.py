@@ -192,3 +192,29 @@ def test_history_without_a_store_says_so(tmp_path):
     assert app.history(env) == 0
     assert "No usage history yet" in env.stdout.getvalue()
     assert not history_path(env).exists()  # reading never creates it
+
+
+def test_the_menus_usage_history_draws_into_the_cache_and_opens_the_viewer(tmp_path):
+    env = stored_env(tmp_path)
+    opened = []
+    path = app.open_history_chart(env, opener=lambda p, platform: opened.append((p, platform)))
+    assert path == env.cache_path / "usage-history.png" and path.exists()
+    assert opened == [(path, "linux")]
+    with Image.open(path) as image:
+        assert image.size == (1200, 600)
+
+
+def test_the_viewer_is_the_desktops_own():
+    from pathlib import Path
+
+    from tray_monitor.viewer import open_file
+
+    calls = []
+    for platform in ("linux", "darwin"):
+        assert open_file(Path("/tmp/c.png"), platform, popen=lambda cmd, **kw: calls.append(cmd))
+    assert calls == [["xdg-open", "/tmp/c.png"], ["open", "/tmp/c.png"]]
+
+    def missing(cmd, **kw):
+        raise FileNotFoundError(2, "No such file", cmd[0])
+
+    assert open_file(Path("/tmp/c.png"), "linux", popen=missing) is False

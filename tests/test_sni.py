@@ -68,7 +68,8 @@ def test_menu_items_keep_command_ids_stable_grey_info_lines_and_drop_the_hidden_
     labels = {i: p.get("label", ("s", "-"))[1] for i, p in items.props.items() if i}
     assert [labels[i] for i in items.order if items.props[i].get("type") != ("s", "separator")] == [
         "Plan: Max 5x", "Session (5h): 78% · resets in 2h 11m (14:00)", "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
-        "Extra usage: $4.20 of $50.00", "Updated 12:00", "Refresh now", "Open usage page", "Notifications",
+        "Extra usage: $4.20 of $50.00", "Updated 12:00", "Refresh now", "Open usage page", "Usage history…",
+        "Notifications",
         "Send test notification", "Start at login", "Quit"]
     assert "Show status" not in labels.values()
     for action, item_id in COMMAND_IDS.items():

@@ -111,7 +111,9 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
         Current week (all models)                      71%
         ████████████████████████████████████░░░░░░░░░░░░░░
         resets in 3d 17h (Mon 11:00)
+        pace 1.5x · runs out Sat 02:00
 
+        Session limit reached, resets 20:00
         Extra usage: $12.34 of $50.00 (24%)
         Updated 17:48
         """
@@ -138,13 +140,16 @@ def test_status_json_of_every_recorded_body_is_the_stable_object(name):
     assert run_status(FakeSource(reading), env, as_json=True, now=NOW) == 0
     data = json.loads(env.stdout.getvalue())
     assert set(data) == {"status", "plan", "updated_at", "message", "skipped_windows", "notices", "windows", "extra_usage",
-                         "from_tray"}
+                         "from_tray", "binding"}
+    assert data["binding"] is None or data["binding"] in [w.id for w in reading.windows]
     assert data["status"] == "ok" and data["plan"] == "Max 5x" and data["message"] is None
     assert datetime.fromisoformat(data["updated_at"]) == reading.fetched_at
     assert [w["id"] for w in data["windows"]] == [w.id for w in reading.windows]
     assert data["skipped_windows"] == reading.skipped == 0 and data["notices"] == []
     for item, window in zip(data["windows"], reading.windows, strict=False):
-        assert set(item) == {"id", "label", "percent", "resets_at", "severity", "active"}
+        assert set(item) == {"id", "label", "percent", "resets_at", "severity", "active", "forecast"}
+        assert set(item["forecast"]) == {"pace", "projected_percent", "runs_out_at", "reason"}
+        assert (item["forecast"]["pace"] is None) == (item["forecast"]["reason"] is not None)
         assert item["percent"] == window.percent
         assert item["active"] == window.active
         assert item["severity"] in ("normal", "warning", "critical")
@@ -164,6 +169,8 @@ def test_status_json_keeps_overage_percent_raw_and_extra_usage_in_major_units():
     env = make_env()
     run_status(FakeSource(fixture_reading("overage.json")), env, as_json=True, now=NOW)
     data = json.loads(env.stdout.getvalue())
+    assert data["windows"][0]["forecast"]["runs_out_at"] is not None  # tests below look at the forecast
+    del data["windows"][0]["forecast"]
     assert data["windows"][0] == {
         "id": "five_hour",
         "label": "Current session",
@@ -752,3 +759,26 @@ def test_status_json_always_prints_its_object_even_after_an_unexpected_exception
     assert data["status"] == "error" and data["windows"] == [] and data["skipped_windows"] == 0
     assert "unexpectedly" in data["message"]
     assert len([r for r in caplog.records if r.exc_info]) == 1
+
+
+def test_status_json_carries_each_windows_forecast_and_the_binding_window():
+    env = make_env()
+    assert run_status(FakeSource(fixture_reading("overage.json")), env, as_json=True, now=NOW) == 0
+    data = json.loads(env.stdout.getvalue())
+    session, weekly = data["windows"]
+    assert data["binding"] == "five_hour"  # already at 104 %: it ran out first
+    assert weekly["forecast"]["pace"] == 1.51 and weekly["forecast"]["reason"] is None
+    runs_out = datetime.fromisoformat(weekly["forecast"]["runs_out_at"])
+    assert NOW < runs_out < datetime.fromisoformat(weekly["resets_at"])
+    assert weekly["forecast"]["projected_percent"] > 100
+    assert session["forecast"]["runs_out_at"] is not None
+
+
+def test_status_json_says_why_there_is_no_forecast():
+    reading = Reading((UsageWindow("five_hour", "Current session", 0.0, None, kind="session"),), None, NOW)
+    env = make_env()
+    assert run_status(FakeSource(reading), env, as_json=True, now=NOW) == 0
+    data = json.loads(env.stdout.getvalue())
+    assert data["windows"][0]["forecast"] == {"pace": None, "projected_percent": None, "runs_out_at": None,
+                                              "reason": "not started"}
+    assert data["binding"] is None

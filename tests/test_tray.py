@@ -188,9 +188,25 @@ def test_menu_lists_plan_window_lines_extra_usage_update_and_commands_in_order()
         "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
         "Extra usage: $4.20 of $50.00",
         "Updated 12:00",
-        "-", "Refresh now", "Open usage page",
+        "-", "Refresh now", "Open usage page", "Usage history…",
         "-", "Notifications", "Send test notification", "Start at login",
         "-", "Quit",
+    ]
+
+
+def test_menu_shows_the_forecast_top_line_and_one_line_under_each_window():
+    view = make_view(forecast_line="Session runs out first: 13:40, resets 14:00")
+    session, weekly = view.windows
+    view = replace(view, windows=(replace(session, forecast_text="pace 1.3x · runs out 13:40", in_icon=True),
+                                  replace(weekly, forecast_text="on track")))
+    visible = [e.text for e in menu_entries(view, autostart_on=False) if e.visible]
+    assert visible[:6] == [
+        "Plan: Max 5x",
+        "Session runs out first: 13:40, resets 14:00",
+        "Session (5h): 78% · resets in 2h 11m (14:00)",
+        "      pace 1.3x · runs out 13:40",
+        "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
+        "      on track",
     ]
 
 

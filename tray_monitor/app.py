@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timezone
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +166,7 @@ def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> i
         if fmt in PANEL_FORMATS:
             return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
         return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
-                                   origin=origin)
+                                   origin=origin, history=_history_store(env).digest(now))
     try:
         source = _usage_source(env, background=False)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
@@ -177,7 +177,8 @@ def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> i
         return _fail(env, error)
     if fmt in PANEL_FORMATS:
         return _panel_from_endpoint(env, source, fmt)
-    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now)
+    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now,
+                               history=_history_store(env).digest(env.clock.now()))
 
 
 #: `status --format` values that print a status bar block (panels.py).
@@ -387,7 +388,8 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
     except MonitorError as error:
         log.warning("autostart: %s", error)
-    controller = TrayController(env, autostart)  # bound below, once the tray and the monitor exist
+    # bound below, once the tray and the monitor exist
+    controller = TrayController(env, autostart, open_history=lambda: open_history_chart(env))
 
     def say(text: str) -> None:  # what the tray did at start, and a missing tray host: stderr and log
         log.info("%s", text)
@@ -528,7 +530,6 @@ def describe_tray(view, tray_adapter, autostart) -> str:
 def history(env: Environment, as_json: bool = False, chart: Path | None = None, days: int = 7) -> int:
     """`claude-tray history`: the last cycles per window from the stored readings, or a chart."""
     import json
-    from datetime import timedelta
 
     from tray_monitor.history import history_path
     from tray_monitor.history_report import report_json, report_lines, summarise
@@ -559,6 +560,29 @@ def history(env: Environment, as_json: bool = False, chart: Path | None = None, 
             return 0
         print("\n".join(report_lines(report, tz)), file=env.stdout)
     return 0
+
+
+CHART_FILE = "usage-history.png"
+
+
+def open_history_chart(env: Environment, days: int = 7, opener: Any = None) -> Path | None:
+    """The menu's "Usage history…" (on the tray's action thread, never its event thread): draw
+    the chart into the cache directory and hand it to the desktop's viewer."""
+    from tray_monitor.chart import render_chart
+    from tray_monitor.viewer import open_file
+
+    now = env.clock.now()
+    path = env.cache_path / CHART_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        records = _history_store(env).windows(now - timedelta(days=days + 8))
+        render_chart(records, now, now.astimezone().tzinfo or timezone.utc, days=days,
+                     thresholds=_load_settings(env).thresholds).save(path, format="PNG")
+    except OSError as error:
+        log.warning("Could not draw the usage chart into %s: %s", path, error)
+        return None
+    (opener or open_file)(path, env.platform)
+    return path
 
 
 def refresh(env: Environment) -> int:

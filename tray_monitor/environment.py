@@ -32,6 +32,11 @@ class Environment:
     stdout: TextIO = field(default=sys.stdout, repr=False)
     stderr: TextIO = field(default=sys.stderr, repr=False)
     clock: Clock = field(default_factory=SystemClock, repr=False)
+    cache_dir: Path | None = None  # things we can draw again (the usage chart); None = data_dir/cache
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     @functools.cached_property
     def loaded_settings(self) -> tuple[Settings, list[str]]:
@@ -59,6 +64,7 @@ class Environment:
             # the cache directory; not platformdirs' user_runtime_dir, which warns and points at
             # /run/user/<uid> even where that does not exist (ssh sessions, containers).
             runtime_dir=Path(runtime_dir_for(environ)),
+            cache_dir=Path(dirs.user_cache_dir),
         )
         values.update(overrides)
         return cls(**values)

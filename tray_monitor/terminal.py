@@ -28,6 +28,8 @@ from tray_monitor.fmt import (
     text_width,
     wrap_width,
 )
+from tray_monitor.forecast import HistoryDigest
+from tray_monitor.forecast_view import binding_id, binding_line, forecast_json, outlooks
 from tray_monitor.model import Reading
 from tray_monitor.view import (
     View,
@@ -186,6 +188,9 @@ def window_lines(
         if row.locked_reason:
             resets += " · locked"
         lines.append(fit(resets, width))
+        if row.forecast_text:
+            lines.append(fit(row.forecast_text, width))
+            marks.append(None)
     if styles is not None:
         styles[:] = marks
     return [printable(line, charset) for line in lines]
@@ -259,7 +264,7 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
     updated = v.updated_text
     if v.status == "ok" and v.next_poll_at is not None and note is None:
         updated += f" · next {format_clock(v.next_poll_at, now)}"
-    footer = footer_lines((*v.notes, v.extra_usage_text, updated, note, v.message), inner, charset)
+    footer = footer_lines((v.forecast_line, *v.notes, v.extra_usage_text, updated, note, v.message), inner, charset)
     title = title_text(v.plan, v.status)
     styles: list[str | None] = []
     windows = window_lines(v.windows, inner, now, True, charset, styles=styles)
@@ -284,7 +289,8 @@ def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: st
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     styles: list[str | None] = []
     windows = window_lines(v.windows, width, now, False, charset, styles=styles)
-    footer = footer_lines((*v.notes, v.extra_usage_text, v.updated_text, note, v.message), width, charset)
+    footer = footer_lines((v.forecast_line, *v.notes, v.extra_usage_text, v.updated_text, note, v.message), width,
+                          charset)
     lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
     if windows:
         lines.append("")
@@ -294,11 +300,14 @@ def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: st
 # ----------------------------------------------------------------------------- status
 
 
-def reading_json(reading: Reading, plan: str | None) -> dict:
+def reading_json(reading: Reading, plan: str | None, now: datetime | None = None,
+                 history: HistoryDigest | None = None) -> dict:
     """The `status --json` object (README: "status --json"). Its keys are stable; `skipped_windows`
-    counts windows the server sent that could not be read (0 when all were)."""
+    counts windows the server sent that could not be read (0 when all were). With `now`, each
+    window also carries its `forecast` and the object the `binding` window id (forecast_view)."""
     extra = reading.extra_usage
-    return {
+    ahead = {o.window_id: o for o in outlooks(reading, history or HistoryDigest(), now)} if now else {}
+    data = {
         "status": "ok",
         "plan": plan,
         "updated_at": _iso(reading.fetched_at),
@@ -313,6 +322,7 @@ def reading_json(reading: Reading, plan: str | None) -> dict:
                 "resets_at": _iso(w.resets_at),
                 "severity": severity_of(w),
                 "active": w.active,
+                **({"forecast": forecast_json(ahead[w.id])} if w.id in ahead else {}),
             }
             for w in reading.windows
         ],
@@ -328,6 +338,10 @@ def reading_json(reading: Reading, plan: str | None) -> dict:
             "disabled_reason": extra.disabled_reason,
         },
     }
+    if now is not None:
+        items = tuple(ahead.values())
+        data["binding"] = binding_id(items) if any(o.forecast is not None for o in items) else None
+    return data
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -384,7 +398,8 @@ def _say(env, message: str) -> None:
 
 
 def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False,
-               plan: str | None = None, origin: str | None = None, account: AccountJson | None = None) -> int:
+               plan: str | None = None, origin: str | None = None, account: AccountJson | None = None,
+               history: HistoryDigest | None = None) -> int:
     """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
 
     `now` may be a clock function: it is then read after the request, so countdowns start from
@@ -412,7 +427,7 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
         plan = plan_label(creds)
     if as_json:
         try:
-            data = reading_json(reading, plan)
+            data = reading_json(reading, plan, now, history)
             data["from_tray"] = origin is not None
             if simulated:
                 data["simulated"] = True
@@ -428,18 +443,22 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     columns, _ = console_size(env)
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     label = account["label"] if account is not None else None
-    out.write("\n".join(status_block(reading, plan, now, width, charset, simulated, origin, label)) + "\n")
+    out.write("\n".join(status_block(reading, plan, now, width, charset, simulated, origin, label, history)) + "\n")
     out.flush()
     return 0
 
 
 def status_block(reading: Reading, plan: str | None, now: datetime, width: int, charset: Charset,
-                 simulated: bool = False, origin: str | None = None, label: str | None = None) -> list[str]:
+                 simulated: bool = False, origin: str | None = None, label: str | None = None,
+                 history: HistoryDigest | None = None) -> list[str]:
     """`status`'s lines for one reading: the title (with the account's label when there are
-    several), each window, then the extra usage and when the numbers are from."""
-    windows = window_lines(window_rows(reading, now), width, now, False, charset)
+    several), each window with its forecast, the limit that runs out first, then the extra usage
+    and when the numbers are from."""
+    ahead = outlooks(reading, history or HistoryDigest(), now)
+    windows = window_lines(window_rows(reading, now, ahead=ahead), width, now, False, charset)
     footer = footer_lines(
-        (skipped_text(reading.skipped), *reading.notices, extra_usage_text(reading.extra_usage),
+        (binding_line(ahead, now), skipped_text(reading.skipped), *reading.notices,
+         extra_usage_text(reading.extra_usage),
          f"Updated {format_clock(reading.fetched_at, now)}" + (f" · {origin}" if origin else "")), width, charset
     )
     lines = [printable(fit(_titled(title_text(plan_text(plan, simulated), "ok"), label), width), charset)]
@@ -468,7 +487,7 @@ class AccountStatus:
 
 def _status_object(result: AccountStatus, now: datetime) -> dict:
     if result.reading is not None:
-        data = reading_json(result.reading, result.plan)
+        data = reading_json(result.reading, result.plan, now)
         data["from_tray"] = result.origin is not None
         return data
     assert result.error is not None

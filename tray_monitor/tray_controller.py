@@ -37,11 +37,13 @@ class _Parts:
 
 class TrayController:
     def __init__(self, env, autostart, *, status_wait: float = STATUS_WAIT,
-                 open_url: Callable[[str], object] = webbrowser.open):
+                 open_url: Callable[[str], object] = webbrowser.open,
+                 open_history: Callable[[], object] | None = None):
         self._env = env
         self._autostart = autostart
         self._status_wait = status_wait
         self._open_url = open_url
+        self._open_history = open_history
         self._parts: _Parts | None = None
         self._last_refresh: RefreshOutcome | None = None
         self._menu_hint_given = False
@@ -65,6 +67,7 @@ class TrayController:
             send_test_notification=self.send_test_notification,
             toggle_autostart=self.toggle_autostart,
             autostart_enabled=self.autostart_enabled,
+            open_history=self.open_history,
             menu_opened=self.menu_opened,
         )
 
@@ -114,6 +117,11 @@ class TrayController:
 
     def open_usage_page(self) -> None:
         self._open_url(USAGE_PAGE)
+
+    def open_history(self) -> None:
+        """ "Usage history…": draw the chart and open it (app.open_history_chart)."""
+        if self._open_history is not None:
+            self._open_history()
 
     def quit(self) -> None:
         self.parts.tray.stop()

@@ -5,7 +5,7 @@ the icon spec, and the terminal's rows all come from here, so they never disagre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -20,6 +20,8 @@ from tray_monitor.errors import (
     Transient,
 )
 from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
+from tray_monitor.forecast import HistoryDigest
+from tray_monitor.forecast_view import Outlook, binding_id, binding_line, outlook_text, outlooks, tooltip_clause
 from tray_monitor.model import (
     ExtraUsage,
     IconSpec,
@@ -63,6 +65,7 @@ class WindowRow:
     locked_reason: str | None
     in_icon: bool = False  # the window whose percent the icon shows (named when there are several)
     reset_unknown: bool = False
+    forecast_text: str = ""  # "pace 1.3x · runs out 15:40" | "on track" | "" (not enough data)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class View:
     # Several logins (accounts_view.combined_view): (header line, that login's own view) per login,
     # shown as one menu section each; empty with one login, whose menu is as it always was.
     sections: tuple[tuple[str, View], ...] = ()
+    forecast_line: str | None = None  # "Session runs out first: 15:40, resets 16:40"
+    binding: str | None = None  # the id of the window that runs out first (forecast.binding)
 
 
 # ----------------------------------------------------------------------------- windows
@@ -196,12 +201,19 @@ def skipped_text(skipped: int) -> str | None:
     return f"{skipped} more limits could not be read (see the log)"
 
 
-def window_rows(reading: Reading | None, now: datetime, icon_window: str | None = None) -> tuple[WindowRow, ...]:
-    """Every window's row; `icon_window` (an id) is marked as the icon's when there are several."""
+def window_rows(reading: Reading | None, now: datetime, icon_window: str | None = None,
+                history: HistoryDigest | None = None,
+                ahead: tuple[Outlook, ...] | None = None) -> tuple[WindowRow, ...]:
+    """Every window's row with its forecast (from `history`, the stored readings, or `ahead`, the
+    forecasts already made); `icon_window` (an id) is marked as the icon's when there are several."""
     if reading is None:
         return ()
+    if ahead is None:
+        ahead = outlooks(reading, history or HistoryDigest(), now)
+    texts = {o.window_id: outlook_text(o, now) for o in ahead}
     several = len(reading.windows) > 1
-    return tuple(window_row(w, now, in_icon=several and w.id == icon_window) for w in reading.windows)
+    return tuple(replace(window_row(w, now, in_icon=several and w.id == icon_window), forecast_text=texts.get(w.id, ""))
+                 for w in reading.windows)
 
 
 def binding_window(reading: Reading | None, pinned: str | None) -> UsageWindow | None:
@@ -364,13 +376,14 @@ def plan_text(plan: str | None, simulated: bool) -> str | None:
     return f"{plan} · {SIMULATED}" if plan else SIMULATED
 
 
-def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None, now: datetime) -> str:
-    text = _tooltip_text(status, state, binding, message, now)
+def _tooltip(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None, now: datetime,
+             ahead: tuple[Outlook, ...] = ()) -> str:
+    text = _tooltip_text(status, state, binding, message, now, ahead)
     return text.replace("Claude", f"Claude ({SIMULATED})", 1) if state.simulated else text
 
 
 def _tooltip_text(status: str, state: MonitorState, binding: UsageWindow | None, message: str | None,
-                  now: datetime) -> str:
+                  now: datetime, ahead: tuple[Outlook, ...] = ()) -> str:
     if status == "loading":
         return "Claude: loading usage…"
     if status in ("signed_out", "expired", "no_scope") or binding is None:
@@ -378,7 +391,9 @@ def _tooltip_text(status: str, state: MonitorState, binding: UsageWindow | None,
         return f"Claude: {message}" if message else "Claude: no usage data"
     summary = f"Claude: {_summary(binding, now)}"
     if status == "ok":
-        return summary
+        # Where it is heading, when a limit runs out before its reset (the pinned one, if any)
+        runs_out = tooltip_clause(ahead, state.pinned_window, now)
+        return f"Claude: {runs_out}" if runs_out else summary
     assert state.reading is not None  # a binding window comes from a reading
     age = age_text(now - state.reading.fetched_at)
     if status == "rate_limited":
@@ -448,12 +463,14 @@ def view(state: MonitorState, now: datetime) -> View:
     binding = binding_window(reading, state.pinned_window)
     message = problem_message(state.problem, state.next_poll_at, now) if state.problem is not None else None
     icon = _icon(status, reading, binding)
+    ahead = outlooks(reading, state.history, now) if status in ("ok", "stale", "rate_limited") else ()
     return View(
         status=status,
         icon=icon,
-        tooltip=_cap(_tooltip(status, state, binding, message, now), MAX_TOOLTIP),
+        tooltip=_cap(_tooltip(status, state, binding, message, now, ahead), MAX_TOOLTIP),
         plan=plan_text(state.plan, state.simulated),
-        windows=window_rows(reading, now, binding.id if binding is not None and icon.percent is not None else None),
+        windows=window_rows(reading, now, binding.id if binding is not None and icon.percent is not None else None,
+                            ahead=ahead),
         extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
         updated_text=_updated_text(status, state, now),
         message=message,
@@ -462,6 +479,8 @@ def view(state: MonitorState, now: datetime) -> View:
         notifications_enabled=state.notifications_enabled,
         skipped=reading.skipped if reading is not None else 0,
         notes=_notes(reading),
+        forecast_line=binding_line(ahead, now),
+        binding=binding_id(ahead) if any(o.forecast is not None for o in ahead) else None,
     )
 
 

@@ -24,6 +24,7 @@ class TrayActions:
     toggle_autostart: Callable[[bool], None]  # called with the NEW value
     autostart_enabled: Callable[[], bool]
     menu_opened: Callable[[], None] = lambda: None  # the menu is about to show: a person is there
+    open_history: Callable[[], object] | None = None  # "Usage history…": draw the chart, open it
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
         SEPARATOR,
         MenuEntry("Refresh now", "refresh"),
         MenuEntry("Open usage page", "open_usage_page"),
+        MenuEntry("Usage history…", "open_history"),
         SEPARATOR,
         MenuEntry("Notifications", "toggle_notifications", checked=notifications_on),
         MenuEntry("Send test notification", "send_test_notification"),
@@ -86,7 +88,13 @@ def _info_lines(view: Any, plan: bool) -> list[MenuEntry]:
     lines: list[MenuEntry] = []
     if plan and view.plan:
         lines.append(MenuEntry(f"Plan: {view.plan}"))
-    lines.extend(MenuEntry(row.menu_text) for row in view.windows)
+    forecast_line = getattr(view, "forecast_line", None)
+    if forecast_line:  # where it is heading: the limit that runs out first
+        lines.append(MenuEntry(forecast_line))
+    for row in view.windows:
+        lines.append(MenuEntry(row.menu_text))
+        if getattr(row, "forecast_text", ""):
+            lines.append(MenuEntry(f"      {row.forecast_text}"))
     lines.extend(MenuEntry(note) for note in getattr(view, "notes", ()))  # skipped count, server notices
     if view.extra_usage_text:
         lines.append(MenuEntry(view.extra_usage_text))

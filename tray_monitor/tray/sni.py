@@ -52,7 +52,7 @@ NO_HOST_AFTER = 5.0  # seconds without a watcher before saying so once
 
 # Stable dbusmenu ids (a test or a host can click by id across updates): info lines count from 1.
 COMMAND_IDS = {"refresh": 100, "open_usage_page": 101, "toggle_notifications": 102,
-               "send_test_notification": 103, "toggle_autostart": 104, "quit": 105}
+               "send_test_notification": 103, "toggle_autostart": 104, "quit": 105, "open_history": 106}
 FIRST_SEPARATOR_ID = 200
 ROOT_ID = 0
 

@@ -1,0 +1,102 @@
+"""The forecast in words and JSON for every front end (pure: plain values in and out).
+
+`outlooks(reading, history, now)` runs forecast.py on each window of the reading with the stored
+readings; `outlook_text` gives the menu's words ("pace 1.3x · runs out 15:40", "on track",
+"" when there is not enough data: the front ends say nothing rather than guess);
+`binding_line` the top line naming the limit that runs out first; `forecast_json` the object
+`status --json` carries per window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tray_monitor.fmt import format_clock, format_percent
+from tray_monitor.forecast import Forecast, HistoryDigest, WindowNow, binding, forecast_window
+from tray_monitor.model import Reading
+
+
+@dataclass(frozen=True)
+class Outlook:
+    window_id: str
+    label: str
+    percent: float
+    forecast: Forecast | None
+    reason: str | None  # why there is no forecast
+
+
+def outlooks(reading: Reading | None, history: HistoryDigest, now: datetime) -> tuple[Outlook, ...]:
+    if reading is None:
+        return ()
+    result = []
+    for w in reading.windows:
+        fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, history.samples_for(w.id),
+                             profile=history.profile_for(w.id))
+        result.append(Outlook(w.id, w.label, w.percent, fc.forecast, fc.reason))
+    return tuple(result)
+
+
+def binding_id(items: tuple[Outlook, ...]) -> str | None:
+    return binding([WindowNow(o.window_id, o.percent, o.forecast) for o in items])
+
+
+def pace_text(pace: float) -> str:
+    return f"pace {pace:.1f}x"
+
+
+def outlook_text(o: Outlook, now: datetime) -> str:
+    """ "pace 1.3x · runs out 15:40", "on track", or "" (no forecast, or already full: the row's
+    100 % and the top line say it)."""
+    fc = o.forecast
+    if fc is None or o.percent >= 100:
+        return ""
+    if fc.runs_out_at is not None:
+        return f"{pace_text(fc.pace)} · runs out {format_clock(fc.runs_out_at, now)}"
+    return "on track"
+
+
+def _short(o: Outlook) -> str:
+    return {"five_hour": "Session", "seven_day": "Weekly limit"}.get(o.window_id, o.label)
+
+
+def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
+    """The menu's top line: "Session runs out first: 15:40, resets 16:40"; "On track: no limit
+    runs out before its reset" when none will; None without any forecast."""
+    if not any(o.forecast is not None for o in items):
+        return None
+    chosen = next((o for o in items if o.window_id == binding_id(items)), None)
+    if chosen is None or chosen.forecast is None or chosen.forecast.runs_out_at is None:
+        return "On track: no limit runs out before its reset"
+    fc = chosen.forecast
+    out_at = chosen.forecast.runs_out_at
+    resets = format_clock(fc.resets_at, now)
+    if chosen.percent >= 100:
+        return f"{_short(chosen)} limit reached, resets {resets}"
+    return f"{_short(chosen)} runs out first: {format_clock(out_at, now)}, resets {resets}"
+
+
+def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datetime) -> str | None:
+    """For the tooltip: "session limit 78% · out at 15:40, resets 16:40" when that window (the binding
+    limit, or the one the user pinned to the icon) runs out before its reset; else None (the
+    tooltip keeps its plain form)."""
+    chosen = next((o for o in items if o.window_id == (window_id or binding_id(items))), None)
+    if chosen is None or chosen.forecast is None or chosen.forecast.runs_out_at is None or chosen.percent >= 100:
+        return None
+    fc = chosen.forecast
+    name = {"five_hour": "session", "seven_day": "weekly"}.get(chosen.window_id, chosen.label)
+    return (f"{name} limit {format_percent(chosen.percent)} · out at {format_clock(chosen.forecast.runs_out_at, now)}, "
+            f"resets {format_clock(fc.resets_at, now)}")
+
+
+def forecast_json(o: Outlook) -> dict[str, Any]:
+    """Stable keys: the numbers, or nulls and the reason there is no forecast."""
+    fc = o.forecast
+    if fc is None:
+        return {"pace": None, "projected_percent": None, "runs_out_at": None, "reason": o.reason}
+    return {
+        "pace": round(fc.pace, 2),
+        "projected_percent": round(fc.projected_percent, 1),
+        "runs_out_at": fc.runs_out_at.isoformat() if fc.runs_out_at is not None else None,
+        "reason": None,
+    }
