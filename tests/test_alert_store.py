@@ -171,3 +171,25 @@ def test_corrupt_file_name_uses_the_current_time_without_a_clock(path):
     AlertStore(path).load()
     assert [p.name.startswith("alerts.sqlite3.corrupt-") for p in path.parent.iterdir()] == [True]
     assert os.listdir(path.parent)[0][-15:-7].isdigit()
+
+
+def test_a_version_1_file_is_read_and_upgraded_in_place(path):
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE window_alerts (window_id TEXT PRIMARY KEY, cycle TEXT, notified_level INTEGER NOT NULL,
+                                    peak REAL NOT NULL, flagged INTEGER NOT NULL, locked INTEGER NOT NULL);
+        CREATE TABLE login_alert (id INTEGER PRIMARY KEY CHECK (id = 1), notified TEXT, worked INTEGER NOT NULL);
+        INSERT INTO window_alerts VALUES ('five_hour', '2026-09-01T14:00:00+00:00', 90, 91.0, 0, 0);
+        PRAGMA user_version = 1;
+    """)
+    conn.close()
+    store = AlertStore(path, clock=CLOCK)
+    memory = store.load()
+    assert memory.window("five_hour").notified_level == 90 and not memory.window("five_hour").runout
+    from dataclasses import replace as dc_replace
+
+    marked = dc_replace(memory, windows=(("five_hour", dc_replace(memory.window("five_hour"), runout=True)),))
+    store.save(marked)
+    assert store.load() == marked
+    assert not list(path.parent.glob("*.corrupt-*"))

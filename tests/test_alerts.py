@@ -424,3 +424,57 @@ def test_no_notification_shows_markdown_backticks_or_repeats_its_title_as_its_bo
     for note in notes:
         assert "`" not in note.summary + note.body, note
         assert note.body and note.summary.strip() not in note.body, note
+
+
+# ---------------------------------------------------------------- the run-out popup (forecast)
+
+def _runout_memory(resets_at, runout=False):
+    from tray_monitor.alerts import WindowMemory, cycle_of
+
+    return AlertMemory(windows=(("five_hour", WindowMemory(cycle=cycle_of(resets_at), runout=runout)),))
+
+
+def test_a_run_out_well_before_the_reset_and_soon_notifies_once_per_cycle():
+    from tray_monitor.alerts import RunOut, evaluate_runout
+
+    now = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)
+    resets = now + timedelta(hours=2)
+    soon = RunOut("five_hour", "Session (5h)", 70, 1.4, now + timedelta(minutes=40), resets)
+    memory, notes = evaluate_runout(_runout_memory(resets), (soon,), AlertSettings(), now)
+    assert [n.summary for n in notes] == ["Session (5h) runs out at 12:40"]
+    assert "1h 20m before it resets at 14:00" in notes[0].body and "1.4x" in notes[0].body
+    again, notes = evaluate_runout(memory, (soon,), AlertSettings(), now + timedelta(minutes=2))
+    assert notes == () and again == memory
+    # a new cycle arms it again
+    later = resets + timedelta(hours=5)
+    _, notes = evaluate_runout(_runout_memory(later), (RunOut("five_hour", "Session (5h)", 70, 1.4,
+                               later - timedelta(hours=1), later),), AlertSettings(), later - timedelta(hours=1, minutes=30))
+    assert len(notes) == 1
+
+
+def test_a_run_out_too_far_ahead_or_too_close_to_the_reset_or_switched_off_is_quiet():
+    from tray_monitor.alerts import RunOut, evaluate_runout
+
+    now = datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc)
+    resets = now + timedelta(hours=3)
+    memory = _runout_memory(resets)
+    far = RunOut("five_hour", "Session (5h)", 50, 1.2, now + timedelta(minutes=90), resets)  # > 60 min away
+    late = RunOut("five_hour", "Session (5h)", 50, 1.2, resets - timedelta(minutes=20), resets)  # < 30 min early
+    assert evaluate_runout(memory, (far,), AlertSettings(), now)[1] == ()
+    assert evaluate_runout(memory, (late,), AlertSettings(), resets - timedelta(minutes=50))[1] == ()
+    soon = RunOut("five_hour", "Session (5h)", 50, 1.2, now + timedelta(minutes=30), resets)
+    assert evaluate_runout(memory, (soon,), AlertSettings(notify_runout=False), now)[1] == ()
+    assert evaluate_runout(memory, (soon,), AlertSettings(runout_within=20), now)[1] == ()
+    assert len(evaluate_runout(memory, (soon,), AlertSettings(), now)[1]) == 1
+
+
+def test_the_run_out_mark_survives_the_threshold_evaluation_and_a_round_trip():
+    from tray_monitor.alerts import WindowMemory, cycle_of
+
+    resets = datetime(2026, 3, 3, 14, 0, tzinfo=timezone.utc)
+    memory = AlertMemory(windows=(("five_hour", WindowMemory(cycle=cycle_of(resets), runout=True)),))
+    window = UsageWindow("five_hour", "Session (5h)", 50, resets, kind="session")
+    memory, _ = evaluate(memory, Reading((window,), None, resets - timedelta(hours=1)), "ok", AlertSettings(),
+                         resets - timedelta(hours=1))
+    assert memory.window("five_hour").runout
+    assert AlertMemory.from_dict(memory.to_dict()) == memory

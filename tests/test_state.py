@@ -176,3 +176,21 @@ def test_loaded_history_is_kept_in_the_state():
     digest = HistoryDigest(samples=(("five_hour", (Sample(NOW, 5.0, None),)),))
     state, effects = step(MonitorState(), HistoryLoaded(digest), NOW)
     assert state.history == digest and effects == ()
+
+
+def test_a_threshold_and_a_run_out_in_one_reading_are_one_popup_and_the_run_out_is_remembered():
+    state, _ = step(MonitorState(), PollSucceeded(reading(20)), NOW)
+    # 80 % with 2 h of 5 left: the threshold (75 %) and "runs out at ..." are due together
+    state, effects = step(state, PollSucceeded(reading(80)), NOW + timedelta(minutes=2))
+    notes = [e.notification for e in effects if isinstance(e, Notify)]
+    assert len(notes) == 1 and "runs out at" in notes[0].body
+    assert state.alert_memory.window("five_hour").runout
+    _, effects = step(state, PollSucceeded(reading(85)), NOW + timedelta(minutes=4))
+    assert not any(isinstance(e, Notify) for e in effects)
+
+
+def test_the_run_out_popup_is_off_with_one_setting():
+    start = MonitorState(alert_settings=AlertSettings(thresholds=(100,), notify_runout=False))
+    state, _ = step(start, PollSucceeded(reading(20)), NOW)
+    _, effects = step(state, PollSucceeded(reading(80)), NOW + timedelta(minutes=2))
+    assert not any(isinstance(e, Notify) for e in effects)

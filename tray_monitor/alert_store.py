@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tray_monitor.alert_store")
 
 FILE_NAME = "alerts.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: window_alerts.runout (the run-out popup, once per cycle)
 
 _SCHEMA_STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS window_alerts (
@@ -32,7 +32,8 @@ _SCHEMA_STATEMENTS = (
         notified_level INTEGER NOT NULL,  -- highest threshold notified in this cycle
         peak REAL NOT NULL,
         flagged INTEGER NOT NULL,
-        locked INTEGER NOT NULL
+        locked INTEGER NOT NULL,
+        runout INTEGER NOT NULL DEFAULT 0
     )""",
     """CREATE TABLE IF NOT EXISTS login_alert (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -88,14 +89,15 @@ class AlertStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:  # an empty file: nothing saved yet
                 return AlertMemory()
-            if version != SCHEMA_VERSION:
+            if version not in (1, SCHEMA_VERSION):
                 log.warning("The alert memory %s is from another version; starting with an empty one.", self.path)
                 return AlertMemory()
+            runout = "runout" if version >= 2 else "0"  # version 1 had no run-out popup
             windows = {
                 window_id: {"cycle": cycle, "notified_level": level, "peak": peak,
-                            "flagged": bool(flagged), "locked": bool(locked)}
-                for window_id, cycle, level, peak, flagged, locked in conn.execute(
-                    "SELECT window_id, cycle, notified_level, peak, flagged, locked FROM window_alerts")
+                            "flagged": bool(flagged), "locked": bool(locked), "runout": bool(ran_out)}
+                for window_id, cycle, level, peak, flagged, locked, ran_out in conn.execute(
+                    f"SELECT window_id, cycle, notified_level, peak, flagged, locked, {runout} FROM window_alerts")
             }
             login = conn.execute("SELECT notified, worked FROM login_alert WHERE id = 1").fetchone()
         finally:
@@ -112,12 +114,15 @@ class AlertStore:
             # One transaction: a crash or a full disk leaves the previous memory, never half of one.
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+                    conn.execute("ALTER TABLE window_alerts ADD COLUMN runout INTEGER NOT NULL DEFAULT 0")
                 for statement in _SCHEMA_STATEMENTS:
                     conn.execute(statement)
                 conn.execute("DELETE FROM window_alerts")
                 conn.executemany(
-                    "INSERT INTO window_alerts VALUES (?, ?, ?, ?, ?, ?)",
-                    [(window_id, w["cycle"], w["notified_level"], w["peak"], int(w["flagged"]), int(w["locked"]))
+                    "INSERT INTO window_alerts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(window_id, w["cycle"], w["notified_level"], w["peak"], int(w["flagged"]), int(w["locked"]),
+                      int(w["runout"]))
                      for window_id, w in data["windows"].items()],
                 )
                 conn.execute("INSERT OR REPLACE INTO login_alert VALUES (1, ?, ?)",

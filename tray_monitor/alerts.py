@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tray_monitor.fmt import format_clock, format_percent
+from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.model import Reading, Urgency, UsageWindow
 from tray_monitor.view import View, reset_text, severity_of
 
@@ -53,6 +53,9 @@ _LOGIN_LOST = ("expired", "signed_out")
 class AlertSettings:
     thresholds: tuple[int, ...] = (75, 90, 100)
     notify_reset: bool = True
+    notify_runout: bool = True  # "runs out at 15:40", once per window cycle
+    runout_lead: int = 30  # minutes: only a run-out this much before the reset is news
+    runout_within: int = 60  # minutes: ... and only once it is this close
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class WindowMemory:
     peak: float = 0.0  # highest percent seen in this cycle
     flagged: bool = False  # severity "critical" was seen this cycle (reported or covered)
     locked: bool = False  # a locked_reason was seen (and reported) this cycle
+    runout: bool = False  # "runs out at ..." was notified this cycle
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class AlertMemory:
                     "peak": memo.peak,
                     "flagged": memo.flagged,
                     "locked": memo.locked,
+                    "runout": memo.runout,
                 }
                 for window_id, memo in self.windows
             },
@@ -140,7 +145,8 @@ def _window_memory_from_dict(raw: object) -> WindowMemory | None:
         if isinstance(peak, bool) or not isinstance(peak, (int, float)):
             return None
         return WindowMemory(cycle=cycle, notified_level=level, peak=float(peak),
-                            flagged=raw.get("flagged") is True, locked=raw.get("locked") is True)
+                            flagged=raw.get("flagged") is True, locked=raw.get("locked") is True,
+                            runout=raw.get("runout") is True)
     except (TypeError, ValueError):  # cycle is not an ISO string
         return None
 
@@ -239,11 +245,58 @@ def _evaluate_window(old: WindowMemory | None, window: UsageWindow, reading: Rea
         peak=max(base.peak, window.percent),
         flagged=base.flagged or critical,
         locked=base.locked or locked,
+        runout=base.runout,
     )
     if threshold_due or critical_due or locked_due:
         # One popup per window and reading; it replaces a reset popup of the same window.
         return memo, _threshold_notification(window, reading, level, now)
     return memo, reset_note
+
+
+@dataclass(frozen=True)
+class RunOut:
+    """What evaluate_runout needs of one window's forecast (forecast_view.Outlook, plainly)."""
+
+    window_id: str
+    label: str
+    percent: float
+    pace: float
+    runs_out_at: datetime
+    resets_at: datetime
+
+
+def evaluate_runout(memory: AlertMemory, runouts: tuple[RunOut, ...], settings: AlertSettings,
+                    now: datetime) -> tuple[AlertMemory, tuple[Notification, ...]]:
+    """One popup per window cycle when a window is projected to run out more than `runout_lead`
+    minutes before its reset and the run-out is less than `runout_within` minutes away. The memory
+    is the threshold alerts' (same cycle identity: `evaluate` runs first and resets it per cycle)."""
+    if not settings.notify_runout:
+        return memory, ()
+    windows = dict(memory.windows)
+    notes = []
+    for r in runouts:
+        memo = windows.get(r.window_id)
+        if memo is None or not same_cycle(memo.cycle, cycle_of(r.resets_at)) or memo.runout or r.percent >= 100:
+            continue
+        early = r.resets_at - r.runs_out_at > timedelta(minutes=settings.runout_lead)
+        near = timedelta(0) <= r.runs_out_at - now < timedelta(minutes=settings.runout_within)
+        if early and near:
+            windows[r.window_id] = replace(memo, runout=True)
+            notes.append(_runout_notification(r, now))
+    if not notes:
+        return memory, ()
+    return replace(memory, windows=tuple(sorted(windows.items()))), tuple(notes)
+
+
+def _runout_notification(r: RunOut, now: datetime) -> Notification:
+    early = format_countdown(r.resets_at - r.runs_out_at)
+    return Notification(
+        key=f"window:{r.window_id}",
+        summary=f"{r.label} runs out at {format_clock(r.runs_out_at, now)}",
+        body=f"At this pace ({r.pace:.1f}x, now {format_percent(r.percent)}) the limit is reached "
+             f"{early} before it resets at {format_clock(r.resets_at, now)}.",
+        urgency=URGENCY_NORMAL,
+    )
 
 
 def _is_announced_reset(old: WindowMemory, cycle: datetime | None, window: UsageWindow, settings: AlertSettings,

@@ -55,7 +55,9 @@ def _initial_state(settings, interval: float, notifications: bool, memory, simul
         pinned_window=settings.icon_window,
         notifications_enabled=notifications,
         alert_memory=memory,
-        alert_settings=AlertSettings(thresholds=settings.thresholds, notify_reset=settings.notify_reset),
+        alert_settings=AlertSettings(thresholds=settings.thresholds, notify_reset=settings.notify_reset,
+                                     notify_runout=settings.notify_runout, runout_lead=settings.runout_lead,
+                                     runout_within=settings.runout_within),
         simulated=simulated,
     )
 

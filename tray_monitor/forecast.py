@@ -132,11 +132,21 @@ class Profile:
         local = when.astimezone(self.tz)
         return self.weights[(24 if local.weekday() >= 5 else 0) + local.hour]
 
+    @property
+    def flat(self) -> bool:
+        return all(w == 1.0 for w in self.weights)
+
     def integral(self, start: datetime, end: datetime) -> float:
         """Weighted hours between start and end."""
+        if self.flat:
+            return max(0.0, (end - start).total_seconds() / 3600.0)
         return sum(w * (b - a).total_seconds() / 3600.0 for a, b, w in self.segments(start, end))
 
     def segments(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime, float]]:
+        if self.flat:  # one piece: the view runs this on every redraw
+            if start < end:
+                yield start, end, 1.0
+            return
         t = start
         while t < end:
             local = t.astimezone(self.tz)

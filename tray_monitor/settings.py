@@ -61,6 +61,9 @@ class Settings:
     # More Claude Code logins: (name, config folder as written, `~` not yet expanded); accounts.py
     accounts: tuple[tuple[str, str], ...] = ()
     icon_account: str | None = None  # with several logins, the one the icon shows; None = the binding one
+    notify_runout: bool = True  # notify once per cycle when a window is projected to run out early
+    runout_lead: int = 30  # ... more than this many minutes before its reset
+    runout_within: int = 60  # ... and the run-out is less than this many minutes away
 
 
 _DEFAULTS = Settings()
@@ -74,6 +77,9 @@ KEY_HELP = {
     "icon_window": 'window shown in the icon: "auto", "five_hour", "seven_day", ...',
     "accounts": 'more logins: [{ name = "work", config_dir = "~/.claude-work" }]',
     "icon_account": 'login shown in the icon: "auto" (the binding one) or an account name',
+    "notify_runout": "notify once per cycle when a limit is projected to run out well before its reset",
+    "runout_lead": "minutes before the reset the run-out must come to notify (default 30)",
+    "runout_within": "minutes ahead the run-out must be to notify (default 60)",
 }
 
 
@@ -182,6 +188,13 @@ def _check_icon_account(value: Any, where: str) -> tuple[Any, str | None]:
     return None, f"{where}: 'icon_account' must be \"auto\" or an account's name, got {value!r}; using \"auto\"."
 
 
+def _check_minutes(key: str, value: Any, where: str) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10080:
+        default = getattr(_DEFAULTS, key)
+        return default, f"{where}: '{key}' must be whole minutes from 1 to 10080, got {value!r}; using {default}."
+    return value, None
+
+
 _CHECKS = {
     "interval": _check_interval,
     "thresholds": _check_thresholds,
@@ -190,6 +203,9 @@ _CHECKS = {
     "icon_window": _check_icon_window,
     "accounts": _check_accounts,
     "icon_account": _check_icon_account,
+    "notify_runout": _check_bool("notify_runout"),
+    "runout_lead": lambda value, where: _check_minutes("runout_lead", value, where),
+    "runout_within": lambda value, where: _check_minutes("runout_within", value, where),
 }
 
 

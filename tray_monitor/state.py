@@ -14,6 +14,7 @@ from tray_monitor import alerts
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
 from tray_monitor.errors import MonitorError
 from tray_monitor.forecast import HistoryDigest
+from tray_monitor.forecast_view import outlooks
 from tray_monitor.model import Reading
 from tray_monitor.shared_reading import FedReading, with_reading
 
@@ -114,6 +115,7 @@ def step(state: MonitorState, event: Event, now: datetime,
         state = with_reading(state, event.reading, state.statusline)
         state = replace(state, problem=None, plan=event.plan, last_attempt_at=now)
         state, effects = _alert(state, "ok", now, evaluate)
+        state, effects = _runout(state, now, effects)
         return state, (*_record(state), *effects)
     if isinstance(event, StatuslineRead):
         return _statusline_read(state, event.fed, now, evaluate)
@@ -126,7 +128,8 @@ def step(state: MonitorState, event: Event, now: datetime,
     if isinstance(event, PollScheduled):
         return replace(state, next_poll_at=event.next_poll_at), ()
     if isinstance(event, HistoryLoaded):
-        return replace(state, history=event.history), ()
+        # Fresh history can move a forecast: the run-out popup is judged again (once per cycle).
+        return _runout(replace(state, history=event.history), now, ())
     if isinstance(event, Tick):
         # Alerts judge poll outcomes only, so a tick changes nothing but "now" (the view's job).
         return state, ()
@@ -156,7 +159,36 @@ def _statusline_read(state: MonitorState, fed: FedReading, now: datetime,
     if memory != state.alert_memory:
         state = replace(state, alert_memory=memory)
         effects = tuple(e if not isinstance(e, SaveAlertMemory) else SaveAlertMemory(memory) for e in effects)
+    state, effects = _runout(state, now, effects)
     return state, (*_record(state), *effects)
+
+
+def _runout(state: MonitorState, now: datetime,
+            effects: tuple[Effect, ...]) -> tuple[MonitorState, tuple[Effect, ...]]:
+    """The run-out popup: a window projected to run out well before its reset, soon
+    (alerts.evaluate_runout), added to `effects`; when a threshold popup of the same window is
+    already due, its text joins that one (one popup per window and reading)."""
+    if state.reading is None or state.problem is not None or not state.alert_settings.notify_runout:
+        return state, effects
+    runouts = tuple(
+        alerts.RunOut(o.window_id, o.label, o.percent, o.forecast.pace, o.forecast.runs_out_at, o.forecast.resets_at)
+        for o in outlooks(state.reading, state.history, now)
+        if o.forecast is not None and o.forecast.runs_out_at is not None
+    )
+    memory, notes = alerts.evaluate_runout(state.alert_memory, runouts, state.alert_settings, now)
+    if memory == state.alert_memory:
+        return state, effects
+    merged: list[Effect] = [e for e in effects if not isinstance(e, SaveAlertMemory)]
+    for note in notes if state.notifications_enabled else ():
+        same = next((i for i, e in enumerate(merged) if isinstance(e, Notify) and e.notification.key == note.key), None)
+        if same is None:
+            merged.append(Notify(note))
+        else:
+            first = merged[same]
+            assert isinstance(first, Notify)
+            merged[same] = Notify(replace(first.notification, body=f"{first.notification.body} {note.summary}."))
+    merged.append(SaveAlertMemory(memory))
+    return replace(state, alert_memory=memory), tuple(merged)
 
 
 def _record(state: MonitorState) -> tuple[Effect, ...]:
