@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.usage_sim import simulate_user
 from tray_monitor.history import MAX_BYTES, HistoryStore
 from tray_monitor.model import ExtraUsage, Reading, UsageWindow
+from tray_monitor.state import MonitorState
+from tray_monitor.view import view
 
 
 def readings(seed: int, days: int):
@@ -49,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chart", type=Path)
     args = parser.parse_args(argv)
     print(f"{args.days} simulated days, a poll every 120 s day and night; bound {MAX_BYTES / 1024 / 1024:.0f} MiB")
-    print(f"{'user':>5} {'readings':>9} {'rows':>7} {'file KiB':>9} {'record() median':>16} {'p99':>8}")
+    print(f"{'user':>5} {'readings':>9} {'rows':>7} {'file KiB':>9} {'record() median':>16} {'p99':>8} "
+          f"{'digest()':>9} {'+profiles':>10} {'view()':>8}")
     for seed in range(args.users):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "history.sqlite3"
@@ -63,6 +66,22 @@ def main(argv: list[str] | None = None) -> int:
                 timings.append(time.perf_counter() - t0)
                 offered += 1
                 last = reading
+            # what each poll adds after record(): the digest (this cycle's readings; the usual-hours
+            # profiles only every 6 h) and one view with the forecasts
+            assert last is not None
+            fresh = HistoryStore(path)
+            t0 = time.perf_counter()
+            digest = fresh.digest(last.fetched_at, timezone.utc)  # first call: with the profiles
+            with_profiles = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(20):
+                digest = fresh.digest(last.fetched_at, timezone.utc)
+            digest_time = (time.perf_counter() - t0) / 20
+            state = MonitorState(reading=last, history=digest)
+            t0 = time.perf_counter()
+            for _ in range(200):
+                view(state, last.fetched_at)
+            view_time = (time.perf_counter() - t0) / 200
             store.close()
             conn = sqlite3.connect(path)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -71,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             conn.close()
             timings.sort()
             print(f"{seed:>5} {offered:>9} {rows:>7} {path.stat().st_size / 1024:>9.0f} "
-                  f"{statistics.median(timings) * 1e6:>13.0f} us {timings[int(len(timings) * 0.99)] * 1e6:>5.0f} us")
+                  f"{statistics.median(timings) * 1e6:>13.0f} us {timings[int(len(timings) * 0.99)] * 1e6:>5.0f} us "
+                  f"{digest_time * 1e3:>6.1f} ms {with_profiles * 1e3:>7.0f} ms {view_time * 1e3:>5.2f} ms")
             if args.chart and seed == 0 and last is not None:
                 from tray_monitor.chart import render_chart
 

@@ -17,7 +17,7 @@ from tray_monitor.parse import parse_usage
 BODIES = {"default": "small-2026-03", "work": "overage", "play": "limits-2026-08"}
 SLOW_DOWN = Response(429, error_fixture("429-rate-limited.json"), {"Retry-After": "900"})
 SINGLE_KEYS = {"status", "plan", "updated_at", "message", "skipped_windows", "notices", "windows", "extra_usage",
-               "from_tray"}
+               "from_tray", "binding"}
 
 
 @pytest.fixture

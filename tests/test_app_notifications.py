@@ -125,6 +125,14 @@ def assert_no_token(world, daemon, token: str) -> None:
 # ----------------------------------------------------------------------------- running the tray
 
 
+def threshold_popups_only(world) -> None:
+    """These walks are about the threshold popups: the run-out popup (issue 14; it would join
+    them, at 80 % with 3 h left) is switched off with its one setting, and tested on its own."""
+    folder = world.home / ".config" / "claude-tray"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.toml").write_text("notify_runout = false\n")
+
+
 def start_and_wait(world, predicate, what: str):
     app = world.start_tray("--interval", "600")
     world.wait_view(predicate, timeout=30, what=what)
@@ -164,6 +172,7 @@ def xorg_world(claude_tray_world, xvfb, xembed_tray, session_bus, notification_d
 
 def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_refreshes_and_restarts(
         xorg_world, notification_daemon):
+    threshold_popups_only(xorg_world)
     world, api, daemon = xorg_world, xorg_world.api, notification_daemon
     session = future_minute(3)
     next_session = session + timedelta(hours=5)
@@ -238,6 +247,7 @@ def expired_401() -> Response:
 
 
 def test_fresh_data_dir_at_92_gives_one_popup_and_an_expired_login_is_announced_once(xorg_world, notification_daemon):
+    threshold_popups_only(xorg_world)
     world, api, daemon = xorg_world, xorg_world.api, notification_daemon
     session = future_minute(2)
 
@@ -315,6 +325,7 @@ def sni_world(claude_tray_world, xvfb, session_bus, sni_tray, notification_daemo
 def test_menu_test_notification_and_the_notifications_toggle_which_silences_popups_and_survives_a_restart(
         sni_world, session_bus, notification_daemon):
     world, api, daemon, bus = sni_world, sni_world.api, notification_daemon, session_bus.address
+    threshold_popups_only(world)
     session = future_minute(4)
     preferences = world.data_dir / "preferences.json"
 
@@ -389,3 +400,34 @@ def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
                          "Demo (simulated): Current session limit reached: 104%"), got
     assert all(p[2].startswith("Demo (simulated): ") for p in popups(notification_daemon))
     assert len(world.api.requests) == 0
+
+
+def test_a_session_heading_to_run_out_early_notifies_once_and_status_json_shows_the_forecast(
+        xorg_world, notification_daemon):
+    """Issue 14: 70 % two hours into the session (3 h left) runs out in about 50 min, more than
+    30 min before the reset and less than 60 min away: one "runs out at" popup; a refresh at 72 %
+    does not repeat it. `status --json` (the tray's shared reading) carries the forecast and names
+    the session as binding; the readings went into the history file (never the demo's)."""
+    world, api, daemon = xorg_world, xorg_world.api, notification_daemon
+    session = future_minute(3)
+    api.queue(usage_body(70, session), usage_body(72, session))
+    app = start_and_wait(world, session_at(70), "70% at start")
+    view = world.view()
+    assert any(line.startswith("Session runs out first: ") for line in view["menu"]), view["menu"]
+    assert any(line.strip().startswith("pace 1.") and " · runs out " in line for line in view["menu"]), view["menu"]
+    assert "· out at " in view["tooltip"], view["tooltip"]
+    (popup,) = wait_popups(daemon, 1)
+    assert popup[2].startswith("Current session runs out at "), popup
+    assert "before it resets at" in popup[3], popup
+
+    status = world.cli("status", "--json")
+    data = json.loads(status.stdout)
+    session_window = next(w for w in data["windows"] if w["id"] == "five_hour")
+    assert data["binding"] == "five_hour"
+    assert session_window["forecast"]["reason"] is None
+    assert datetime.fromisoformat(session_window["forecast"]["runs_out_at"]) < session
+
+    refresh(world, session_at(72), "72% after refresh")
+    quit_tray(world, app)
+    assert len(popups(daemon)) == 1  # once per cycle
+    assert (world.data_dir / "history.sqlite3").exists()

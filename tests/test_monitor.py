@@ -273,3 +273,18 @@ def test_a_failing_history_is_logged_once_and_the_monitor_carries_on(caplog):
     monitor.handle(PollSucceeded(reading(41)))
     assert monitor.state.reading is not None and monitor.state.reading.windows[0].percent == 41
     assert caplog.text.count("the usage history could not be updated") == 1
+
+
+def test_an_unchanged_reading_costs_no_history_read_back(tmp_path):
+    from tray_monitor.history import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    digests = []
+    real_digest = store.digest
+    store.digest = lambda now: digests.append(now) or real_digest(now)  # type: ignore[method-assign]
+    monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), RecordingStore(), history=store)
+    monitor.handle(PollSucceeded(reading(40)))
+    monitor.handle(PollSucceeded(reading(40)))  # nothing changed: nothing stored, nothing read back
+    assert len(digests) == 1
+    monitor.handle(PollSucceeded(reading(41)))
+    assert len(digests) == 2

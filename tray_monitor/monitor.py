@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from tray_monitor.alerts import AlertMemory
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from tray_monitor.view import View
 
 log = logging.getLogger("tray_monitor.monitor")
+
+#: Read the history back at least this often even when nothing new was stored (the usual-hours
+#: profile and the cycle's readings age).
+DIGEST_REFRESH = timedelta(hours=1)
 
 
 def _default_view(state: MonitorState, now: datetime) -> View:
@@ -77,6 +81,7 @@ class Monitor:
         self._notify_failure_logged = False
         self._save_failure_logged = False
         self._history = history
+        self._digest_at: datetime | None = None  # when the history was last read back
         self._history_failure_logged = False
 
     @property
@@ -164,8 +169,12 @@ class Monitor:
         if self._history is None:
             return
         try:
-            self._history.record(reading)
-            digest = self._history.digest(self._clock.now())
+            written = self._history.record(reading)
+            now = self._clock.now()
+            if written == 0 and self._digest_at is not None and now - self._digest_at < DIGEST_REFRESH:
+                return  # nothing new stored: the forecast's inputs are as they were (idle costs ~6 us)
+            digest = self._history.digest(now)
+            self._digest_at = now
         except Exception:
             # HistoryStore logs and swallows its own failures; anything else: once, and carry on.
             if not self._history_failure_logged:
