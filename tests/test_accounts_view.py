@@ -54,7 +54,7 @@ def test_the_icon_and_tooltip_follow_the_binding_login_and_the_menu_has_a_sectio
     assert len(marked) == 1 and lines.index(marked[0]) > lines.index("me@w.x · Max 5x")
     entries = menu_entries(shown, False)
     commands = [e.text for e in entries if e.action is not None and e.visible]
-    assert commands == ["Refresh now", "Open usage page", "Notifications", "Send test notification",
+    assert commands == ["Refresh now", "Open usage page", "Usage history…", "Notifications", "Send test notification",
                         "Start at login", "Quit"]  # the shared commands once, after every section
     assert [e.text for e in entries].index("Refresh now") > [e.text for e in entries].index("me@w.x · Max 5x")
 
