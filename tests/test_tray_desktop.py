@@ -160,7 +160,11 @@ def test_sni_menu_lists_the_window_lines_and_commands(session_bus, sni_app):
         return labels if view.windows[0].menu_text in labels else None
 
     labels = wait_until(menu, 15, "the SNI menu with the window lines")
-    assert labels[:3] == ["Plan: Max 5x", view.windows[0].menu_text, view.windows[1].menu_text]
+    # The plan, the forecast's "runs out first" line when there is one, then each window with its forecast.
+    expected = ["Plan: Max 5x", *([view.forecast_line] if view.forecast_line else [])]
+    for row in view.windows:
+        expected += [row.menu_text, *([f"      {row.forecast_text}"] if row.forecast_text else [])]
+    assert len(view.windows) == 2 and labels[:len(expected)] == expected, (labels, expected)
     assert labels[-1] == "Quit"
     for command in ("Refresh now", "Open usage page", "Notifications", "Send test notification", "Start at login"):
         assert command in labels
