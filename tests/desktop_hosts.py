@@ -80,7 +80,7 @@ XFCE_PANEL_XML = """<?xml version="1.0" encoding="UTF-8"?>
 </channel>
 """
 
-SWAY_OUTPUT = (800, 300)
+SWAY_OUTPUT = (800, 600)  # tall enough for the whole menu (forecast lines, Usage history…)
 SWAY_CONFIG = f"""output HEADLESS-1 resolution {SWAY_OUTPUT[0]}x{SWAY_OUTPUT[1]} bg #202020 solid_color
 default_border none
 """
@@ -338,7 +338,7 @@ def lxqt_host(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sway_host():
-    """sway 1.7 on the headless wlroots backend (pixman renderer, one 800x300 output) with waybar's
+    """sway 1.7 on the headless wlroots backend (pixman renderer, one 800x600 output) with waybar's
     tray at the top, a bus of its own and a virtual pointer; as root, all of it runs as `nobody`."""
     require(missing_programs("dbus-daemon", "sway", "swaymsg", "waybar", "grim"), "the waybar tray host in sway")
     user = UNPRIVILEGED if os.getuid() == 0 else None
