@@ -389,15 +389,17 @@ def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
     assert float(percent) == view["icon"]["percent"], view
     short = {"Current session": "session", "Current week (all models)": "weekly"}.get(label, label)
     assert view["tooltip"].startswith(f"Claude (simulated demo): {short} limit {percent}% · ")
-    # The walk reaches 78 % (warning) and 93 % (critical) 10 and 15 s after the start.
+    # The walk reaches 78 % (warning), 93 % (critical) and 104 % 10, 15 and 20 s after the start.
+    # Which of those popups dunst still lists when we look varies from run to run (seen: 78+93,
+    # 78+104, 93+104), so the test asserts what every one of them must be, not which arrive first.
     got = wait_popups(notification_daemon, 2, timeout=30)
     quit_tray(world, app)
-    # The demo walks by wall time: on a loaded machine a poll can land past the 93 % step, and the
-    # 90 % and 100 % crossings then arrive as one "limit reached" popup. Either way it is critical.
-    assert (got[0][1], got[0][2]) == ("normal", "Demo (simulated): Current session at 78%"), got
-    assert got[1][1] == "critical", got
-    assert got[1][2] in ("Demo (simulated): Current session at 93%",
-                         "Demo (simulated): Current session limit reached: 104%"), got
+    expected = {"Demo (simulated): Current session at 78%": "normal",
+                "Demo (simulated): Current session at 93%": "critical",
+                "Demo (simulated): Current session limit reached: 104%": "critical"}
+    for popup in got:
+        assert popup[2] in expected and popup[1] == expected[popup[2]], got
+    assert any(p[1] == "critical" for p in got), got
     assert all(p[2].startswith("Demo (simulated): ") for p in popups(notification_daemon))
     assert len(world.api.requests) == 0
 
