@@ -150,3 +150,59 @@ def test_doctor_with_one_login_has_no_account_lines(api, tmp_path):
     env = logins_env(tmp_path, ("default",), api.url)
     app.doctor(env, offline=True, probes=healthy_probes())
     assert not [line for line in env.stdout.getvalue().splitlines() if line.startswith("info  account ")]
+
+
+def test_each_logins_forecast_in_status_json_uses_its_own_history(api, tmp_path):
+    """Issue 15: the forecast of every login comes from that login's own stored readings (the tray
+    records one history per login), not from the current reading alone nor from another's. Work
+    and play read the same 70 % two hours into the session; only work climbed steeply in its last
+    hour (stored), so only its forecast sees the climb; default has its own, flat, history."""
+    from datetime import datetime, timedelta, timezone
+
+    from tray_monitor.accounts import account_file, load_accounts
+    from tray_monitor.forecast_view import forecast_json, outlooks
+    from tray_monitor.history import HistoryStore, history_path
+
+    now = datetime.now(timezone.utc)
+    resets = (now + timedelta(hours=3)).replace(microsecond=0)
+
+    def payload(session: float) -> dict:
+        return {"five_hour": {"utilization": session, "resets_at": resets.isoformat()},
+                "seven_day": {"utilization": 30.0, "resets_at": (resets + timedelta(days=3)).isoformat()}}
+
+    api.per_token({TOKENS[n]: Response.json(payload(70.0)) for n in TOKENS})
+    env = logins_env(tmp_path, ("default", "work", "play"), api.url)
+    accounts = {a.name: a for a in load_accounts(env)[0]}
+    climbs = {"default": [(110, 5.0), (80, 25.0), (40, 50.0), (10, 68.0)],  # steady
+              "work": [(110, 5.0), (60, 10.0), (30, 40.0), (10, 65.0)]}  # all in the last hour
+    for name, points in climbs.items():
+        store = HistoryStore(account_file(history_path(env), accounts[name]))
+        for minutes_ago, percent in points:
+            at = now - timedelta(minutes=minutes_ago)
+            store.record(parse_usage(payload(percent), at))
+        store.close()
+
+    code, out, err = status(env, as_json=True)
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    shown = {a["account"]["name"]: a["windows"][0]["forecast"] for a in data["accounts"]}
+    reading = parse_usage(payload(70.0), now)
+
+    def expected(name: str | None) -> dict:
+        digest = (HistoryStore(account_file(history_path(env), accounts[name])).digest(now) if name
+                  else HistoryStore(tmp_path / "none.sqlite3").digest(now))
+        return forecast_json(outlooks(reading, digest, now)[0])
+
+    def close(got: dict, want: dict) -> bool:  # `now` here and in status differ by milliseconds
+        return abs(got["projected_percent"] - want["projected_percent"]) <= 0.5 and got["reason"] is None
+
+    assert close(shown["work"], expected("work")) and close(shown["default"], expected("default"))
+    assert close(shown["play"], expected(None))  # no history of its own: not work's, not default's
+    assert data["windows"][0]["forecast"] == shown["default"]  # the top-level object is the default's
+    # The histories differ enough that borrowing the wrong one would show.
+    assert abs(shown["work"]["projected_percent"] - shown["play"]["projected_percent"]) > 5
+    assert abs(shown["work"]["projected_percent"] - shown["default"]["projected_percent"]) > 5
+    one = json.loads(status(logins_env(tmp_path, (), api.url), as_json=True, account="work")[1])
+    assert close(one["windows"][0]["forecast"], expected("work"))  # `--account work` alone: the same
+    assert [api.count(TOKENS[n]) for n in ("default", "work", "play")] == [1, 2, 1] and api.wrong_tokens == []
+    assert_no_token_anywhere(env, out, err)

@@ -117,7 +117,8 @@ def _account_json(env: Environment, account) -> dict:
 
 def _account_status(env: Environment, account, fresh: bool):
     """One login's reading for `status`: the default's from the running tray when it has a fresh
-    one (the tray polls the default login only), else a request with that login's own source."""
+    one (the tray publishes the default login's only), else a request with that login's own
+    source. Its forecast uses that login's own history (the tray records one per login)."""
     from tray_monitor import tray_reading
     from tray_monitor.credentials import plan_label
     from tray_monitor.terminal import AccountStatus
@@ -129,12 +130,14 @@ def _account_status(env: Environment, account, fresh: bool):
             shared = _fresh_from_tray(env, shared)
         now = env.clock.now()
         if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
-            return AccountStatus(described, shared.reading, shared.plan, None, tray_reading.origin_text(shared, now))
+            return AccountStatus(described, shared.reading, shared.plan, None, tray_reading.origin_text(shared, now),
+                                 history=_history_store(env, account).digest(now))
     try:
         reading, creds = _usage_source(env, account).read()
     except MonitorError as error:
         return AccountStatus(described, None, None, error)
-    return AccountStatus(described, reading, plan_label(creds), None)
+    return AccountStatus(described, reading, plan_label(creds), None,
+                         history=_history_store(env, account).digest(env.clock.now()))
 
 
 def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
@@ -152,7 +155,8 @@ def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
         return _fail(env, error)
     if fmt in PANEL_FORMATS:
         return _panel_from_endpoint(env, source, fmt)
-    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now, account=described)
+    return terminal.run_status(source, env, as_json=as_json, now=env.clock.now, account=described,
+                               history=_history_store(env, account).digest(env.clock.now()))
 
 
 def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> int:

@@ -483,11 +483,12 @@ class AccountStatus:
     plan: str | None
     error: MonitorError | None
     origin: str | None = None  # "from the running tray, 40 s ago"
+    history: HistoryDigest | None = None  # this login's own stored readings, for its forecast
 
 
 def _status_object(result: AccountStatus, now: datetime) -> dict:
     if result.reading is not None:
-        data = reading_json(result.reading, result.plan, now)
+        data = reading_json(result.reading, result.plan, now, result.history)
         data["from_tray"] = result.origin is not None
         return data
     assert result.error is not None
@@ -514,7 +515,8 @@ def print_accounts_status(results: list[AccountStatus], env, as_json: bool, now:
     for r in results:
         label = r.account["label"]
         if r.reading is not None:
-            blocks.append(status_block(r.reading, r.plan, now, width, charset, origin=r.origin, label=label))
+            blocks.append(status_block(r.reading, r.plan, now, width, charset, origin=r.origin, label=label,
+                                       history=r.history))
             continue
         assert r.error is not None
         title = printable(fit(_titled(title_text(None, r.error.status), label), width), charset)
