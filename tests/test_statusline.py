@@ -301,7 +301,7 @@ def test_the_real_command_imports_no_requests_pillow_pystray_logging_or_argparse
     imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if line.startswith("import time:")}
     assert "tray_monitor.statusline" in imported
     for heavy in ("requests", "PIL", "pystray", "logging", "argparse", "tray_monitor.cli", "tray_monitor.app",
-                  "tray_monitor.parse", "platformdirs", "dataclasses"):
+                  "tray_monitor.parse", "platformdirs", "dataclasses", "unicodedata"):
         assert heavy not in imported, f"{heavy} is imported on the statusline's path"
 
 

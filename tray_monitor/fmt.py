@@ -3,12 +3,15 @@
 Clock times are shown in the local time zone (the process's TZ); callers pass `now` explicitly.
 Weekday and month names are fixed English abbreviations rather than `%a`, so output does not
 depend on the C locale and tests are deterministic.
+
+`claude-tray statusline` imports this module on every Claude Code turn and uses only the number and
+countdown helpers, so what only the server-text and column helpers need is loaded on their first
+call: the escape-sequence pattern is compiled then, and `unicodedata` imported (about 0.5 ms less
+per statusline start).
 """
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from datetime import datetime, timedelta, timezone
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -124,7 +127,8 @@ def format_money(amount: float | None, currency: str | None, places: int = 2) ->
 
 # An ANSI/VT escape sequence as a whole (CSI "ESC [ ... final", OSC "ESC ] ... BEL|ESC \\", and
 # two-byte escapes), also in its 8-bit C1 form, so no remnant such as "[2J" is left behind.
-_ESCAPE_SEQUENCE = re.compile(
+# Compiled on first use (by `re`'s own cache), not at import.
+_ESCAPE_SEQUENCE = (
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
     r"|(?:\x1b[\]PX^_]|[\x90\x9d\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\\\|\x9c)?"
     r"|\x1b[ -/]*[0-~]?"
@@ -139,12 +143,24 @@ _WHITESPACE_CONTROLS = frozenset("\t\n\r\v\f\x85")
 MAX_SERVER_TEXT = 300
 
 
+def _without_escapes(text: str) -> str:
+    """`text` with every escape sequence removed whole. Each one starts with ESC or a C1 control,
+    neither printable, so printable text (nearly all of it) skips the regular expression."""
+    if text.isprintable():
+        return text
+    import re
+
+    return re.sub(_ESCAPE_SEQUENCE, "", text)
+
+
 def strip_unprintable(text: str) -> str:
     """`text` without escape sequences and unprintable characters (see `clean_text`), spaces kept
     as they are: the last pass over a laid-out terminal line."""
-    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _without_escapes(text)
     if text.isprintable():
         return text
+    import unicodedata
+
     return "".join(ch for ch in text
                    if ch == " " or (ch not in _WHITESPACE_CONTROLS and unicodedata.category(ch) not in _UNPRINTABLE))
 
@@ -153,7 +169,9 @@ def clean_text(text: str, limit: int = MAX_SERVER_TEXT) -> str:
     """Server text made safe for a terminal, a menu, a tooltip and a notification: escape sequences
     removed whole, every control, bidi-override/isolate and other format character removed
     (line breaks and tabs become spaces), runs of spaces collapsed, cut to `limit` characters."""
-    text = _ESCAPE_SEQUENCE.sub("", text)
+    import unicodedata
+
+    text = _without_escapes(text)
     out = []
     for ch in text:
         if ch in _WHITESPACE_CONTROLS:
@@ -173,6 +191,8 @@ def char_width(ch: str) -> int:
     non-CJK locale)."""
     if ch < "\u0300":  # fast path: ASCII and Latin-1, minus the C0/C1 controls
         return 0 if ch < " " or "\x7f" <= ch < "\xa0" else 1
+    import unicodedata
+
     category = unicodedata.category(ch)
     if category in ("Mn", "Me", "Cf", "Cc", "Cs", "Zl", "Zp") or "\u1160" <= ch <= "\u11ff":
         return 0  # combining marks, format characters, Hangul medial vowels and final consonants
