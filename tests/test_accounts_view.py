@@ -85,6 +85,35 @@ def test_the_binding_login_has_the_highest_severity_then_percent_and_the_tooltip
     assert len(combined_view(sections).tooltip) <= MAX_TOOLTIP
 
 
+def test_a_mark_on_the_icon_when_another_login_than_the_shown_one_is_critical():
+    default, work, play = view_at(40), view_at(95), view_at(10, weekly=92)
+    # work binds (95 %); play's weekly at 92 % is critical too: marked.
+    assert combined_view([AccountView("default", "d", default), AccountView("work", "w", work),
+                          AccountView("play", "p", play)]).icon.other_critical
+    # Only the shown login is critical: no mark; one login: never a mark.
+    assert not combined_view([AccountView("default", "d", default), AccountView("work", "w", work)]).icon.other_critical
+    assert not combined_view([AccountView("work", "w", work)]).icon.other_critical
+    # The icon pinned to a calm login while another is critical: marked, and the spec is otherwise the pinned one's.
+    pinned = combined_view([AccountView("default", "d", default), AccountView("work", "w", work)], "default")
+    assert pinned.icon.other_critical and pinned.icon.percent == default.icon.percent
+    # A login that failed (no windows) is never "critical".
+    failed = view_at(None, problem=AuthExpired("expired"))
+    assert not combined_view([AccountView("default", "d", default), AccountView("x", "x", failed)]).icon.other_critical
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 150), st.floats(0, 150)), min_size=2, max_size=4), st.none() | st.integers(0, 3))
+def test_the_mark_is_exactly_another_login_with_a_window_critical_by_percent(logins, pin):
+    from tray_monitor.view import severity_for_percent
+
+    sections = [AccountView(f"a{i}", f"a{i}", view_at(s, weekly=w)) for i, (s, w) in enumerate(logins)]
+    pinned = f"a{pin}" if pin is not None else None
+    chosen = binding_account(sections, pinned)
+    critical_elsewhere = any(severity_for_percent(p) == "critical" for i, (s, w) in enumerate(logins)
+                             for p in (s, w) if sections[i] is not chosen)
+    assert combined_view(sections, pinned).icon.other_critical == critical_elsewhere
+
+
 class FakeMonitor:
     def __init__(self, v):
         self.v, self.listeners, self.events = v, [], []

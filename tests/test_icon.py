@@ -430,3 +430,86 @@ def test_any_spec_renders_at_its_size_without_error(state, percent, weekly, seve
     image = render_icon(IconSpec(state, percent, weekly, severity), size, **VARIANTS[variant])
     assert image.size == (size, size) and image.mode == "RGBA"
     assert image.getchannel("A").getextrema()[1] > 0  # never an empty image
+
+
+# ------------------------------------------------------------------ another login critical (issue 15)
+
+def marked(spec: IconSpec) -> IconSpec:
+    from dataclasses import replace
+
+    return replace(spec, other_critical=True)
+
+
+MARK_SIZES = (16, 22, 24, 32, 48, 64)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("size", MARK_SIZES)
+def test_another_critical_login_marks_every_state_in_the_top_left_corner(size, variant):
+    """The mark is a dot in the top-left corner: red in colour (full alpha in the template), in
+    every state, and the greyscale image differs too (never colour alone)."""
+    kwargs = VARIANTS[variant]
+    for spec in (spec_for("ok", 42), spec_for("ok", 78, severity="warning"), spec_for("ok", 93, 50, "critical"),
+                 spec_for("stale", 42), spec_for("ok", 104, severity="critical"), spec_for("signed_out")):
+        plain, with_mark = render_icon(spec, size, **kwargs), render_icon(marked(spec), size, **kwargs)
+        assert greyscale_alpha(plain) != greyscale_alpha(with_mark), spec
+        centre = icon._Geometry(size, False, False, mark=True).mark_diameter // 2
+        pixel = with_mark.getpixel((centre, centre))
+        if variant == "template":
+            assert pixel[3] == 255 and pixel[:3] == (0, 0, 0)
+        else:
+            assert pixel == icon._RED, (spec, pixel)
+        # Nothing of the mark outside the top-left third.
+        changed = [(x, y) for y in range(size) for x in range(size)
+                   if plain.getpixel((x, y)) != with_mark.getpixel((x, y))]
+        corner = [(x, y) for x, y in changed if x < size * 0.4 and y < size * 0.4]
+        assert len(corner) >= 9
+
+
+@pytest.mark.parametrize("weekly", [None, 0])  # 0: the bar's track only, no white fill to mix in
+@pytest.mark.parametrize("size", (16, 22, 24))
+def test_at_pixel_font_sizes_the_mark_moves_the_digits_at_most_a_pixel_whole_and_never_covers_one(size, weekly):
+    """Below the atlas sizes every pixel of every number 0-99 is drawn, in the same pixel font,
+    at most one pixel right and down: the dot sits beside the digits, not on them."""
+    for percent in range(100):
+        plain = render_icon(IconSpec("ok", percent, weekly), size)
+        with_mark = render_icon(IconSpec("ok", percent, weekly, "normal", True), size)
+        ink = {(x, y) for y in range(size) for x in range(size) if plain.getpixel((x, y)) == icon._WHITE}
+        moved = {(x, y) for y in range(size) for x in range(size) if with_mark.getpixel((x, y)) == icon._WHITE}
+        assert ink and any(moved == {(x + dx, y + dy) for x, y in ink} for dx in (0, 1) for dy in (0, 1)), percent
+
+
+@pytest.mark.parametrize("weekly", [None, 63])
+@pytest.mark.parametrize("size", (28, 32, 48, 64))
+def test_at_atlas_sizes_the_dot_and_its_ring_stay_off_the_digits(size, weekly):
+    for percent in (0, 7, 11, 42, 57, 77, 88, 99):
+        geometry = icon._Geometry(size, weekly is not None, False, mark=True)
+        digits = icon._content_mask("ok", percent_label(percent), geometry)
+        ring, _dot = icon._mark_masks(geometry)
+        both = [(x, y) for y in range(size) for x in range(size)
+                if digits.getpixel((x, y)) > 0 and ring.getpixel((x, y)) > 0]
+        assert both == [], (percent, both)
+
+
+@pytest.mark.parametrize("size", (16, 22, 24))
+def test_the_mark_stands_apart_from_a_red_critical_plate(size):
+    """A red dot on the red plate would vanish: a dark ring keeps it apart (contrast >= 3:1 with
+    the plate, WCAG's figure for graphics), and the dot itself is the critical red."""
+    image = render_icon(IconSpec("ok", 93, None, "critical", True), size)
+    diameter = icon._Geometry(size, False, False, mark=True).mark_diameter
+    ring_pixel = image.getpixel((diameter, diameter // 2))  # just right of the dot
+    assert contrast(ring_pixel, icon._RED) >= 3, ring_pixel
+    assert image.getpixel((diameter // 2, diameter // 2)) == icon._RED
+
+
+def test_the_template_mark_on_a_solid_plate_is_cut_apart_by_a_transparent_ring():
+    image = render_icon(IconSpec("ok", 93, None, "critical", True), 48, template=True)
+    diameter = icon._Geometry(48, False, False, mark=True).mark_diameter
+    assert image.getpixel((diameter // 2, diameter // 2))[3] == 255  # the dot
+    assert image.getpixel((diameter + 1, diameter // 2))[3] == 0  # the ring, cut out of the plate
+
+
+@pytest.mark.parametrize("size", MARK_SIZES)
+def test_opaque_marked_images_have_no_transparent_pixel(size):
+    image = render_icon(IconSpec("ok", 42, 30, "normal", True), size, opaque=True)
+    assert min(p[3] for p in pixels(image)) == 255

@@ -1,7 +1,8 @@
 """Several logins in one tray (issue 15): one view from each login's own view (pure).
 
 The icon shows the binding window across the logins (the highest severity, then the highest
-percent; or the login `icon_account` pins) and the tooltip names that login; the menu has one
+percent; or the login `icon_account` pins) and the tooltip names that login; when another login
+has a critical window, the icon carries a mark (`IconSpec.other_critical`, a corner dot); the menu has one
 section per login, a header (label · plan) and then its own lines. With one login nothing here
 is used: its view is the tray's, exactly as before.
 """
@@ -51,7 +52,14 @@ def combined_view(sections: list[AccountView], pinned: str | None = None) -> Vie
     chosen = binding_account(sections, pinned)
     tooltip = _cap(f"{chosen.label}: {chosen.view.tooltip}", MAX_TOOLTIP)
     shown = tuple((header_text(s), s.view if s is chosen else _not_in_icon(s.view)) for s in sections)
-    return replace(chosen.view, tooltip=tooltip, sections=shown)
+    marked = any(is_critical(s.view) for s in sections if s is not chosen)
+    return replace(chosen.view, tooltip=tooltip, sections=shown, icon=replace(chosen.view.icon, other_critical=marked))
+
+
+def is_critical(view: View) -> bool:
+    """Whether any of a login's windows is critical (`view.severity_of`: from 90 %, by
+    `severity_for_percent`, or when the server says so)."""
+    return any(row.severity == "critical" for row in view.windows)
 
 
 def _not_in_icon(view: View) -> View:

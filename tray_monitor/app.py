@@ -523,7 +523,8 @@ def describe_tray(view, tray_adapter, autostart) -> str:
     return json.dumps({
         "status": view.status,
         "icon": {"state": view.icon.state, "percent": view.icon.percent,
-                 "weekly_percent": view.icon.weekly_percent, "severity": view.icon.severity},
+                 "weekly_percent": view.icon.weekly_percent, "severity": view.icon.severity,
+                 "other_critical": view.icon.other_critical},
         "tooltip": view.tooltip,
         "menu": menu,
         # the check marks as the tray's menu holds them now (not recomputed): "Start at login", ...

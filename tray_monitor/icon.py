@@ -12,6 +12,9 @@ What a glance must tell apart, at 16 px and without relying on colour:
 - loading = three dots, signed out / login expired = a person, no usage scope = a padlock,
   offline / error = "!".
 - a thin bar along the bottom shows the weekly window when the spec carries one.
+- another login critical (several logins, `other_critical`): a red dot in the top-left corner,
+  ringed in near-black (cut out in the template), whatever the shown login's state; it covers the
+  plate's rounded corner there, as the stale fold does on the right.
 
 `template=True` (macOS menu bar, where only alpha survives): black on transparent; severity by shape
 (normal = bare digits, warning = framed, critical = solid plate with the digits cut out).
@@ -37,7 +40,7 @@ from importlib import resources
 # Gtk imported before PIL.ImageFont binds the system FreeType, and text is then measured wrong or
 # drawn as nothing. The icon itself no longer needs FreeType (digit atlas), but the tools do, and
 # the tray imports this module before pystray so that any later ImageFont user gets a working one.
-from PIL import Image, ImageChops, ImageDraw, ImageFont  # noqa: F401 - ImageFont: see above
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont  # noqa: F401 - ImageFont: see above
 
 from tray_monitor.fmt import percent_number
 from tray_monitor.model import ICON_STATES, SEVERITIES, IconSpec, IconState, Severity
@@ -145,11 +148,15 @@ def render_icon(spec: IconSpec, size: int = 64, template: bool = False,
     weekly = _finite(spec.weekly_percent)
     # A template glyph has no plate or frame to keep clear of, so it may use the whole square.
     bare = template and spec.state in ("loading", "signed_out", "no_scope", "error")
-    geometry = _Geometry(size, has_bar=weekly is not None, square=opaque, bare=bare)
+    geometry = _Geometry(size, has_bar=weekly is not None, square=opaque, bare=bare, mark=spec.other_critical)
     content = _content_mask(spec.state, text, geometry)
     if template:
-        return _compose_template(spec.state, severity, content, weekly, geometry)
-    return _compose_colour(spec.state, severity, content, weekly, geometry, opaque)
+        image = _compose_template(spec.state, severity, content, weekly, geometry)
+    else:
+        image = _compose_colour(spec.state, severity, content, weekly, geometry, opaque)
+    if spec.other_critical:
+        image = _add_mark(image, geometry, template, content)
+    return image
 
 
 def percent_label(percent: float | None) -> str | None:
@@ -163,18 +170,29 @@ def percent_label(percent: float | None) -> str | None:
 # ------------------------------------------------------------------------------------- geometry
 
 class _Geometry:
-    """Where things go on a `size` square, in whole target pixels."""
+    """Where things go on a `size` square, in whole target pixels.
 
-    def __init__(self, size: int, has_bar: bool, square: bool, bare: bool = False) -> None:
+    `mark` (another login critical): the dot takes the top-left corner and the content box starts
+    clear of it: down and right by the dot's reach; below _ATLAS_FROM by one pixel only (the
+    pixel font must still fit), the weekly bar moving down that pixel too."""
+
+    def __init__(self, size: int, has_bar: bool, square: bool, bare: bool = False, mark: bool = False) -> None:
         self.size = size
         self.has_bar = has_bar
         self.radius = 0 if square else max(2, round(size * 0.2))
         self.bar: tuple[int, int, int, int] | None
         self.frame_width = max(1, round(size / 16))
+        self.mark_diameter = (4 if size < 22 else 5) if size < _ATLAS_FROM else round(size * 0.28)
+        self.mark_ring = max(1, round(size / 24))
+        shift = 0
+        if mark:
+            # The content box's corner at least the dot's radius plus its ring from the dot's centre.
+            r = self.mark_diameter / 2
+            shift = 1 if size < _ATLAS_FROM else max(1, math.ceil(r + (r + self.mark_ring) / math.sqrt(2)))
         margin_x = max(1, round(size * 0.06)) if bare else max(2, round(size * 0.12))
         if has_bar:
             bar_height = max(2, round(size * 0.09))
-            bar_bottom = size - max(2, round(size * 0.12))
+            bar_bottom = size - max(2, round(size * 0.12)) + (1 if mark and size < _ATLAS_FROM else 0)
             self.bar = (margin_x, bar_bottom - bar_height, size - margin_x, bar_bottom)
             top = max(2, round(size * 0.12))
             self.content = (margin_x, top, size - margin_x, self.bar[1] - max(1, round(size * 0.07)))
@@ -182,6 +200,12 @@ class _Geometry:
             self.bar = None
             edge = max(1, round(size * 0.08)) if bare else max(3, round(size * 0.18))
             self.content = (margin_x, edge, size - margin_x, size - edge)
+        if shift:
+            x0, y0, x1, y1 = self.content
+            if size < _ATLAS_FROM:
+                self.content = (x0 + shift, y0 + shift, x1, y1)
+            else:
+                self.content = (max(x0, shift), max(y0, shift), x1, y1)
 
 
 def _finite(value: float | None) -> float | None:
@@ -254,6 +278,49 @@ def _corner_mask(geometry: _Geometry) -> Image.Image:
     triangle = _blank(size)
     ImageDraw.Draw(triangle).polygon([(size - leg, 0), (size - 1, 0), (size - 1, leg - 1)], fill=255)
     return triangle
+
+
+#: The dot below _ATLAS_FROM, pixel for pixel (a supersampled 4-5 px disc smears into its neighbours).
+_PIXEL_DOTS = {
+    4: (".##.", "####", "####", ".##."),
+    5: (".###.", "#####", "#####", "#####", ".###."),
+}
+
+
+def _mark_masks(geometry: _Geometry) -> tuple[Image.Image, Image.Image]:
+    """(ring, dot) of the other-login mark: a disc in the top-left corner (4 px across at 16, 13 at
+    48) and a ring round it that keeps it apart from whatever it lies on (the plate, a frame)."""
+    size, diameter, ring = geometry.size, geometry.mark_diameter, geometry.mark_ring
+    if size < _ATLAS_FROM:
+        dot = _blank(size)
+        pixels = dot.load()
+        assert pixels is not None  # an image made in memory is loaded
+        for y, line in enumerate(_PIXEL_DOTS[diameter]):
+            for x, cell in enumerate(line):
+                if cell == "#":
+                    pixels[x, y] = 255
+        return ImageChops.subtract(dot.filter(ImageFilter.MaxFilter(3)), dot), dot
+
+    def disc(extra: int) -> Callable[[ImageDraw.ImageDraw, float], None]:
+        def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+            d.ellipse(_box(s, -extra, -extra, diameter + extra, diameter + extra), fill=255)
+        return draw
+
+    return _supersampled(size, disc(ring)), _supersampled(size, disc(0))
+
+
+def _add_mark(image: Image.Image, geometry: _Geometry, template: bool, content: Image.Image) -> Image.Image:
+    ring, dot = _mark_masks(geometry)
+    # The content box starts clear of the dot; where there is no room (16 px with the weekly bar)
+    # they touch, and the digits win: the mark never eats a digit's pixel.
+    ring, dot = ImageChops.subtract(ring, content), ImageChops.subtract(dot, content)
+    if template:  # alpha only: the ring cut out, the dot solid, on a plate or on nothing
+        alpha = ImageChops.subtract(image.getchannel("A"), ring)
+        image.putalpha(ImageChops.lighter(alpha, dot))
+        return image
+    # Near-black: apart from a red (critical) plate (3.2:1) and from a light panel.
+    image = _replace(image, ring, _INK_ON_AMBER)
+    return _replace(image, dot, _RED)
 
 
 def _bar_masks(geometry: _Geometry, weekly: float) -> tuple[Image.Image, Image.Image]:

@@ -85,6 +85,11 @@ def gallery_cases() -> tuple[GalleryCase, ...]:
     cases.append(GalleryCase("stale 93% +week 50%", IconSpec("stale", 93, 50, "critical")))
     cases.append(GalleryCase("stale 104%", IconSpec("stale", 104, None, "critical")))
     cases.append(GalleryCase("stale, no number", IconSpec("stale")))
+    # Several logins: another one than the shown is critical (the top-left dot).
+    cases.append(GalleryCase("ok 42%, other login crit.", IconSpec("ok", 42, None, "normal", True)))
+    cases.append(GalleryCase("ok 78% +week, other crit.", IconSpec("ok", 78, 40, "warning", True)))
+    cases.append(GalleryCase("ok 93%, other login crit.", IconSpec("ok", 93, None, "critical", True)))
+    cases.append(GalleryCase("stale 42%, other crit.", IconSpec("stale", 42, None, "normal", True)))
     glyph_states: tuple[tuple[IconState, str], ...] = (
         ("loading", "loading"), ("signed_out", "signed out / expired"),
         ("no_scope", "no usage scope"), ("error", "offline / error"))

@@ -114,3 +114,5 @@ class IconSpec:
     percent: float | None = None  # the binding window's raw percent (may exceed 100)
     weekly_percent: float | None = None  # thin bar for the weekly window, None = no bar
     severity: Severity = "normal"
+    # Several logins: another login than the one shown is critical (a corner dot, icon.py).
+    other_critical: bool = False
