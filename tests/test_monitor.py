@@ -266,7 +266,7 @@ def test_a_failing_history_is_logged_once_and_the_monitor_carries_on(caplog):
             raise RuntimeError("unexpected")
 
         def digest(self, now):
-            raise AssertionError("not reached")
+            raise RuntimeError("unexpected too")
 
     monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), RecordingStore(), history=Broken())
     monitor.handle(PollSucceeded(reading(40)))
@@ -283,8 +283,48 @@ def test_an_unchanged_reading_costs_no_history_read_back(tmp_path):
     real_digest = store.digest
     store.digest = lambda now: digests.append(now) or real_digest(now)  # type: ignore[method-assign]
     monitor = Monitor(MonitorState(), FakeClock(T0), RecordingNotifier(), RecordingStore(), history=store)
-    monitor.handle(PollSucceeded(reading(40)))
-    monitor.handle(PollSucceeded(reading(40)))  # nothing changed: nothing stored, nothing read back
-    assert len(digests) == 1
-    monitor.handle(PollSucceeded(reading(41)))
+    monitor.handle(PollSucceeded(reading(40)))  # read once before the first reading, once after storing it
     assert len(digests) == 2
+    monitor.handle(PollSucceeded(reading(40)))  # nothing changed: nothing stored, nothing read back
+    assert len(digests) == 2
+    monitor.handle(PollSucceeded(reading(41)))
+    assert len(digests) == 3
+
+
+def test_the_first_reading_after_a_start_is_judged_with_the_stored_history(tmp_path):
+    """A tray started at 74 % two hours into the session: from the reading alone (37 points an
+    hour) it runs out in 42 min, 2 h 18 min before the reset: a run-out popup. The history the
+    tray wrote before (74 % for the last 40 min: idle) says otherwise, and the first reading is
+    judged with it: no popup, and the state's forecast is the history's."""
+    from tray_monitor.alerts import AlertSettings
+    from tray_monitor.forecast import forecast_window
+    from tray_monitor.history import HistoryStore
+
+    resets_at = T0 + timedelta(hours=3)
+
+    def at(percent: float, when: datetime) -> Reading:
+        window = UsageWindow(id="five_hour", label="Current session", percent=percent, resets_at=resets_at,
+                             kind="session")
+        return Reading(windows=(window,), extra_usage=None, fetched_at=when)
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    for percent, ago in ((10, 110), (60, 60), (74, 40)):
+        store.record(at(percent, T0 - timedelta(minutes=ago)))
+    store.close()
+    settings = AlertSettings()
+
+    def popup_due(samples) -> bool:
+        fc = forecast_window("five_hour", "session", 74, resets_at, T0, samples).forecast
+        assert fc is not None
+        return (fc.runs_out_at is not None and resets_at - fc.runs_out_at > timedelta(minutes=settings.runout_lead)
+                and fc.runs_out_at - T0 < timedelta(minutes=settings.runout_within))
+
+    stored = HistoryStore(tmp_path / "history.sqlite3").digest(T0).samples_for("five_hour")
+    assert popup_due(()) and not popup_due(stored)  # the case is one where the history decides
+
+    notifier = RecordingNotifier()
+    monitor = Monitor(MonitorState(alert_settings=settings), FakeClock(T0), notifier, RecordingStore(),
+                      history=HistoryStore(tmp_path / "history.sqlite3"))
+    monitor.handle(PollSucceeded(at(74, T0)))
+    assert notifier.sent == []
+    assert monitor.state.history.samples_for("five_hour") == stored

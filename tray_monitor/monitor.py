@@ -23,8 +23,10 @@ from tray_monitor.state import (
     HistoryLoaded,
     MonitorState,
     Notify,
+    PollSucceeded,
     RecordReading,
     SaveAlertMemory,
+    StatuslineRead,
     step,
 )
 
@@ -82,6 +84,7 @@ class Monitor:
         self._save_failure_logged = False
         self._history = history
         self._digest_at: datetime | None = None  # when the history was last read back
+        self._history_preloaded = False
         self._history_failure_logged = False
 
     @property
@@ -115,6 +118,10 @@ class Monitor:
     def handle(self, event: Event, *more: Event) -> None:
         """Step one event (or several in order, e.g. a poll result and its next poll time, which
         then reach the listeners as one view instead of two)."""
+        if not self._history_preloaded and isinstance(event, PollSucceeded | StatuslineRead):
+            loaded = self._preload_history()
+            if loaded is not None:
+                event, more = loaded, (event, *more)
         with self._lock:
             now = self._clock.now()
             effects: list[Effect] = []
@@ -163,6 +170,24 @@ class Monitor:
             self._record(effect.reading)
         else:
             log.warning("unknown effect %r ignored", type(effect).__name__)
+
+    def _preload_history(self) -> HistoryLoaded | None:
+        """The stored readings, read once before the first reading is judged (on the thread that
+        reports it): otherwise the first forecast after a start, and the run-out popup it may
+        fire (once per cycle), would ignore the history and see the current reading alone."""
+        self._history_preloaded = True
+        if self._history is None:
+            return None
+        try:
+            now = self._clock.now()
+            digest = self._history.digest(now)
+        except Exception:
+            if not self._history_failure_logged:
+                self._history_failure_logged = True
+                log.exception("the usage history could not be updated")
+            return None
+        self._digest_at = now
+        return HistoryLoaded(digest)
 
     def _record(self, reading: Reading) -> None:
         """On the thread that reported the reading (the poller), never the tray's."""
