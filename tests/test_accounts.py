@@ -103,7 +103,8 @@ def test_each_account_reads_its_own_folder_and_never_the_default_token(tmp_path)
     default, work, empty = acc.load_accounts(env)[0]
     assert acc.credential_store(env, default).load().access_token == TOKENS["default"]
     assert acc.credential_store(env, work).load().access_token == TOKENS["work"]
-    assert acc.login_state(acc.credential_store(env, empty), env.clock.now()).state == "not logged in"
+    # never created (or deleted): said as such
+    assert acc.login_state(acc.credential_store(env, empty), env.clock.now()).state == "folder missing"
 
 
 def test_on_macos_each_folder_reads_claude_codes_hashed_keychain_item(tmp_path):
@@ -206,7 +207,7 @@ def test_add_of_a_folder_without_login_says_how_to_log_in_there(env, tmp_path):
     (tmp_path / ".claude-new").mkdir()
     code, out, err = run(env, "add", "new", str(tmp_path / ".claude-new"))
     assert code == 0 and "(not logged in)" in out
-    assert f"CLAUDE_CONFIG_DIR={tmp_path / '.claude-new'} claude" in err
+    assert err == "claude-tray: to log in there, run: CLAUDE_CONFIG_DIR=~/.claude-new claude\n"  # the home as ~
 
 
 def test_remove_forgets_an_added_account_and_leaves_its_login_alone(env, tmp_path):

@@ -24,10 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tray_monitor.credentials import CredentialStore
+from tray_monitor.errors import CredentialsNotFound, FolderMissing
 from tray_monitor.settings import ACCOUNT_NAME, DEFAULT_ACCOUNT
 
 if TYPE_CHECKING:
-    from tray_monitor.credentials import CredentialStore
     from tray_monitor.environment import Environment
     from tray_monitor.model import Credentials
 
@@ -154,10 +155,50 @@ def account_env(env: Environment, account: Account) -> Environment:
 
 
 def credential_store(env: Environment, account: Account, **keychain: Any) -> CredentialStore:
-    """`keychain`: CredentialStore's `run` and `security_path` (tests hand in a fake `security`)."""
-    from tray_monitor.credentials import CredentialStore
+    """`keychain`: CredentialStore's `run` and `security_path` (tests hand in a fake `security`).
+    Another login's store tells a folder that is gone (FolderMissing) from one without a login."""
+    if account.is_default:
+        return CredentialStore(env, **keychain)
+    return AccountStore(account_env(env, account), account.config_dir, _folder_gone(env, account), **keychain)
 
-    return CredentialStore(account_env(env, account), **keychain)
+
+class AccountStore(CredentialStore):
+    """The credential store of a login other than the default one (its own CLAUDE_CONFIG_DIR)."""
+
+    def __init__(self, env: Environment, folder: Path, gone: str, **keychain: Any):
+        super().__init__(env, **keychain)
+        self._folder = folder
+        self._gone = gone  # the FolderMissing sentence
+
+    def load(self) -> Credentials:
+        try:
+            return super().load()
+        except CredentialsNotFound:
+            if not _is_folder(self._folder):
+                raise FolderMissing(self._gone) from None
+            raise
+
+
+def _folder_gone(env: Environment, account: Account) -> str:
+    where = display_path(env, account.config_dir)
+    stop = (f"claude-tray accounts remove {account.name}" if account.origin == "added"
+            else f"take account {account.name!r} out of settings.toml")
+    return f"{where} does not exist — log in there with {claude_command(env, account)}, or stop reading it: {stop}"
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # an unreadable parent is not "gone": the store's own error says more
+        return True
+
+
+def claude_command(env: Environment, account: Account | None) -> str:
+    """How this login is logged in again (login_command.py): `claude` for the default one."""
+    from tray_monitor.login_command import login_command
+
+    folder = None if account is None or account.is_default else str(account.config_dir)
+    return login_command(folder, str(env.home), env.platform)
 
 
 def claude_json_path(env: Environment, account: Account) -> Path:
@@ -194,17 +235,19 @@ def account_label(env: Environment, account: Account) -> str:
 
 @dataclass(frozen=True)
 class LoginState:
-    state: str  # "logged in", "expired", "not logged in", "cannot read usage", "unreadable"
+    state: str  # "logged in", "expired", "not logged in", "folder missing", "cannot read usage", "unreadable"
     plan: str | None
     ok: bool
 
 
 def login_state(store: CredentialStore, now: datetime) -> LoginState:
     from tray_monitor.credentials import check_usable, plan_label
-    from tray_monitor.errors import AuthExpired, CredentialsNotFound, MonitorError, ScopeMissing
+    from tray_monitor.errors import AuthExpired, MonitorError, ScopeMissing
 
     try:
         creds: Credentials = store.load()
+    except FolderMissing:
+        return LoginState("folder missing", None, False)
     except CredentialsNotFound:
         return LoginState("not logged in", None, False)
     except MonitorError:

@@ -43,7 +43,8 @@ URGENCY_NORMAL: Urgency = "normal"
 URGENCY_CRITICAL: Urgency = "critical"
 
 #: Notification texts name commands plainly: desktops show Markdown backticks literally.
-LOGIN_AGAIN = "Run claude in a terminal to sign in again; the tray picks up the new login by itself."
+#: `{claude}` is the login's own command (login_command.py): `claude`, or with CLAUDE_CONFIG_DIR.
+LOGIN_AGAIN = "Run {claude} in a terminal to sign in again; the tray picks up the new login by itself."
 
 #: Poll outcomes (View.status) that mean "the login needs the user"; they share one popup.
 _LOGIN_LOST = ("expired", "signed_out")
@@ -56,6 +57,9 @@ class AlertSettings:
     notify_runout: bool = True  # "runs out at 15:40", once per window cycle
     runout_lead: int = 30  # minutes: only a run-out this much before the reset is news
     runout_within: int = 60  # minutes: ... and only once it is this close
+    # How this login is logged in again (login_command.py), named by the login popups and by
+    # view.py's advice: "claude" for the default login.
+    claude_command: str = "claude"
 
 
 @dataclass(frozen=True)
@@ -190,11 +194,12 @@ def evaluate(
         return replace(memory, login_alert=None, login_worked=True), tuple(notes)
     if status in _LOGIN_LOST:
         if memory.login_worked and memory.login_alert != "login_lost":
-            return replace(memory, login_alert="login_lost"), (_login_lost_notification(status),)
+            notice = _login_lost_notification(status, settings.claude_command)
+            return replace(memory, login_alert="login_lost"), (notice,)
         return memory, ()
     if status == "no_scope":
         if memory.login_alert != "no_scope":
-            return replace(memory, login_alert="no_scope"), (_no_scope_notification(),)
+            return replace(memory, login_alert="no_scope"), (_no_scope_notification(settings.claude_command),)
         return memory, ()
     # rate_limited, error: transient, nothing to tell the user by popup (the icon shows it).
     return memory, ()
@@ -353,7 +358,7 @@ def _reset_notification(window: UsageWindow, now: datetime) -> Notification:
     )
 
 
-def _login_lost_notification(status: str) -> Notification:
+def _login_lost_notification(status: str, claude: str) -> Notification:
     if status == "expired":
         summary = "Claude login expired"
     else:
@@ -361,17 +366,17 @@ def _login_lost_notification(status: str) -> Notification:
     return Notification(
         key="login",
         summary=summary,
-        body=LOGIN_AGAIN,
+        body=LOGIN_AGAIN.format(claude=claude),
         urgency=URGENCY_NORMAL,
     )
 
 
-def _no_scope_notification() -> Notification:
+def _no_scope_notification(claude: str) -> Notification:
     return Notification(
         key="login",
         summary="This Claude login cannot read usage",
         body="It is a token from claude setup-token, which cannot read usage. "
-        "Run claude in a terminal and log in there instead.",
+        f"Run {claude} in a terminal and log in there instead.",
         urgency=URGENCY_NORMAL,
     )
 

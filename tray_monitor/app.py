@@ -46,7 +46,10 @@ def _usage_source(env: Environment, account=None, background: bool = False):
                        SharedCooldown(cooldown_path(env, account), env.clock))
 
 
-def _initial_state(settings, interval: float, notifications: bool, memory, simulated: bool = False):
+def _initial_state(settings, interval: float, notifications: bool, memory, simulated: bool = False,
+                   claude_command: str = "claude"):
+    """`claude_command`: how this login is logged in again (accounts.claude_command), which the
+    view's advice and the login popups name."""
     from tray_monitor.alerts import AlertSettings
     from tray_monitor.state import MonitorState
 
@@ -57,7 +60,7 @@ def _initial_state(settings, interval: float, notifications: bool, memory, simul
         alert_memory=memory,
         alert_settings=AlertSettings(thresholds=settings.thresholds, notify_reset=settings.notify_reset,
                                      notify_runout=settings.notify_runout, runout_lead=settings.runout_lead,
-                                     runout_within=settings.runout_within),
+                                     runout_within=settings.runout_within, claude_command=claude_command),
         simulated=simulated,
     )
 
@@ -120,10 +123,12 @@ def _account_status(env: Environment, account, fresh: bool):
     one (the tray publishes the default login's only), else a request with that login's own
     source. Its forecast uses that login's own history (the tray records one per login)."""
     from tray_monitor import tray_reading
+    from tray_monitor.accounts import claude_command
     from tray_monitor.credentials import plan_label
     from tray_monitor.terminal import AccountStatus
 
     described = _account_json(env, account)
+    claude = claude_command(env, account)
     if account.is_default:
         shared = tray_reading.fetch(env)
         if shared is not None and fresh:
@@ -135,28 +140,30 @@ def _account_status(env: Environment, account, fresh: bool):
     try:
         reading, creds = _usage_source(env, account).read()
     except MonitorError as error:
-        return AccountStatus(described, None, None, error)
+        return AccountStatus(described, None, None, error, claude=claude)
     return AccountStatus(described, reading, plan_label(creds), None,
-                         history=_history_store(env, account).digest(env.clock.now()))
+                         history=_history_store(env, account).digest(env.clock.now()), claude=claude)
 
 
 def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
     """`status --account NAME` of a login other than the default: its own request."""
     from tray_monitor import terminal
+    from tray_monitor.accounts import claude_command
 
     described = _account_json(env, account)
+    claude = claude_command(env, account)
     try:
         source = _usage_source(env, account)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
         if fmt in PANEL_FORMATS:
             return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
         if as_json:
-            return terminal.print_failure_json(error, env, account=described)
+            return terminal.print_failure_json(error, env, account=described, claude=claude)
         return _fail(env, error)
     if fmt in PANEL_FORMATS:
-        return _panel_from_endpoint(env, source, fmt)
+        return _panel_from_endpoint(env, source, fmt, claude)
     return terminal.run_status(source, env, as_json=as_json, now=env.clock.now, account=described,
-                               history=_history_store(env, account).digest(env.clock.now()))
+                               history=_history_store(env, account).digest(env.clock.now()), claude=claude)
 
 
 def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> int:
@@ -239,22 +246,24 @@ def _shared_view(shared, now):
                              next_poll_at=shared.next_poll_at), now)
 
 
-def _one_shot_view(reading, plan, error, now):
+def _one_shot_view(reading, plan, error, now, claude: str = "claude"):
+    from tray_monitor.alerts import AlertSettings
     from tray_monitor.state import MonitorState
     from tray_monitor.view import view
 
-    return view(MonitorState(reading=reading, plan=plan, problem=error), now)
+    return view(MonitorState(reading=reading, plan=plan, problem=error,
+                             alert_settings=AlertSettings(claude_command=claude)), now)
 
 
-def _panel_from_endpoint(env: Environment, source, fmt: str) -> int:
+def _panel_from_endpoint(env: Environment, source, fmt: str, claude: str = "claude") -> int:
     from tray_monitor import terminal
     from tray_monitor.credentials import plan_label
 
     try:
         reading, creds = source.read()
     except MonitorError as error:
-        return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
-    return terminal.print_panel(env, fmt, _one_shot_view(reading, plan_label(creds), None, env.clock.now()))
+        return terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now(), claude))
+    return terminal.print_panel(env, fmt, _one_shot_view(reading, plan_label(creds), None, env.clock.now(), claude))
 
 
 def watch(env: Environment, interval: float, demo: bool = False, colour: str = "auto", fmt: str = "text",
@@ -387,8 +396,9 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
             alert_stores.append(DemoAlertStore())
         else:
             alert_stores.append(AlertStore(account_file(alert_store_path(env), account), clock=env.clock))
-    states = [_initial_state(settings, interval, settings.notifications, store.load(), simulated=demo)
-              for store in alert_stores]
+    states = [_initial_state(settings, interval, settings.notifications, store.load(), simulated=demo,
+                             claude_command=accounts_module.claude_command(env, account))
+              for store, account in zip(alert_stores, accounts, strict=True)]
     autostart = make_autostart(env)
     try:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
@@ -658,7 +668,7 @@ def accounts(env: Environment, action: str | None, name: str | None = None, fold
             print(f"Account {added.name!r} added: {accounts_module.display_path(env, added.config_dir)} "
                   f"({state.state}).", file=env.stdout)
             if not state.ok:
-                print(f"claude-tray: to log in there, run: CLAUDE_CONFIG_DIR={added.config_dir} claude",
+                print(f"claude-tray: to log in there, run: {accounts_module.claude_command(env, added)}",
                       file=env.stderr)
             return 0
         if action == "remove":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from tray_monitor.errors import CredentialsNotFound, MonitorError, RateLimited
+from tray_monitor.errors import CredentialsNotFound, FolderMissing, MonitorError, RateLimited
 from tray_monitor.tray.choice import SNI_WATCHER
 from tray_monitor.tray.choice import xembed_tray_owned as x_tray_owned
 
@@ -183,6 +183,8 @@ def check_credentials(store, now: datetime, environ=None) -> tuple[list[Check], 
 
     try:
         creds = store.load()
+    except FolderMissing as error:  # another login's folder is gone: the sentence is the whole advice
+        return [Check("credentials", FAIL, plain(error.message))], None
     except MonitorError as error:
         finding, fix = split_advice(error.message)
         fix = fix or "run claude in a terminal and log in"
@@ -440,7 +442,9 @@ def doctor_checks(env, store, client, offline: bool, probes: Probes | None = Non
         checks.append(account_header(other.account.name, other.label, other.folder))
         found, other_creds = check_credentials(other.store, now, env.environ)
         # `claude` alone logs in (and refreshes) the default login; this one lives in its folder.
-        own = f"run CLAUDE_CONFIG_DIR={other.account.config_dir} claude"
+        from tray_monitor.accounts import claude_command
+
+        own = f"run {claude_command(env, other.account)}"
         checks += [Check(c.name, c.level, c.detail, c.fix.replace("run claude", own, 1) if c.fix else None)
                    for c in found]
         checks.append(check_endpoint(env, client, other_creds, offline, other.account))

@@ -28,6 +28,11 @@ class CredentialsNotFound(MonitorError):
     status = "signed_out"
 
 
+class FolderMissing(CredentialsNotFound):
+    """Another login's config folder (issue 15) no longer exists: its message is the whole advice
+    (remove the account, or log in there again), shown as it is."""
+
+
 class CredentialsUnreadable(MonitorError):
     """The store exists but cannot be read or parsed (corrupt, half-written, permission denied)."""
 

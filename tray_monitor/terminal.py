@@ -30,6 +30,7 @@ from tray_monitor.fmt import (
 )
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import binding_id, binding_line, forecast_json, outlooks
+from tray_monitor.login_command import DEFAULT_COMMAND
 from tray_monitor.model import Reading
 from tray_monitor.view import (
     View,
@@ -367,10 +368,12 @@ def failure_json(error: MonitorError, message: str) -> dict:
     }
 
 
-def print_failure_json(error: MonitorError, env, now: datetime | None = None, account: dict | None = None) -> int:
+def print_failure_json(error: MonitorError, env, now: datetime | None = None, account: dict | None = None,
+                       claude: str = DEFAULT_COMMAND) -> int:
     """A command that failed before it could read (e.g. a bad API URL): the same stable JSON
-    object on stdout and the sentence on stderr; returns the exit code 1."""
-    message = problem_message(error, None, now or env.clock.now(), polling=False)
+    object on stdout and the sentence on stderr; returns the exit code 1. `claude`: the login's
+    command in the advice (login_command.py)."""
+    message = problem_message(error, None, now or env.clock.now(), polling=False, claude=claude)
     data = failure_json(error, message)
     if account is not None:
         data["account"] = account
@@ -399,14 +402,15 @@ def _say(env, message: str) -> None:
 
 def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime], simulated: bool = False,
                plan: str | None = None, origin: str | None = None, account: AccountJson | None = None,
-               history: HistoryDigest | None = None) -> int:
+               history: HistoryDigest | None = None, claude: str = DEFAULT_COMMAND) -> int:
     """One reading, printed; 0 with a reading, 1 without (the reason and the fix on stderr).
 
     `now` may be a clock function: it is then read after the request, so countdowns start from
     the moment the numbers arrived. `simulated` (--demo) marks the title and the JSON. A source
     that returns no credentials (the running tray's shared reading) names the `plan` itself, and
     `origin` ("from the running tray, 40 s ago") says where the numbers came from. `account`
-    (`status --account NAME` of another login than the default) names it in the title and the JSON."""
+    (`status --account NAME` of another login than the default) names it in the title and the JSON,
+    and `claude` is that login's command in the advice (login_command.py)."""
     from tray_monitor.credentials import plan_label
 
     out = env.stdout
@@ -415,8 +419,8 @@ def run_status(source, env, as_json: bool, now: datetime | Callable[[], datetime
     except MonitorError as error:
         now = now() if callable(now) else now
         if as_json:
-            return print_failure_json(error, env, now, account)
-        _say(env, problem_message(error, None, now, polling=False))
+            return print_failure_json(error, env, now, account, claude)
+        _say(env, problem_message(error, None, now, polling=False, claude=claude))
         return 1
     except Exception:
         if not as_json:
@@ -484,6 +488,7 @@ class AccountStatus:
     error: MonitorError | None
     origin: str | None = None  # "from the running tray, 40 s ago"
     history: HistoryDigest | None = None  # this login's own stored readings, for its forecast
+    claude: str = DEFAULT_COMMAND  # the login's command in the advice (login_command.py)
 
 
 def _status_object(result: AccountStatus, now: datetime) -> dict:
@@ -492,7 +497,7 @@ def _status_object(result: AccountStatus, now: datetime) -> dict:
         data["from_tray"] = result.origin is not None
         return data
     assert result.error is not None
-    return failure_json(result.error, problem_message(result.error, None, now, polling=False))
+    return failure_json(result.error, problem_message(result.error, None, now, polling=False, claude=result.claude))
 
 
 def print_accounts_status(results: list[AccountStatus], env, as_json: bool, now: datetime) -> int:
@@ -520,7 +525,7 @@ def print_accounts_status(results: list[AccountStatus], env, as_json: bool, now:
             continue
         assert r.error is not None
         title = printable(fit(_titled(title_text(None, r.error.status), label), width), charset)
-        message = problem_message(r.error, None, now, polling=False)
+        message = problem_message(r.error, None, now, polling=False, claude=r.claude)
         blocks.append([title, *footer_lines((message,), width, charset)])
     out.write("\n\n".join("\n".join(block) for block in blocks) + "\n")
     out.flush()

@@ -13,6 +13,7 @@ from tray_monitor.errors import (
     AuthExpired,
     BadResponse,
     CredentialsNotFound,
+    FolderMissing,
     MonitorError,
     RateLimited,
     ScopeMissing,
@@ -22,6 +23,7 @@ from tray_monitor.errors import (
 from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import Outlook, binding_id, binding_line, outlook_text, outlooks, tooltip_clause
+from tray_monitor.login_command import DEFAULT_COMMAND
 from tray_monitor.model import (
     ExtraUsage,
     IconSpec,
@@ -304,16 +306,23 @@ def _retry_clause(next_poll_at: datetime | None, now: datetime) -> str:
 
 
 def problem_message(
-    problem: MonitorError, next_poll_at: datetime | None, now: datetime, polling: bool = True
+    problem: MonitorError, next_poll_at: datetime | None, now: datetime, polling: bool = True,
+    claude: str = DEFAULT_COMMAND,
 ) -> str:
     """What to do about a failed poll, one sentence. `polling` False is a one-shot `status`: nothing
-    retries by itself, so a passing failure is told with the error's own sentence instead."""
+    retries by itself, so a passing failure is told with the error's own sentence instead.
+    `claude` is the login's command (login_command.py): `claude` for the default login, else one
+    naming its CLAUDE_CONFIG_DIR folder."""
     if isinstance(problem, AuthExpired):
-        return "Login expired — run claude in a terminal"
+        return f"Login expired — run {claude} in a terminal"
+    if isinstance(problem, FolderMissing):
+        return problem.message
     if isinstance(problem, CredentialsNotFound):
+        if claude != DEFAULT_COMMAND:  # another login's folder: installing and the demo are beside the point
+            return f"No Claude Code login — run {claude} and log in"
         return "No Claude Code login — install Claude Code and run claude, or try claude-tray --demo"
     if isinstance(problem, ScopeMissing):
-        return problem.summary or "This login cannot read usage (setup token) — log in with claude"
+        return problem.summary or f"This login cannot read usage (setup token) — log in with {claude}"
     if isinstance(problem, RateLimited):
         limited = problem.summary or "Rate limited by the usage endpoint"
         if not polling:
@@ -461,7 +470,8 @@ def view(state: MonitorState, now: datetime) -> View:
     status = derive_status(state, now)
     reading = state.reading
     binding = binding_window(reading, state.pinned_window)
-    message = problem_message(state.problem, state.next_poll_at, now) if state.problem is not None else None
+    message = (problem_message(state.problem, state.next_poll_at, now, claude=state.alert_settings.claude_command)
+               if state.problem is not None else None)
     icon = _icon(status, reading, binding)
     ahead = outlooks(reading, state.history, now) if status in ("ok", "stale", "rate_limited") else ()
     return View(
