@@ -34,7 +34,7 @@ from tray_monitor.errors import (
 )
 from tray_monitor.model import Credentials, Reading, UsageWindow
 from tray_monitor.poller import THREAD_NAME, TICK_AFTER_CHANGE, TICK_AT_MOST_EVERY, WAKE_EVERY, Poller
-from tray_monitor.state import PollFailed, PollScheduled, PollSucceeded, Tick
+from tray_monitor.state import MonitorState, PollFailed, PollScheduled, PollSucceeded, Tick
 
 T0 = datetime(2026, 9, 1, 12, 0, tzinfo=timezone.utc)
 HOUR = 3600.0
@@ -394,6 +394,22 @@ def test_a_simulated_source_may_declare_a_shorter_minimum():
     source = FakeSource(clock, ok)
     source.min_interval = 1
     assert Poller(source, RecordingMonitor(), clock, 5).interval == 5
+
+
+def test_without_an_interval_it_polls_at_the_one_the_monitor_state_holds():
+    # The tray: --interval (or the settings) is kept in MonitorState only; the schedule reads it.
+    clock = FakeClock(T0)
+    monitor = RecordingMonitor()
+    monitor.state = MonitorState(interval=300)
+    poller = Poller(FakeSource(clock, ok), monitor, clock)
+    assert poller.interval == 300
+    poller.step_once()
+    clock.advance(299)
+    poller.step_once()
+    assert len(monitor.of(PollSucceeded)) == 1
+    clock.advance(1)
+    poller.step_once()
+    assert len(monitor.of(PollSucceeded)) == 2
 
 
 def test_a_result_arriving_after_stop_is_dropped():

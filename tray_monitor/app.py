@@ -285,7 +285,9 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
     if shared is not None and tray_reading.is_fresh(shared, env.clock.now()):
         tray_source = tray_reading.TraySource(env)
         source = tray_source
-        state_interval, poll_interval = shared.interval, tray_source.min_interval
+        # The reading is the tray's, so it turns stale by the tray's interval; the tray itself is
+        # asked every few seconds.
+        interval, ask_every = shared.interval, tray_source.min_interval
         plan_of = lambda _creds: tray_source.plan  # noqa: E731
         note = "From the running claude-tray (no request of its own)"
     else:
@@ -295,34 +297,35 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
             return _fail(env, error)
         if demo:
             interval = DEMO_INTERVAL
-        state_interval = poll_interval = interval
+        ask_every = None  # the state's interval
         plan_of = None
     # The terminal view shows; the tray (if it runs) is the one that notifies.
     # Following a running tray, the tray records the history; this view must not record it twice.
     history = None if demo or note is not None else _history_store(env)
-    monitor = Monitor(_initial_state(settings, state_interval, False, AlertMemory(), simulated=demo), env.clock,
+    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
                       NullNotifier(), None, history=history)
     if plan_of is not None:
-        poller = Poller(source, monitor, env.clock, poll_interval, plan_of=plan_of)
+        poller = Poller(source, monitor, env.clock, ask_every, plan_of=plan_of)
     else:
-        poller = Poller(source, monitor, env.clock, poll_interval)
+        poller = Poller(source, monitor, env.clock, ask_every)
     if fmt in PANEL_FORMATS:
         return terminal.run_watch_panel(monitor, poller, env, threading.Event(), fmt)
     return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour, note=note)
 
 
-def _tray_poller(env: Environment, source, monitor, interval: float, demo: bool, first_poll_in: float = 0.0):
+def _tray_poller(env: Environment, source, monitor, demo: bool, first_poll_in: float = 0.0):
     """The tray's poller asks politely (schedule.py): jittered waits, stretched up to 10 minutes
-    while Claude Code is idle (its transcripts are watched; the demo has none). `first_poll_in`:
-    with several logins, this one's share of the interval before its first request."""
+    while Claude Code is idle (its transcripts are watched; the demo has none), at the interval of
+    the monitor's state. `first_poll_in`: with several logins, this one's share of the interval
+    before its first request."""
     from tray_monitor.activity import TranscriptActivity, projects_dir
     from tray_monitor.poller import Poller
     from tray_monitor.schedule import JITTER
 
     if demo:
-        return Poller(source, monitor, env.clock, interval)
+        return Poller(source, monitor, env.clock)
     activity = TranscriptActivity(projects_dir(env.environ, env.home))
-    return Poller(source, monitor, env.clock, interval, jitter=JITTER, activity=activity.latest,
+    return Poller(source, monitor, env.clock, jitter=JITTER, activity=activity.latest,
                   first_poll_in=first_poll_in)
 
 
@@ -439,7 +442,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
                                   history=None if demo else _history_store(env, account))
         account_env = env if account is None else accounts_module.account_env(env, account)
         parts.append(AccountPart(name, label, account_monitor,
-                                 _tray_poller(account_env, source, account_monitor, interval, demo, offset)))
+                                 _tray_poller(account_env, source, account_monitor, demo, offset)))
     default_monitor = parts[0].monitor
     # One login: its own monitor and poller, exactly as before accounts. Several: groups over them.
     monitor = MonitorGroup(parts, settings.icon_account) if several else default_monitor

@@ -22,7 +22,7 @@ from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import format_clock
 from tray_monitor.model import Credentials, Reading
 from tray_monitor.shared_reading import FedReading
-from tray_monitor.state import Event, PollFailed, PollScheduled, PollSucceeded, StatuslineRead, Tick
+from tray_monitor.state import Event, MonitorState, PollFailed, PollScheduled, PollSucceeded, StatuslineRead, Tick
 
 log = logging.getLogger("tray_monitor.poller")
 
@@ -73,6 +73,11 @@ class ReadingSource(Protocol):
 class EventSink(Protocol):
     """Who hears what the poller learns: monitor.Monitor."""
 
+    @property
+    def state(self) -> MonitorState:
+        """Read once, at construction, for its `interval` (unless the poller is given one)."""
+        ...
+
     def handle(self, event: Event, *more: Event) -> None: ...
 
     def next_text_change(self, now: datetime) -> datetime | None:
@@ -88,11 +93,15 @@ def _default_plan_label(creds: Credentials) -> str | None:
 
 class Poller:
     def __init__(self, source: ReadingSource, monitor: EventSink, clock: Clock,
-                 interval: float = sch.DEFAULT_INTERVAL, *,
+                 interval: float | None = None, *,
                  plan_of: Callable[[Credentials], str | None] = _default_plan_label,
                  error_pause: float = ERROR_PAUSE, jitter: float = 0.0, rng: random.Random | None = None,
                  activity: Callable[[], float | None] | None = None, first_poll_in: float = 0.0):
-        """`jitter` (schedule.JITTER for the tray): each wait after a success is the interval times
+        """`interval`: seconds between requests; None (the tray) reads the one the monitor's state
+        holds (`MonitorState.interval`, from the command line or the settings); `watch` following a
+        running tray passes its own, shorter one (the tray is asked every few seconds). The
+        schedule keeps it, raised to the source's floor (`schedule.clamp_interval`).
+        `jitter` (schedule.JITTER for the tray): each wait after a success is the interval times
         1 +- jitter. `activity`: the newest Claude Code transcript write (epoch seconds), asked at
         every wake-up (activity.TranscriptActivity.latest); without it the wait never stretches.
         `first_poll_in`: seconds before the first request (a refresh asks at once all the same)."""
@@ -108,6 +117,8 @@ class Poller:
         self._plan_of = plan_of
         self._error_pause = error_pause
         self._lock = threading.Lock()  # guards _schedule (request_refresh runs on other threads)
+        if interval is None:
+            interval = monitor.state.interval
         self._schedule = sch.new_schedule(interval, clock.monotonic(), clock.now(), source.min_interval)
         if first_poll_in > 0:  # several logins: their polls spread over the interval (tray_accounts.py)
             self._schedule = replace(self._schedule, next_poll_mono=clock.monotonic() + first_poll_in)

@@ -100,6 +100,8 @@ _WAIT_FOR_STORE = (AuthExpired, CredentialsNotFound, ScopeMissing, CredentialsUn
 
 @dataclass(frozen=True)
 class Schedule:
+    # The state's interval (MonitorState.interval, read when the poller is built) raised to the
+    # source's floor; `watch` following a tray asks it more often than the tray's interval.
     interval: float = DEFAULT_INTERVAL
     next_poll_mono: float = 0.0  # when the next request is due (unused while waiting for the store)
     failure_kind: str | None = None  # None | RATE_LIMITED | TRANSIENT | WAITING_FOR_STORE

@@ -16,6 +16,7 @@ from tray_monitor.errors import MonitorError
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import outlooks
 from tray_monitor.model import Reading
+from tray_monitor.schedule import DEFAULT_INTERVAL
 from tray_monitor.shared_reading import FedReading, with_reading
 
 
@@ -26,7 +27,10 @@ class MonitorState:
     plan: str | None = None  # "Pro", "Max 5x", ... from the credentials of the last success
     last_attempt_at: datetime | None = None
     next_poll_at: datetime | None = None  # wall-clock estimate for "retrying at"; None = waiting for login
-    interval: float = 120
+    # Seconds between polls: the one place it is kept (--interval or the settings, via app.py).
+    # The poller's schedule reads it; the view turns a reading stale after STALE_AFTER_INTERVALS
+    # of them; the shared reading publishes it. `watch` following a tray holds the tray's here.
+    interval: float = DEFAULT_INTERVAL
     pinned_window: str | None = None  # settings.icon_window: the window the icon shows
     notifications_enabled: bool = True
     alert_memory: AlertMemory = field(default_factory=AlertMemory)
