@@ -338,6 +338,24 @@ def _history_store(env: Environment, account=None):
     return HistoryStore(account_file(history_path(env), account), clock=env.clock)
 
 
+#: Benchmarks only (benchmarks/bench.py, issue 14's A/B): "1" runs the tray without the usage
+#: history and the forecast, as it was before they existed. Not a user setting; not documented for users.
+BENCH_NO_HISTORY = "CLAUDE_TRAY_BENCH_NO_HISTORY"
+
+
+def _without_history(env: Environment) -> bool:
+    """BENCH_NO_HISTORY set: no history store, and every forecast empty (the view and the run-out
+    popup ask forecast_view.outlooks through these two modules)."""
+    if env.environ.get(BENCH_NO_HISTORY) != "1":
+        return False
+    from tray_monitor import state, view
+
+    for module in (state, view):
+        setattr(module, "outlooks", lambda *args: ())  # noqa: B010 - a module's function, on purpose
+    log.info("%s=1: no usage history, no forecast (benchmark)", BENCH_NO_HISTORY)
+    return True
+
+
 def _demo_source(env: Environment):
     from tray_monitor.demo import DemoSource
 
@@ -431,6 +449,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
 
         notifier = DemoNotifier(notifier)
     several = len(accounts) > 1
+    no_history = demo or _without_history(env)
     parts: list[AccountPart] = []
     offsets = first_poll_offsets(len(accounts), interval)
     for account, source, state, alert_store, offset in zip(accounts, sources, states, alert_stores, offsets,
@@ -439,7 +458,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         label = account_label(env, account) if several and account is not None else name
         own_notifier = NamedNotifier(notifier, name, label) if several else notifier
         account_monitor = Monitor(state, env.clock, own_notifier, alert_store,
-                                  history=None if demo else _history_store(env, account))
+                                  history=None if no_history else _history_store(env, account))
         account_env = env if account is None else accounts_module.account_env(env, account)
         parts.append(AccountPart(name, label, account_monitor,
                                  _tray_poller(account_env, source, account_monitor, demo, offset)))
