@@ -188,3 +188,134 @@ def test_a_logins_popups_name_it_and_never_replace_another_logins():
     assert sent == [Notification(key="work:window:five_hour", summary="me@w.x: Session at 90%", body="b",
                                  urgency="normal")]
     assert named.capability == "x"
+
+
+# ----------------------------------------------------------------------------- logins while running
+
+
+class StoppablePoller(FakePoller):
+    def __init__(self, outcome=RefreshOutcome.ACCEPTED):
+        super().__init__(outcome)
+        self.stopped = False
+
+    def stop(self, timeout=1.0):
+        self.stopped, self.started = True, False
+
+
+def account(name: str):
+    from pathlib import Path
+
+    from tray_monitor.accounts import Account
+
+    return Account(name, Path(f"/home/u/.claude-{name}"), "default" if name == "default" else "added")
+
+
+def running_logins(percents: dict[str, float]):
+    """A TrayLogins over fake monitors and pollers; `percents` is what each login would read."""
+    from tray_monitor.tray_accounts import TrayLogins
+
+    built: list[str] = []
+
+    def build(acct, first_poll_in):
+        built.append((acct.name, first_poll_in))
+        return AccountPart(acct.name, acct.name, FakeMonitor(view_at(percents[acct.name])), StoppablePoller(), acct)
+
+    monitors = MonitorGroup([])
+    pollers = PollerGroup(monitors)
+    logins = TrayLogins(build, lambda acct: f"{acct.name}@x", monitors, pollers)
+    return logins, monitors, pollers, built
+
+
+def test_a_login_added_while_running_is_built_started_asked_at_once_and_shown():
+    logins, monitors, pollers, built = running_logins({"default": 40, "work": 95, "play": 10})
+    logins.update([account("default"), account("play")], None, interval=120)
+    assert built == [("default", 0), ("play", 60)]  # at start: spread over the interval
+    shown = []
+    monitors.subscribe(shown.append)
+    pollers.start()
+    reply = logins.update([account("default"), account("play"), account("work")], None)
+    assert reply == "logins: default, play, work (added work)"
+    assert built[-1] == ("work", 0)  # a login added later asks at once
+    parts = monitors.parts
+    assert [p.name for p in parts] == ["default", "play", "work"] and parts[2].poller.started
+    assert [p.label for p in parts] == ["default@x", "play@x", "work@x"]
+    assert shown and shown[-1].icon.percent == 95 and len(shown[-1].sections) == 3  # the tray heard at once
+    parts[2].monitor.listeners[0](parts[2].monitor.v)  # the new login's own views reach the tray too
+    assert len(shown) == 2
+    assert logins.update([account("default"), account("play"), account("work")], None) == \
+        "logins: default, play, work"  # nothing changed: nothing rebuilt
+    assert len(built) == 3
+
+
+def test_a_removed_login_stops_polling_and_leaves_the_menu_icon_and_tooltip():
+    logins, monitors, pollers, _ = running_logins({"default": 40, "work": 95})
+    logins.update([account("default"), account("work")], None, interval=120)
+    shown = []
+    monitors.subscribe(shown.append)
+    pollers.start()
+    work = monitors.parts[1]
+    assert logins.update([account("default")], None) == "logins: default (removed work)"
+    assert work.poller.stopped and work.monitor.listeners == []  # no longer heard
+    alone = shown[-1]
+    assert alone.sections == () and alone.icon.percent == 40 and "work" not in alone.tooltip
+    assert "work@x" not in info(alone) and not alone.icon.other_critical
+    assert pollers.request_refresh() == "Refreshing now."  # one login again: its sentence as it is
+    assert logins.label_for("default") is None  # its popups unnamed again
+
+
+def test_a_login_moved_to_another_folder_is_a_new_one():
+    from dataclasses import replace as dc_replace
+
+    logins, monitors, _, built = running_logins({"default": 40, "work": 95})
+    logins.update([account("default"), account("work")], None)
+    old_work = monitors.parts[1]
+    moved = dc_replace(account("work"), config_dir=account("work").config_dir.with_name(".claude-job"))
+    logins.update([account("default"), moved], None)
+    assert monitors.parts[1] is not old_work and old_work.poller.stopped and len(built) == 3
+
+
+def test_a_login_that_cannot_be_built_is_left_out_and_said_in_the_log(caplog):
+    from tray_monitor.tray_accounts import TrayLogins
+
+    def build(acct, _offset):
+        if acct.name == "work":
+            raise OSError("disk gone")
+        return AccountPart(acct.name, acct.name, FakeMonitor(view_at(40)), StoppablePoller(), acct)
+
+    monitors = MonitorGroup([])
+    logins = TrayLogins(build, lambda acct: acct.name, monitors, PollerGroup(monitors))
+    assert logins.update([account("default"), account("work")], None) == "logins: default"
+    assert "could not be added" in caplog.text
+
+
+def test_popups_are_named_only_while_there_are_several_logins():
+    sent = []
+
+    class Inner:
+        def send(self, notification):
+            sent.append(notification)
+
+    logins, monitors, _, _ = running_logins({"default": 40, "work": 95})
+    logins.update([account("default")], None)
+    named = NamedNotifier(Inner(), "default", lambda: logins.label_for("default"))
+    popup = Notification(key="window:five_hour", summary="Session at 90%", body="b", urgency="normal")
+    named.send(popup)
+    logins.update([account("default"), account("work")], None)
+    named.send(popup)
+    assert sent == [popup, Notification(key="default:window:five_hour", summary="default@x: Session at 90%",
+                                        body="b", urgency="normal")]
+
+
+def test_the_settings_files_check_sees_a_change_once(tmp_path):
+    from tests.envs import temp_env
+    from tests.logins import write_toml
+    from tray_monitor.settings import save_preference
+    from tray_monitor.tray_accounts import SettingsFilesCheck
+
+    env = temp_env(tmp_path)
+    check = SettingsFilesCheck(env)
+    assert not check.changed()
+    write_toml(env, 'accounts = [{ name = "work", config_dir = "~/.claude-work" }]\n')
+    assert check.changed() and not check.changed()
+    save_preference(env, "accounts", {"play": str(tmp_path / ".claude-play")})
+    assert check.changed() and not check.changed()

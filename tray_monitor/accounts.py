@@ -31,6 +31,7 @@ from tray_monitor.settings import ACCOUNT_NAME, DEFAULT_ACCOUNT
 if TYPE_CHECKING:
     from tray_monitor.environment import Environment
     from tray_monitor.model import Credentials
+    from tray_monitor.settings import Settings
 
 Origin = Literal["default", "settings", "added"]
 
@@ -134,11 +135,13 @@ def expand_folder(text: str, env: Environment) -> Path:
     return Path(text)
 
 
-def load_accounts(env: Environment) -> tuple[list[Account], list[str]]:
-    """Every account, the default first, and the warnings (settings.toml's own are the settings')."""
+def load_accounts(env: Environment, settings: Settings | None = None) -> tuple[list[Account], list[str]]:
+    """Every account, the default first, and the warnings (settings.toml's own are the settings').
+    `settings`: read afresh (a running tray re-reading its files), else the environment's."""
     from tray_monitor.settings import load_preferences, preferences_path
 
-    settings, _ = env.loaded_settings
+    if settings is None:
+        settings, _ = env.loaded_settings
     configured = [(name, expand_folder(folder, env)) for name, folder in settings.accounts]
     prefs, _ = load_preferences(env)
     added = prefs.get("accounts", {})

@@ -338,24 +338,6 @@ def _history_store(env: Environment, account=None):
     return HistoryStore(account_file(history_path(env), account), clock=env.clock)
 
 
-#: Benchmarks only (benchmarks/bench.py, issue 14's A/B): "1" runs the tray without the usage
-#: history and the forecast, as it was before they existed. Not a user setting; not documented for users.
-BENCH_NO_HISTORY = "CLAUDE_TRAY_BENCH_NO_HISTORY"
-
-
-def _without_history(env: Environment) -> bool:
-    """BENCH_NO_HISTORY set: no history store, and every forecast empty (the view and the run-out
-    popup ask forecast_view.outlooks through these two modules)."""
-    if env.environ.get(BENCH_NO_HISTORY) != "1":
-        return False
-    from tray_monitor import state, view
-
-    for module in (state, view):
-        setattr(module, "outlooks", lambda *args: ())  # noqa: B010 - a module's function, on purpose
-    log.info("%s=1: no usage history, no forecast (benchmark)", BENCH_NO_HISTORY)
-    return True
-
-
 def _demo_source(env: Environment):
     from tray_monitor.demo import DemoSource
 
@@ -373,9 +355,17 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     from tray_monitor.monitor import AlertMemoryStore, Monitor
     from tray_monitor.notifier import make_notifier
     from tray_monitor.runtime import claude_config_dir
+    from tray_monitor.settings import load_settings
     from tray_monitor.shared_reading import BadFeed, parse_feed
     from tray_monitor.tray import NoGraphicalSession, TrayAdapter
-    from tray_monitor.tray_accounts import AccountPart, MonitorGroup, NamedNotifier, PollerGroup, first_poll_offsets
+    from tray_monitor.tray_accounts import (
+        AccountPart,
+        MonitorGroup,
+        NamedNotifier,
+        PollerGroup,
+        SettingsFilesCheck,
+        TrayLogins,
+    )
     from tray_monitor.tray_controller import TrayController
     from tray_monitor.tray_reading import ReadingPublisher, remove_stale_file
 
@@ -400,26 +390,12 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     limit_malloc_arenas(env.platform)
 
     accounts = [None] if demo else _chosen_accounts(env, None)  # the default login first
-    sources = []
-    try:
-        for account in accounts:
-            sources.append(_demo_source(env) if demo else _usage_source(env, account, background=True))
+    try:  # a bad CLAUDE_TRAY_API_URL is said before any icon shows
+        first_source = _demo_source(env) if demo else _usage_source(env, accounts[0], background=True)
     except MonitorError as error:
         lock.release()
         return _fail(env, error)
 
-    alert_stores: list[AlertMemoryStore] = []
-    for account in accounts:
-        if demo:
-            # Simulated windows must not leave "already notified" marks that a real run would read.
-            from tray_monitor.demo import DemoAlertStore
-
-            alert_stores.append(DemoAlertStore())
-        else:
-            alert_stores.append(AlertStore(account_file(alert_store_path(env), account), clock=env.clock))
-    states = [_initial_state(settings, interval, settings.notifications, store.load(), simulated=demo,
-                             claude_command=accounts_module.claude_command(env, account))
-              for store, account in zip(alert_stores, accounts, strict=True)]
     autostart = make_autostart(env)
     try:
         autostart.follow()  # the login entry follows this install if it moved; never re-creates a deleted one
@@ -448,25 +424,51 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         from tray_monitor.demo import DemoNotifier
 
         notifier = DemoNotifier(notifier)
-    several = len(accounts) > 1
-    no_history = demo or _without_history(env)
-    parts: list[AccountPart] = []
-    offsets = first_poll_offsets(len(accounts), interval)
-    for account, source, state, alert_store, offset in zip(accounts, sources, states, alert_stores, offsets,
-                                                           strict=True):
+    monitor = MonitorGroup([])
+    poller = PollerGroup(monitor)
+
+    def build_login(account, first_poll_in: float) -> AccountPart:
+        """One login's own source, alert memory, history, monitor and poller (issue 15)."""
         name = account.name if account is not None else "default"
-        label = account_label(env, account) if several and account is not None else name
-        own_notifier = NamedNotifier(notifier, name, label) if several else notifier
+        source = first_source if account is accounts[0] else _usage_source(env, account, background=True)
+        if demo:
+            # Simulated windows must not leave "already notified" marks that a real run would read.
+            from tray_monitor.demo import DemoAlertStore
+
+            alert_store: AlertMemoryStore = DemoAlertStore()
+        else:
+            alert_store = AlertStore(account_file(alert_store_path(env), account), clock=env.clock)
+        running = monitor.parts  # a login added later follows the Notifications toggle as it is now
+        notifications = running[0].monitor.state.notifications_enabled if running else settings.notifications
+        state = _initial_state(settings, interval, notifications, alert_store.load(), simulated=demo,
+                               claude_command=accounts_module.claude_command(env, account))
+        own_notifier = NamedNotifier(notifier, name, lambda: logins.label_for(name))
         account_monitor = Monitor(state, env.clock, own_notifier, alert_store,
-                                  history=None if no_history else _history_store(env, account))
+                                  history=None if demo else _history_store(env, account))
         account_env = env if account is None else accounts_module.account_env(env, account)
-        parts.append(AccountPart(name, label, account_monitor,
-                                 _tray_poller(account_env, source, account_monitor, demo, offset)))
-    default_monitor = parts[0].monitor
-    # One login: its own monitor and poller, exactly as before accounts. Several: groups over them.
-    monitor = MonitorGroup(parts, settings.icon_account) if several else default_monitor
-    poller = PollerGroup(parts) if several else parts[0].poller
+        return AccountPart(name, name, account_monitor,
+                           _tray_poller(account_env, source, account_monitor, demo, first_poll_in), account)
+
+    logins = TrayLogins(build_login, lambda account: account_label(env, account), monitor, poller)
+    logins.update(accounts, settings.icon_account, interval)  # first polls spread over the interval
+    default_monitor = monitor.parts[0].monitor
     publisher = ReadingPublisher(env, default_monitor)  # the shared reading is the default login's
+
+    def reread_accounts() -> str:
+        """settings.toml and preferences.json read again: logins added or removed while running."""
+        fresh, _ = load_settings(env)
+        found, warnings = accounts_module.load_accounts(env, fresh)
+        for warning in warnings:
+            log.warning("accounts: %s", warning)
+        return logins.update(found, fresh.icon_account)
+
+    watched = SettingsFilesCheck(env)
+
+    def recheck_accounts(_view) -> None:
+        # On the default login's thread after each of its polls: two stat() calls, nothing more
+        # unless a settings file changed (an edited settings.toml reaches a running tray).
+        if watched.changed():
+            reread_accounts()
 
     def take_statusline(text: str) -> str:
         # `claude-tray statusline` hands over Claude Code's session and weekly windows.
@@ -476,9 +478,11 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
             fed = parse_feed(text, env.clock.now())
         except BadFeed as error:
             return f"ignored: {error}"
+        parts = monitor.parts
         if fed.config_dir is None:
             return parts[0].poller.feed_statusline(fed)
-        for account, part in zip(accounts, parts, strict=True):  # the login whose folder it is
+        for part in parts:  # the login whose folder it is
+            account = part.account
             folder = claude_config_dir(env.environ if account is None else
                                        accounts_module.account_env(env, account).environ)
             if fed.config_dir == folder:
@@ -492,12 +496,15 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         "view": lambda: describe_tray(monitor.view(), tray_adapter, autostart),
         "autostart": tray_adapter.recheck_autostart,  # sent by `claude-tray autostart enable|disable`
         "reading": publisher.current,  # what `status`, `watch` and the panel formats show
+        # sent by `claude-tray accounts add|remove`; the demo's one simulated login stays alone
+        "accounts": (lambda: "ignored: this tray shows simulated usage (--demo)") if demo else reread_accounts,
     }, arg_handlers={"statusline": take_statusline})
     controller.bind(monitor=monitor, poller=poller, notifier=notifier, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
     remove_stale_file(env)  # left by a tray that died; we hold the lock now
     if not demo:  # simulated numbers must not reach the statusline or a panel
         default_monitor.subscribe(publisher.on_view)
+        default_monitor.subscribe(recheck_accounts)
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())
@@ -667,6 +674,20 @@ def _tell_running_tray(env: Environment, command: str) -> None:
         log.debug("the running tray was not told %r: %s", command, error.message)
 
 
+def _tell_tray_about_accounts(env: Environment) -> None:
+    """A running tray reads the accounts again at once (it would notice the changed
+    preferences.json at its next poll of the default login anyway)."""
+    from tray_monitor import instance
+
+    try:
+        reply = instance.send_command(env, "accounts", timeout=5.0)
+    except MonitorError as error:
+        log.debug("the running tray was not told about the accounts: %s", error.message)
+        return
+    if reply.startswith("logins: "):
+        print(f"The running claude-tray shows them now ({reply}).", file=env.stdout)
+
+
 def config(env: Environment) -> int:
     from tray_monitor.settings import format_config
 
@@ -692,12 +713,14 @@ def accounts(env: Environment, action: str | None, name: str | None = None, fold
             if not state.ok:
                 print(f"claude-tray: to log in there, run: {accounts_module.claude_command(env, added)}",
                       file=env.stderr)
+            _tell_tray_about_accounts(env)
             return 0
         if action == "remove":
             assert name is not None
             removed = accounts_module.remove_account(env, name)
             print(f"Account {removed.name!r} removed (its login in "
                   f"{accounts_module.display_path(env, removed.config_dir)} is untouched).", file=env.stdout)
+            _tell_tray_about_accounts(env)
             return 0
     except AccountProblem as problem:
         print(f"claude-tray: {problem}", file=env.stderr)
