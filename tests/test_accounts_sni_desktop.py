@@ -56,6 +56,15 @@ def pixmaps_are(props: dict, spec: IconSpec) -> bool:
                for w, h, data in props["IconPixmap"])
 
 
+def assert_no_token_in(world, daemon, *outputs) -> None:
+    """The canary over dunst, the log, the data files, the tray's own output, and every command's."""
+    assert_no_token(world, daemon)
+    texts = [t for done in outputs for t in (done.stdout, done.stderr)]
+    texts += [p.read_bytes().decode("utf-8", "replace") for p in (world.home / ".config").rglob("*") if p.is_file()]
+    for token in TOKENS.values():
+        assert not any(token.split("-ACCT")[1] in text for text in texts)
+
+
 def quit_tray(world, app) -> None:
     assert world.control("quit") == "quitting"
     assert app.wait_exit(15) == 0
@@ -186,4 +195,31 @@ def test_accounts_add_and_remove_reach_the_running_tray_and_a_deleted_folder_is_
     quit_tray(world, app)  # joins the pollers: no request of the removed logins is still on its way
     assert world.api.count(TOKENS["work"]) == work_requests
     assert world.api.wrong_tokens == []
-    assert_no_token(world, daemon)
+    assert_no_token_in(world, daemon, added, removed)
+
+
+def test_a_hand_edited_settings_toml_reaches_the_running_tray_at_its_next_poll(sni_world, notification_daemon):
+    """No command told the tray: the login listed in settings.toml by hand appears after the
+    default login's next poll (here a `claude-tray refresh`), with its own reading; taken out of
+    the file again, it goes when the tray is next told to look (the `accounts` command)."""
+    world, daemon = sni_world, notification_daemon
+    login(world.claude_dir, TOKENS["default"])
+    login(world.home / ".claude-play", TOKENS["play"])
+    world.api.per_token({TOKENS["default"]: body(40.0), TOKENS["play"]: body(20.0)})
+    app = world.start_tray("--interval", "600")
+    world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the one login's reading")
+    settings = world.home / ".config" / "claude-tray" / "settings.toml"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text('accounts = [{ name = "play", config_dir = "~/.claude-play" }]\n')
+    assert world.api.count(TOKENS["play"]) == 0
+    outputs = [world.cli("refresh")]
+    world.wait_view(lambda v: session_line(v, HEADERS["play"], 20), timeout=20, what="play from settings.toml")
+    wait_until(lambda: HEADERS["play"] in menu_over_dbus(world, app), 10, "play's header over D-Bus")
+    settings.write_text("")
+    # The next poll of the default login is minutes away now (a refresh within 30 s is coalesced):
+    # the control command `accounts add/remove` send reads the file at once.
+    assert world.control("accounts") == "logins: default (removed play)"
+    assert "play" not in " ".join(world.view()["menu"])
+    quit_tray(world, app)
+    assert world.api.wrong_tokens == []
+    assert_no_token_in(world, daemon, *outputs)
