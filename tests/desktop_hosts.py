@@ -236,6 +236,19 @@ class PanelHost:
         return self.program.log() if self.program else ""
 
 
+@contextlib.contextmanager
+def running(host: PanelHost):
+    """The panel started (its watcher up), then stopped (the watcher gone); if anything fails on
+    the way (the start, the test, the stop), the panel's process is still stopped by its PID."""
+    try:
+        host.start()
+        yield host
+        host.stop()
+    finally:
+        if host.program is not None:
+            stop_process(host.program.process)
+
+
 # ----------------------------------------------------------------------------- xfce4-panel under Xvfb
 
 
@@ -258,7 +271,7 @@ def x11_panel(workdir: Path, name: str, argv: list[str], env: dict, helper: tupl
     started PanelHost; `helper` = (argv, bus name) of a service the panel needs first, started
     here because the private bus activates nothing. Everything stopped by PID on the way out."""
     started: list[Started] = []
-    x = bus = host = None
+    x = bus = None
     try:
         x = start_xvfb(workdir, "640x400")
         bus = start_session_bus(workdir / "bus")
@@ -269,14 +282,10 @@ def x11_panel(workdir: Path, name: str, argv: list[str], env: dict, helper: tupl
         def start_panel() -> Started:
             return start_program(name, argv, base_env(**x.env, **bus.env, **env), workdir)
 
-        host = PanelHost(name, workdir, bus, dict(x.env), start_panel, lambda: grab(x),
-                         lambda command: _xdotool(x.env, command), extra={"x": x})
-        host.start()
-        yield host
-        host.stop()
+        with running(PanelHost(name, workdir, bus, dict(x.env), start_panel, lambda: grab(x),
+                               lambda command: _xdotool(x.env, command), extra={"x": x})) as host:
+            yield host
     finally:
-        if host is not None and host.program is not None:
-            stop_process(host.program.process)
         for program in reversed(started):
             stop_process(program.process)
         if bus is not None:
@@ -357,7 +366,6 @@ def sway_host():
     user_env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "XDG_CONFIG_HOME": str(home / ".config")}
     started: list[Started] = []
     bus = pointer = None
-    host = None
     try:
         bus = start_session_bus(workdir / "bus")
         sway = start_program(
@@ -409,14 +417,10 @@ def sway_host():
                                  timeout=20).stdout
             return Image.open(io.BytesIO(png)).convert("RGB")
 
-        host = PanelHost("waybar", workdir, bus, desktop, start_waybar, shoot, point, run_as=run_as,
-                       extra={"sway": sway})
-        host.start()
-        yield host
-        host.stop()
+        with running(PanelHost("waybar", workdir, bus, desktop, start_waybar, shoot, point, run_as=run_as,
+                               extra={"sway": sway})) as host:
+            yield host
     finally:
-        if host is not None and host.program is not None:
-            stop_process(host.program.process)
         if pointer is not None:
             pointer.stdin.close()
             stop_process(pointer)
