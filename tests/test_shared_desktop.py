@@ -59,8 +59,12 @@ def serve(world, session: float, weekly: float = 30.0, fable: float | None = Non
     world.api.default = Response.json(body)
 
 
+def usage_requests(world) -> list:
+    return [r for r in world.api.requests if r.path.partition("?")[0] == USAGE_PATH]  # ?skip_spend=1 from the tray
+
+
 def requests_seen(world) -> int:
-    return sum(1 for r in world.api.requests if r.path.partition("?")[0] == USAGE_PATH)  # ?skip_spend=1 from the tray
+    return len(usage_requests(world))
 
 
 def payload(session: float, weekly: float = 30.0) -> bytes:
@@ -216,20 +220,36 @@ def test_without_a_tray_status_asks_the_endpoint_itself(tray_world):
 
 
 def test_statusline_readings_postpone_the_trays_next_request(tray_world):
-    """--interval 60 (the minimum): without a statusline the tray asks again 60 s after its first
-    request; a statusline run every 10 s moves that to one interval after the latest run, so in
-    80 s of feeding the tray sends only its first request (the cap, 5 intervals, is not reached)."""
+    """--interval 60 (the minimum): without a statusline the tray asks again 60-66 s after its first
+    request (the interval, jittered up to +10 %); each statusline run moves that to one interval
+    after the run, so with runs 5, 10 and 15 s after the first request the second request comes
+    one interval after the LAST run (~75 s), not at ~66 s (no postponement) nor one interval after
+    an earlier run (~65 s, ~70 s), nor at the cap (5 intervals after the first request).
+
+    The server's and the test's times are both time.monotonic() (one system-wide clock): the tray
+    takes a statusline reading only after the run started, so the postponed request cannot come
+    before that start + 60 s."""
     world = tray_world
-    start(world, "--interval", "60", session=20.0)
+    interval = 60.0
+    start(world, "--interval", str(int(interval)), session=20.0)
     first = requests_seen(world)
-    deadline = time.monotonic() + 80
+    first_at = usage_requests(world)[-1].at
+    runs: list[tuple[float, float]] = []  # (start, end) of each statusline run
     percent = 21.0
-    while time.monotonic() < deadline:
+    for offset in (5.0, 10.0, 15.0):
+        time.sleep(max(0.0, first_at + offset - time.monotonic()))
+        began = time.monotonic()
         statusline(world, payload(percent))
+        runs.append((began, time.monotonic()))
         percent += 1.0
-        time.sleep(10)
     assert requests_seen(world) == first
     view = world.view()
     assert view["status"] == "ok" and session_percent(view) == percent - 1.0
     assert os.path.exists(world.home / ".run" / "claude-tray" / READING_FILE_NAME)
-    wait_until(lambda: requests_seen(world) > first, 75, "the postponed request, one interval after the last run")
+    last_began, last_ended = runs[-1]
+    assert last_began > first_at + interval * 0.1 + 3  # else "postponed" could not be told from the jitter
+    deadline = last_ended + interval + 15  # the poller waits exactly; 15 s for a loaded machine
+    wait_until(lambda: requests_seen(world) > first, deadline - time.monotonic(),
+               "the postponed request, one interval after the last run")
+    second_at = usage_requests(world)[first].at
+    assert second_at >= last_began + interval, (second_at - first_at, [(b - first_at, e - first_at) for b, e in runs])
