@@ -251,7 +251,8 @@ def start_on_host(world, host, percent: float = 78.0):
     app = world.start_tray()
     view = world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the first reading")
     assert view["backend"] == "sni", view
-    assert view["icon"] == {"state": "ok", "percent": percent, "weekly_percent": 40.0, "severity": severity(percent)}
+    assert view["icon"] == {"state": "ok", "percent": percent, "weekly_percent": 40.0, "severity": severity(percent),
+                            "other_critical": False}  # one login: no other login's mark
     return app, view
 
 

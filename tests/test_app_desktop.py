@@ -84,7 +84,8 @@ def start(world, xvfb, bus, backend: str, session: float = 78.0):
     app = world.start_tray()
     view = world.wait_view(lambda v: v["status"] == "ok", what="the first reading")
     # Independent of the tray's own account: the icon carries the binding (highest) window we served.
-    assert view["icon"] == {"state": "ok", "percent": session, "weekly_percent": 40.0, "severity": _severity(session)}
+    assert view["icon"] == {"state": "ok", "percent": session, "weekly_percent": 40.0, "severity": _severity(session),
+                            "other_critical": False}  # one login: no other login's mark
     return app, view
 
 
@@ -96,7 +97,7 @@ def _severity(percent: float) -> str:
 def spec_of(view: dict) -> IconSpec:
     icon = view["icon"]
     return IconSpec(state=icon["state"], percent=icon["percent"], weekly_percent=icon["weekly_percent"],
-                    severity=icon["severity"])
+                    severity=icon["severity"], other_critical=icon["other_critical"])
 
 
 def quit_cleanly(world, app) -> None:
@@ -440,7 +441,8 @@ def test_sni_item_shows_the_served_percent_lists_the_windows_refreshes_and_quits
     app = world.start_tray()
     view = world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the first reading")
     assert view["backend"] == "appindicator"
-    assert view["icon"] == {"state": "ok", "percent": 78.0, "weekly_percent": 40.0, "severity": "warning"}
+    assert view["icon"] == {"state": "ok", "percent": 78.0, "weekly_percent": 40.0, "severity": "warning",
+                            "other_critical": False}
 
     # The appindicator backend shows the PNG pystray wrote: our 64 px colour rendering, alpha kept.
     expected = render_icon(spec_of(view), size=64)
