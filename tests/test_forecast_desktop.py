@@ -26,11 +26,13 @@ tests/test_app_notifications.py, so the walk restarts once, as its alert memory 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from PIL import Image
 
-from tests.desktop_x import sni_bus_name, sni_menu_rows, sni_properties, wait_until
+from tests.desktop_x import sni_bus_name, sni_click, sni_menu_rows, sni_properties, wait_until
 from tests.fakeapi import Response, usage_fixture
 from tests.test_app_notifications import (
     APP_NAME,
@@ -46,6 +48,7 @@ from tests.test_app_notifications import (
     wait_popups,
 )
 from tray_monitor.alerts import AlertSettings
+from tray_monitor.chart import HEIGHT, SERIES, WIDTH
 from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.forecast import Forecast, forecast_window
 from tray_monitor.history import HistoryStore
@@ -137,6 +140,13 @@ def sni_world(claude_tray_world, xvfb, session_bus, sni_tray, notification_daemo
     world.extra_env["CLAUDE_TRAY_BACKEND"] = "sni"
     world.token = canary_token()
     login_with(world, world.token)
+    # The desktop's viewer: an xdg-open that writes down what it was asked to open.
+    stubs = world.root / "bin"
+    stubs.mkdir()
+    world.opened = world.root / "opened.txt"
+    (stubs / "xdg-open").write_text(f'#!/bin/sh\necho "$1" >> "{world.opened}"\n')
+    (stubs / "xdg-open").chmod(0o755)
+    world.extra_env["PATH"] = os.pathsep.join([str(stubs), os.environ.get("PATH", "")])
     notification_daemon.clear()
     return world
 
@@ -225,6 +235,16 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     assert [w["id"] for w in data["windows"]] == [w.id for w in windows]
     for window in data["windows"]:
         assert_forecast_json(window["forecast"], [fcs[window["id"]] for fcs in at.values()])
+
+    # "Usage history…" draws the chart from this history into the cache and hands it to xdg-open.
+    sni_click(bus, APP_NAME, "Usage history…")
+    opened = wait_until(lambda: world.opened.exists() and world.opened.read_text().splitlines(), 15,
+                        "the chart handed to xdg-open")
+    assert opened == [str(world.home / ".cache" / "claude-tray" / "usage-history.png")], opened
+    with Image.open(opened[0]) as chart:
+        assert (chart.format, chart.size) == ("PNG", (WIDTH, HEIGHT))
+        plot = chart.convert("RGB").crop((66, 66, 1140, 550))  # the session's line is drawn in the plot
+        assert SERIES[0] in {colour for _, colour in plot.getcolors(maxcolors=1_000_000)}
     quit_tray(world, app)
     assert len(popups(daemon)) == 1
 

@@ -555,3 +555,22 @@ def test_a_single_window_or_an_icon_without_a_number_marks_no_row():
     assert not any(row.in_icon for row in one.windows) and "in the icon" not in str(one.windows)
     expired = view(state(reading=reading(), problem=AuthExpired("x")), NOW)
     assert expired.icon.percent is None and not any(row.in_icon for row in expired.windows)
+
+
+@pytest.mark.parametrize(("window_id", "kind", "label", "said"), [
+    ("five_hour", "session", "Current session", "Session limit reached"),
+    ("seven_day", "weekly", "Current week (all models)", "Weekly limit reached"),
+    ("seven_day_opus", "weekly_scoped", "Current week (Opus only)", "Current week (Opus only) limit reached"),
+])
+def test_the_top_line_names_a_window_at_its_limit_once(window_id, kind, label, said):
+    """The window at 100 % is the binding one (it ran out first); its name is said once, with "limit"
+    once ("Weekly limit limit reached" was shown for the weekly window)."""
+    from tray_monitor.fmt import format_clock
+    from tray_monitor.forecast import HistoryDigest
+    from tray_monitor.forecast_view import binding_line, outlooks
+
+    resets_at = NOW + (timedelta(hours=2) if kind == "session" else timedelta(days=2))
+    windows = (UsageWindow("five_hour", "Current session", 40, NOW + timedelta(hours=2), kind="session"),
+               UsageWindow(window_id, label, 100, resets_at, kind=kind))
+    r = Reading(windows=windows[1:] if window_id == "five_hour" else windows, extra_usage=None, fetched_at=NOW)
+    assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == f"{said}, resets {format_clock(resets_at, NOW)}"

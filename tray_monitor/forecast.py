@@ -5,11 +5,11 @@ The estimator ("recent, then average"). For a window with a known reset, in its 
 
 - the *cycle rate* is what the naive projection uses: percent used / time elapsed since the
   cycle began (`resets_at - length`);
-- the *recent rate* is the climb over the last `lookback` (1 h for the 5-hour session, 24 h for
-  the weekly windows, so a night or a lunch break is inside it rather than dominating it),
+- the *recent rate* is the climb over the last `lookback` (30 min for the 5-hour session, 24 h
+  for the weekly windows, so a night or a lunch break is inside it rather than dominating it),
   measured from the readings of this cycle (history), never below 0 (a transient dip);
-- the projection continues at the recent rate for the next `lookback` and at the cycle rate
-  after that: what you are doing now says most about the next hour, the cycle's average says
+- the projection continues at the recent rate for the next `horizon` (30 min / 12 h) and at the
+  cycle rate after that: what you are doing now says most about the next hour, the cycle's average says
   more about the rest of it. A burst lifts only the near term; an idle gap lowers only the near
   term; with history shorter than half a lookback (the tray just started) the recent rate is not
   known and the cycle rate is used throughout.

@@ -72,7 +72,8 @@ def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
     out_at = chosen.forecast.runs_out_at
     resets = format_clock(fc.resets_at, now)
     if chosen.percent >= 100:
-        return f"{_short(chosen)} limit reached, resets {resets}"
+        name = _short(chosen)  # "Weekly limit" is one already: not "Weekly limit limit reached"
+        return f"{name if name.endswith(' limit') else name + ' limit'} reached, resets {resets}"
     return f"{_short(chosen)} runs out first: {format_clock(out_at, now)}, resets {resets}"
 
 
