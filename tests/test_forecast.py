@@ -107,6 +107,20 @@ def test_over_100_percent_without_history_ran_out_by_now():
     assert result.forecast is not None and result.forecast.runs_out_at == START + timedelta(hours=4)
 
 
+def test_at_the_limit_in_the_first_minutes_it_says_when_it_ran_out():
+    """Too young a cycle to extrapolate, but 100 % is a fact: the window ran out (and is the
+    binding limit) rather than having "not enough data"."""
+    history = [Sample(START + timedelta(minutes=m), p, RESET) for m, p in ((2, 40), (6, 100), (9, 103))]
+    result = session(103, timedelta(minutes=10), history)
+    assert result.forecast is not None and result.reason is None
+    assert result.forecast.runs_out_at == START + timedelta(minutes=6)
+    assert result.forecast.projected_percent == 103
+    assert result.forecast.pace == (103 / 100) / (10 / 300)
+    assert session(99, timedelta(minutes=10), history[:1]).reason == REASON_JUST_STARTED
+    weekly = forecast_window("seven_day", "weekly", 100, START + timedelta(days=7), START + timedelta(hours=1), [])
+    assert weekly.forecast is not None and weekly.forecast.runs_out_at == START + timedelta(hours=1)
+
+
 def test_a_window_that_never_started_has_no_forecast():
     result = forecast_window("five_hour", "session", 0, None, START, [])
     assert result.forecast is None and result.reason == REASON_NOT_STARTED

@@ -574,3 +574,18 @@ def test_the_top_line_names_a_window_at_its_limit_once(window_id, kind, label, s
                UsageWindow(window_id, label, 100, resets_at, kind=kind))
     r = Reading(windows=windows[1:] if window_id == "five_hour" else windows, extra_usage=None, fetched_at=NOW)
     assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == f"{said}, resets {format_clock(resets_at, NOW)}"
+
+
+def test_a_session_at_its_limit_minutes_into_its_cycle_is_the_top_line_not_on_track():
+    """10 min into the session at 103 % (too young a cycle to extrapolate) with the week on track:
+    the top line said "On track: no limit runs out before its reset"."""
+    from tray_monitor.fmt import format_clock
+    from tray_monitor.forecast import HistoryDigest
+    from tray_monitor.forecast_view import binding_line, outlooks
+
+    session_resets = NOW + timedelta(hours=4, minutes=50)
+    r = Reading(windows=(UsageWindow("five_hour", "Current session", 103, session_resets, kind="session"),
+                         UsageWindow("seven_day", "Current week (all models)", 30, NOW + timedelta(days=4),
+                                     kind="weekly")), extra_usage=None, fetched_at=NOW)
+    assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == (
+        f"Session limit reached, resets {format_clock(session_resets, NOW)}")

@@ -17,7 +17,8 @@ The estimator ("recent, then average"). For a window with a known reset, in its 
 Not enough data (the forecast is None, with a reason, and front ends say nothing):
 - the window has not started (no `resets_at`), its length is unknown, or its reset has passed;
 - the cycle is younger than `MIN_SPAN_SHARE` of the window (5 %: 15 min of a session, 8.4 h of a
-  week): a rate measured over a few minutes is mostly noise;
+  week): a rate measured over a few minutes is mostly noise (unless the window is at 100 % already:
+  then when it ran out is known, and nothing is projected beyond the percent);
 - less than `MIN_CHANGE` (1 point) was used this cycle: nothing to extrapolate.
 
 `pace` is the issue's definition and independent of the estimator: used share / elapsed share
@@ -214,16 +215,21 @@ def forecast_window(
         return WindowForecast(window_id, None, REASON_RESET_DUE)
     start = resets_at - length
     elapsed = now - start
-    if elapsed < length * MIN_SPAN_SHARE:
-        return WindowForecast(window_id, None, REASON_JUST_STARTED)
-    if percent < MIN_CHANGE:
-        return WindowForecast(window_id, None, REASON_NO_USE)
-
-    profile = profile or flat_profile()
     cycle = sorted(
         (s for s in history if start <= s.at <= now and _same_cycle(s.resets_at, resets_at)),
         key=lambda s: s.at,
     )
+    if elapsed < length * MIN_SPAN_SHARE:
+        if percent < 100:
+            return WindowForecast(window_id, None, REASON_JUST_STARTED)
+        # At the limit in the cycle's first minutes: when it ran out is a fact, not an extrapolation
+        # (the binding limit, "limit reached"); a cycle this young projects nothing beyond it.
+        pace = (percent / 100.0) / (max(elapsed, timedelta(seconds=1)) / length)
+        return WindowForecast(window_id, Forecast(pace, percent, _ran_out_at(cycle, now), resets_at), None)
+    if percent < MIN_CHANGE:
+        return WindowForecast(window_id, None, REASON_NO_USE)
+
+    profile = profile or flat_profile()
     pace = (percent / 100.0) / (elapsed / length)
     # points per weighted hour; shrunk toward the user's usual level while the cycle is young
     prior = prior_for(length) / timedelta(hours=1) if profile.scale is not None else 0.0
@@ -232,8 +238,13 @@ def forecast_window(
     near_end = min(resets_at, now + horizon_for(length)) if recent_level is not None else now
     projected, runs_out_at = _walk(percent, now, near_end, resets_at, recent_level or 0.0, cycle_level, profile)
     if percent >= 100:
-        runs_out_at = next((s.at for s in cycle if s.percent >= 100), now)
+        runs_out_at = _ran_out_at(cycle, now)
     return WindowForecast(window_id, Forecast(pace, projected, runs_out_at, resets_at), None)
+
+
+def _ran_out_at(cycle: Sequence[Sample], now: datetime) -> datetime:
+    """A window at or over 100 %: the first stored reading of the cycle at 100 % or more, else now."""
+    return next((s.at for s in cycle if s.percent >= 100), now)
 
 
 def _recent_level(cycle: Sequence[Sample], percent: float, now: datetime, length: timedelta,
