@@ -116,6 +116,17 @@ def test_three_logins_over_dbus_each_section_its_own_numbers_the_icon_marked_pop
         return got if len(got) >= 2 else None
 
     first = wait_until(named_popups, 15, "the two logins' popups")
+
+    # `status` reads every login from the running tray: no request of its own.
+    asked = [world.api.count(TOKENS[n]) for n in percents]
+    every = json.loads(world.cli("status", "--json").stdout)
+    assert [a["from_tray"] for a in every["accounts"]] == [True, True, True]
+    assert [a["windows"][0]["percent"] for a in every["accounts"]] == [40.0, 95.0, 92.0]
+    one = json.loads(world.cli("status", "--json", "--account", "play").stdout)
+    assert one["from_tray"] and one["account"]["name"] == "play" and one["windows"][0]["percent"] == 92.0
+    bar = json.loads(world.cli("status", "--format", "waybar", "--account", "work").stdout)
+    assert "95%" in bar["text"]
+    assert [world.api.count(TOKENS[n]) for n in percents] == asked
     quit_tray(world, app)
 
     # Again: a new process, the same numbers; nothing new to say.

@@ -118,3 +118,30 @@ def test_an_unwritable_runtime_dir_is_logged_once_and_never_raises(tmp_path, cap
     monitor.handle(PollSucceeded(reading(40.0)))
     monitor.handle(PollSucceeded(reading(41.0)))
     assert len([r for r in caplog.records if "shared reading could not be written" in r.getMessage()]) == 1
+
+
+def test_fetch_of_a_named_login_asks_reading_name_and_an_unknown_one_is_none(tmp_path):
+    """Several logins (issue 15): `reading NAME` answers that login's own document; a name the
+    tray does not know (or an older tray) is no reading, and the caller asks the endpoint."""
+    clock = FakeClock(NOW)
+    env = temp_env(tmp_path, clock=clock)
+    own = {name: Monitor(MonitorState(interval=120, alert_memory=AlertMemory()), clock, NullNotifier(), None)
+           for name in ("default", "work")}
+    own["default"].handle(PollSucceeded(reading(20), "Pro"))
+    own["work"].handle(PollSucceeded(reading(70), "Max 5x"))
+
+    def reading_of(name: str) -> str:
+        if name not in own:
+            return f"error: no login {name!r} in this tray"
+        return ReadingPublisher(env, own[name]).current()
+
+    server = ControlServer(env, {"reading": ReadingPublisher(env, own["default"]).current},
+                           arg_handlers={"reading": reading_of})
+    server.start()
+    try:
+        assert fetch(env).reading.windows[0].percent == 20
+        work = fetch(env, account="work")
+        assert work.reading.windows[0].percent == 70 and work.plan == "Max 5x"
+        assert fetch(env, account="play") is None
+    finally:
+        server.stop()

@@ -119,9 +119,9 @@ def _account_json(env: Environment, account) -> dict:
 
 
 def _account_status(env: Environment, account, fresh: bool):
-    """One login's reading for `status`: the default's from the running tray when it has a fresh
-    one (the tray publishes the default login's only), else a request with that login's own
-    source. Its forecast uses that login's own history (the tray records one per login)."""
+    """One login's reading for `status`: the running tray's reading of that login when it has a
+    fresh one (no request at all), else a request with that login's own source. Its forecast
+    uses that login's own history (the tray records one per login)."""
     from tray_monitor import tray_reading
     from tray_monitor.accounts import claude_command
     from tray_monitor.credentials import plan_label
@@ -129,8 +129,8 @@ def _account_status(env: Environment, account, fresh: bool):
 
     described = _account_json(env, account)
     claude = claude_command(env, account)
-    if account.is_default:
-        shared = tray_reading.fetch(env)
+    if account.is_default or not fresh:  # --fresh of another login: its own request, as before
+        shared = tray_reading.fetch(env, account=None if account.is_default else account.name)
         if shared is not None and fresh:
             shared = _fresh_from_tray(env, shared)
         now = env.clock.now()
@@ -146,12 +146,22 @@ def _account_status(env: Environment, account, fresh: bool):
 
 
 def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
-    """`status --account NAME` of a login other than the default: its own request."""
-    from tray_monitor import terminal
+    """`status --account NAME` of a login other than the default: the running tray's reading of it
+    when fresh (no request), else its own request."""
+    from tray_monitor import terminal, tray_reading
     from tray_monitor.accounts import claude_command
 
     described = _account_json(env, account)
     claude = claude_command(env, account)
+    shared = tray_reading.fetch(env, account=account.name)
+    now = env.clock.now()
+    if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
+        origin = tray_reading.origin_text(shared, now)
+        if fmt in PANEL_FORMATS:
+            return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
+        return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
+                                   origin=origin, account=described,
+                                   history=_history_store(env, account).digest(now), claude=claude)
     try:
         source = _usage_source(env, account)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
@@ -222,7 +232,8 @@ def _fresh_from_tray(env: Environment, shared):
     except MonitorError as error:
         env.stderr.write(f"claude-tray: {error.message}\n")
         return shared
-    if reply not in (REFRESH_ACCEPTED_REPLY, REFRESH_IN_FLIGHT_REPLY):
+    # Several logins: one sentence per login ("default: Refreshing now.; work: ...").
+    if not any(sentence in reply for sentence in (REFRESH_ACCEPTED_REPLY, REFRESH_IN_FLIGHT_REPLY)):
         env.stderr.write(f"claude-tray: {reply}\n")  # coalesced (fresh already) or held back by a 429
         return shared
     before = shared.endpoint_at
@@ -470,6 +481,17 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         if watched.changed():
             reread_accounts()
 
+    def reading_of(name: str) -> str:
+        """`reading NAME`: that login's reading, as `reading` answers the default login's (issue 15)."""
+        if demo:
+            return "error: this tray shows simulated usage (--demo)"
+        part = next((p for p in monitor.parts if p.name == name and p.account is not None), None)
+        if part is None:
+            return f"error: no login {name[:40]!r} in this tray"
+        if part.account.is_default:
+            return publisher.current()
+        return ReadingPublisher(accounts_module.account_env(env, part.account), part.monitor).current()
+
     def take_statusline(text: str) -> str:
         # `claude-tray statusline` hands over Claude Code's session and weekly windows.
         if demo:
@@ -498,7 +520,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         "reading": publisher.current,  # what `status`, `watch` and the panel formats show
         # sent by `claude-tray accounts add|remove`; the demo's one simulated login stays alone
         "accounts": (lambda: "ignored: this tray shows simulated usage (--demo)") if demo else reread_accounts,
-    }, arg_handlers={"statusline": take_statusline})
+    }, arg_handlers={"statusline": take_statusline, "reading": reading_of})
     controller.bind(monitor=monitor, poller=poller, notifier=notifier, tray=tray_adapter)
     monitor.subscribe(tray_adapter.show)
     remove_stale_file(env)  # left by a tray that died; we hold the lock now

@@ -87,14 +87,19 @@ class ReadingPublisher:
 # ----------------------------------------------------------------------------- the readers
 
 
-def fetch(env: Environment, timeout: float = FETCH_TIMEOUT) -> SharedReading | None:
-    """The running tray's reading; None when no tray runs, it does not answer, or it is not one."""
+def fetch(env: Environment, timeout: float = FETCH_TIMEOUT, account: str | None = None) -> SharedReading | None:
+    """The running tray's reading; None when no tray runs, it does not answer, or it is not one.
+    `account`: the reading of that login (`reading NAME`; several logins, issue 15), else the
+    default login's."""
     from tray_monitor import instance
 
     try:
-        reply = instance.send_command(env, "reading", timeout=timeout)
+        reply = instance.send_command(env, "reading" if account is None else f"reading {account}", timeout=timeout)
     except MonitorError as error:
         log.debug("no reading from a running tray: %s", error.message)
+        return None
+    if account is not None and reply.startswith("error: "):  # not a login of that tray, or an older tray
+        log.debug("no reading of %r from the running tray: %s", account, reply)
         return None
     try:
         return reading_from_document(reply)
