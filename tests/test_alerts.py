@@ -72,8 +72,8 @@ def summaries(notes):
 def test_rising_usage_fires_each_threshold_once_with_exact_texts():
     _, sent = run([ok(session(60)), ok(session(80)), ok(session(95)), ok(session(96))])
     assert sent == [
-        Notification("window:five_hour", "Session (5h) at 80%", "Resets at 14:00 (in 2h 11m).", "normal"),
-        Notification("window:five_hour", "Session (5h) at 95%", "Resets at 14:00 (in 2h 11m).", "critical"),
+        Notification("window:five_hour", "Session (5h) at 80%", "Resets in 2h 11m (14:00).", "normal"),
+        Notification("window:five_hour", "Session (5h) at 95%", "Resets in 2h 11m (14:00).", "critical"),
     ]
 
 
@@ -83,7 +83,7 @@ def test_jumping_several_thresholds_at_once_fires_only_the_highest():
         Notification(
             "window:five_hour",
             "Session (5h) limit reached: 100%",
-            "Resets at 14:00 (in 2h 11m). Work with Claude pauses until then.",
+            "Resets in 2h 11m (14:00). Work with Claude pauses until then.",
             "critical",
         )
     ]
@@ -113,7 +113,7 @@ def test_overage_above_100_percent_is_reported_as_sent_and_mentions_extra_usage_
         Notification(
             "window:five_hour",
             "Session (5h) limit reached: 104%",
-            "Resets at 14:00 (in 2h 11m). Until then, usage is billed as extra usage.",
+            "Resets in 2h 11m (14:00). Until then, usage is billed as extra usage.",
             "critical",
         )
     ]
@@ -125,7 +125,7 @@ def test_each_window_has_its_own_key_and_cycle():
         ("window:five_hour", "Session (5h) at 80%"),
         ("window:seven_day", "Weekly at 91%"),
     ]
-    assert sent[1].body == "Resets at Mon 09:00 (in 3d 21h)."
+    assert sent[1].body == "Resets in 3d 21h (Mon 09:00)."
 
 
 def test_thresholds_come_from_the_settings():
@@ -152,7 +152,7 @@ def test_critical_severity_below_thresholds_is_reported_once():
         Notification(
             "window:five_hour",
             "Session (5h) at 50%",
-            "Anthropic marks this limit as critical. Resets at 14:00 (in 2h 11m).",
+            "Anthropic marks this limit as critical. Resets in 2h 11m (14:00).",
             "critical",  # as the icon: red
         )
     ]
@@ -169,7 +169,7 @@ def test_locked_reason_is_reported_even_below_thresholds_and_says_work_pauses():
     assert sent[1] == Notification(
         "window:five_hour",
         "Session (5h) at 81%",
-        "Locked by Anthropic (usage limit). Resets at 14:00 (in 2h 11m). Work with Claude pauses until then.",
+        "Locked by Anthropic (usage limit). Resets in 2h 11m (14:00). Work with Claude pauses until then.",
         "critical",
     )
     assert len(sent) == 2
@@ -184,7 +184,7 @@ def test_reset_after_reaching_90_percent_announces_back_to_zero():
     assert sent[-1] == Notification(
         "window:five_hour",
         "Session (5h) limit reset — back to 0%",
-        "The full limit is available again. Next reset at 19:00.",
+        "The full limit is available again. Resets in 4h 58m (19:00).",
         "low",
     )
 

@@ -75,7 +75,7 @@ def future_minute(hours: float) -> datetime:
 
 
 def resets_sentence(resets_at: datetime, now: datetime) -> str:
-    return f"Resets at {format_clock(resets_at, now)} (in {format_countdown(resets_at - now)})."
+    return f"Resets in {format_countdown(resets_at - now)} ({format_clock(resets_at, now)})."
 
 
 class Moment:
@@ -228,7 +228,7 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     wait_popups(daemon, 4)
     moment.close()
     expected.append(("low", "Current session limit reset — back to 3%", moment.texts(
-        lambda now: f"The full limit is available again. Next reset at {format_clock(next_session, now)}.")))
+        lambda now: f"The full limit is available again. {resets_sentence(next_session, now)}")))
     quit_tray(world, app)
     check(requests=8)
 

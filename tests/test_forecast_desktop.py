@@ -205,7 +205,7 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     assert {first_to_run_out(fcs) for fcs in at.values()} == {"five_hour"}
     (top,) = [label for label in labels if " runs out first: " in label]
     assert top in {f"Session runs out first: {format_clock(fcs['five_hour'].runs_out_at, when)}, "
-                      f"resets {format_clock(session, when)}" for when, fcs in at.items()}, labels
+                      f"resets at {format_clock(session, when)}" for when, fcs in at.items()}, labels
     for w in windows:
         row = labels.index(next(label for label in labels if label.startswith(f"{w.label}: ")))
         texts = {outlook(fcs[w.id], w.percent, when) for when, fcs in at.items()}
@@ -221,7 +221,7 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
         next(label for label in labels if label.startswith(f"{icon_window.label}: "))], labels
     # The tooltip names the binding limit, its run-out time and its reset.
     assert props["ToolTip"][2] in {f"Claude: session limit 72% · out at {format_clock(fcs['five_hour'].runs_out_at, when)}, "
-                                   f"resets {format_clock(session, when)}" for when, fcs in at.items()}, props["ToolTip"]
+                                   f"resets at {format_clock(session, when)}" for when, fcs in at.items()}, props["ToolTip"]
 
     # status --json: per window its forecast, on top the binding window, from the same history file.
     ask = Moment()

@@ -113,7 +113,7 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
         resets in 3d 17h (Mon 11:00)
         pace 1.5x · runs out Sat 02:00
 
-        Session limit reached, resets 20:00
+        Session limit reached, resets at 20:00
         Extra usage: $12.34 of $50.00 (24%)
         Updated 17:48
         """

@@ -84,8 +84,8 @@ def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu
     v = view(state(reading=r, plan="Max 5x", interval=120), NOW)
     assert v.status == "ok"
     # 78 % after 2 h 49 min of 5 h: at that pace the session runs out before its reset
-    assert v.tooltip == "Claude: session limit 78% · out at 18:36, resets 20:00"
-    assert v.forecast_line == "Session runs out first: 18:36, resets 20:00"
+    assert v.tooltip == "Claude: session limit 78% · out at 18:36, resets at 20:00"
+    assert v.forecast_line == "Session runs out first: 18:36, resets at 20:00"
     assert v.binding == "five_hour"
     assert v.windows[0].forecast_text == "pace 1.4x · runs out 18:36"
     assert [row.menu_text for row in v.windows] == [
@@ -107,7 +107,7 @@ def test_a_reading_older_than_two_intervals_is_stale_without_a_failure():
     v = view(state(reading=reading(age=NINE_MIN), interval=120), NOW)
     assert v.status == "stale"
     assert v.icon.state == "stale" and v.icon.percent == 78.0
-    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · last reading 9 min ago"
     assert v.updated_text == "Last reading 9 min ago"
     assert v.message is None
 
@@ -124,7 +124,7 @@ def test_offline_with_a_kept_reading_is_stale_with_the_retry_time():
     assert v.icon.state == "stale" and v.icon.percent == 78.0
     assert v.message == "Offline — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · offline, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · offline, last reading 9 min ago"
     assert len(v.windows) == 2  # the last reading stays on screen
 
 
@@ -145,7 +145,7 @@ def test_rate_limited_with_a_reading_keeps_it_and_the_icon_is_stale():
     assert v.icon == IconSpec(state="stale", percent=78.0, weekly_percent=29.0, severity="warning")
     assert v.message == "Rate limited by the usage endpoint — retrying at 18:20"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · rate limited, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · rate limited, last reading 9 min ago"
 
 
 def test_rate_limited_without_a_reading():
@@ -189,7 +189,7 @@ def test_bad_response_with_a_reading_is_stale():
     assert v.status == "stale"
     assert v.message == "Unexpected answer from the usage endpoint — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · update failed, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · update failed, last reading 9 min ago"
 
 
 def test_unreadable_credentials_show_the_errors_own_sentence():
@@ -230,7 +230,7 @@ def test_a_window_not_started_says_so():
     v = view(state(reading=r), NOW)
     assert v.windows[0].reset_text == "not started"
     assert v.windows[0].menu_text == "Current session: 0% · not started"
-    assert v.tooltip == "Claude: weekly limit 12% · resets 3d 17h"  # the fullest window binds
+    assert v.tooltip == "Claude: weekly limit 12% · resets in 3d 17h"  # the fullest window binds
 
 
 def test_the_binding_window_not_started_says_so_in_the_tooltip():
@@ -248,7 +248,7 @@ def test_a_reset_time_that_has_passed_reads_resets_now():
 def test_a_scoped_cap_is_named_by_its_model_in_the_tooltip():
     r = reading(session(percent=2.0), weekly(percent=59.0), fable(percent=100.0, active=True, severity="critical"))
     v = view(state(reading=r), NOW)
-    assert v.tooltip == "Claude: Fable weekly limit 100% · resets 3d 17h"
+    assert v.tooltip == "Claude: Fable weekly limit 100% · resets in 3d 17h"
     assert v.icon == IconSpec(state="ok", percent=100.0, weekly_percent=59.0, severity="critical")
 
 
@@ -454,7 +454,7 @@ def test_a_server_error_is_not_called_offline():
     v = view(state(reading=reading(age=NINE_MIN), problem=problem, next_poll_at=RETRY), NOW)
     assert v.status == "stale" and v.icon.state == "stale"
     assert v.message == "Usage service error (HTTP 529) — retrying at 17:54"
-    assert v.tooltip == "Claude: session limit 78% · resets 2h 11m · service error, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · service error, last reading 9 min ago"
     assert view(state(problem=problem, next_poll_at=RETRY), NOW).message == v.message  # no reading yet
 
 
@@ -573,7 +573,7 @@ def test_the_top_line_names_a_window_at_its_limit_once(window_id, kind, label, s
     windows = (UsageWindow("five_hour", "Current session", 40, NOW + timedelta(hours=2), kind="session"),
                UsageWindow(window_id, label, 100, resets_at, kind=kind))
     r = Reading(windows=windows[1:] if window_id == "five_hour" else windows, extra_usage=None, fetched_at=NOW)
-    assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == f"{said}, resets {format_clock(resets_at, NOW)}"
+    assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == f"{said}, resets at {format_clock(resets_at, NOW)}"
 
 
 def test_a_session_at_its_limit_minutes_into_its_cycle_is_the_top_line_not_on_track():
@@ -588,4 +588,4 @@ def test_a_session_at_its_limit_minutes_into_its_cycle_is_the_top_line_not_on_tr
                          UsageWindow("seven_day", "Current week (all models)", 30, NOW + timedelta(days=4),
                                      kind="weekly")), extra_usage=None, fetched_at=NOW)
     assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == (
-        f"Session limit reached, resets {format_clock(session_resets, NOW)}")
+        f"Session limit reached, resets at {format_clock(session_resets, NOW)}")

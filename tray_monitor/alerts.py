@@ -25,7 +25,8 @@ from typing import Any
 
 from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.model import Reading, Urgency, UsageWindow
-from tray_monitor.view import View, reset_text, severity_of
+from tray_monitor.reset_words import reset_text
+from tray_monitor.view import View, severity_of
 
 #: resets_at values closer than this are the same cycle (server jitter; a real reset moves
 #: resets_at by hours: the session window is 5 h long, the weekly one 7 days).
@@ -299,7 +300,7 @@ def _runout_notification(r: RunOut, now: datetime) -> Notification:
         key=f"window:{r.window_id}",
         summary=f"{r.label} runs out at {format_clock(r.runs_out_at, now)}",
         body=f"At this pace ({r.pace:.1f}x, now {format_percent(r.percent)}) the limit is reached "
-             f"{early} before it resets at {format_clock(r.resets_at, now)}.",
+             f"{early} before it {reset_text(r.resets_at, now, form='clock')}.",
         urgency=URGENCY_NORMAL,
     )
 
@@ -349,7 +350,7 @@ def _reset_notification(window: UsageWindow, now: datetime) -> Notification:
     if window.resets_at is None:
         body = "The full limit is available again."
     else:
-        body = f"The full limit is available again. Next reset at {format_clock(window.resets_at, now)}."
+        body = f"The full limit is available again. {reset_text(window.resets_at, now, form='sentence')}"
     return Notification(
         key=f"window:{window.id}",
         summary=f"{window.label} limit reset — back to {format_percent(window.percent)}",

@@ -15,6 +15,7 @@ from typing import Any
 from tray_monitor.fmt import format_clock, format_percent
 from tray_monitor.forecast import Forecast, HistoryDigest, WindowNow, binding, forecast_window
 from tray_monitor.model import Reading
+from tray_monitor.reset_words import reset_text
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _short(o: Outlook) -> str:
 
 
 def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
-    """The menu's top line: "Session runs out first: 15:40, resets 16:40"; "On track: no limit
+    """The menu's top line: "Session runs out first: 15:40, resets at 16:40"; "On track: no limit
     runs out before its reset" when none will; None without any forecast."""
     if not any(o.forecast is not None for o in items):
         return None
@@ -70,15 +71,15 @@ def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
         return "On track: no limit runs out before its reset"
     fc = chosen.forecast
     out_at = chosen.forecast.runs_out_at
-    resets = format_clock(fc.resets_at, now)
+    resets = reset_text(fc.resets_at, now, form="clock")
     if chosen.percent >= 100:
         name = _short(chosen)  # "Weekly limit" is one already: not "Weekly limit limit reached"
-        return f"{name if name.endswith(' limit') else name + ' limit'} reached, resets {resets}"
-    return f"{_short(chosen)} runs out first: {format_clock(out_at, now)}, resets {resets}"
+        return f"{name if name.endswith(' limit') else name + ' limit'} reached, {resets}"
+    return f"{_short(chosen)} runs out first: {format_clock(out_at, now)}, {resets}"
 
 
 def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datetime) -> str | None:
-    """For the tooltip: "session limit 78% · out at 15:40, resets 16:40" when that window (the binding
+    """For the tooltip: "session limit 78% · out at 15:40, resets at 16:40" when that window (the binding
     limit, or the one the user pinned to the icon) runs out before its reset; else None (the
     tooltip keeps its plain form)."""
     chosen = next((o for o in items if o.window_id == (window_id or binding_id(items))), None)
@@ -87,7 +88,7 @@ def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datet
     fc = chosen.forecast
     name = {"five_hour": "session", "seven_day": "weekly"}.get(chosen.window_id, chosen.label)
     return (f"{name} limit {format_percent(chosen.percent)} · out at {format_clock(chosen.forecast.runs_out_at, now)}, "
-            f"resets {format_clock(fc.resets_at, now)}")
+            f"{reset_text(fc.resets_at, now, form='clock')}")
 
 
 def forecast_json(o: Outlook) -> dict[str, Any]:

@@ -32,13 +32,13 @@ from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import binding_id, binding_line, forecast_json, outlooks
 from tray_monitor.login_command import DEFAULT_COMMAND
 from tray_monitor.model import Reading
+from tray_monitor.reset_words import reset_text
 from tray_monitor.view import (
     View,
     WindowRow,
     extra_usage_text,
     plan_text,
     problem_message,
-    reset_text,
     severity_of,
     skipped_text,
     window_rows,

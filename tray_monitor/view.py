@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from tray_monitor.errors import (
     AuthExpired,
@@ -20,7 +20,7 @@ from tray_monitor.errors import (
     ServerTrouble,
     Transient,
 )
-from tray_monitor.fmt import format_clock, format_countdown, format_money, format_percent
+from tray_monitor.fmt import format_clock, format_money, format_percent
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import Outlook, binding_id, binding_line, outlook_text, outlooks, tooltip_clause
 from tray_monitor.login_command import DEFAULT_COMMAND
@@ -33,6 +33,7 @@ from tray_monitor.model import (
     Status,
     UsageWindow,
 )
+from tray_monitor.reset_words import reset_text
 from tray_monitor.schedule import RETRY_AFTER_CAP
 from tray_monitor.window_names import scoped_name
 
@@ -115,40 +116,6 @@ def severity_for_percent(percent: float) -> Severity:
     if percent >= WARNING_PERCENT:
         return "warning"
     return "normal"
-
-
-#: How a reset is worded where it appears: "row" in the menu, `status` and `watch`; "short" in the
-#: tooltip (no room for the clock); "sentence" in a popup's body.
-ResetForm = Literal["row", "short", "sentence"]
-
-
-RESET_UNKNOWN_TEXT = "reset time unknown"
-
-
-def reset_text(resets_at: datetime | None, now: datetime, seconds: bool = False,
-               form: ResetForm = "row", unknown: bool = False) -> str:
-    """Every front end's words for when a window resets, in one place.
-
-    row: "resets in 2h 11m (14:00)" ("2h 11m 05s" with seconds, for `watch`), "resets now (14:00)";
-    short: "resets 2h 11m", "resets now"; sentence: "Resets at 14:00 (in 2h 11m).", "Resets now
-    (14:00).". "not started" ("Not started yet.") while the server sends resets_at null (the window
-    begins with the first message); "reset time unknown" ("Reset time unknown.") when the server
-    sent one that could not be read.
-    """
-    if resets_at is None:
-        if unknown:
-            return "Reset time unknown." if form == "sentence" else RESET_UNKNOWN_TEXT
-        return "Not started yet." if form == "sentence" else "not started"
-    countdown = format_countdown(resets_at - now, seconds=seconds)
-    if form == "short":
-        return f"resets {countdown}"
-    clock = format_clock(resets_at, now)
-    if countdown == "now":
-        # The window has reset; the next poll (scheduled just after resets_at) brings new numbers.
-        return f"Resets now ({clock})." if form == "sentence" else f"resets now ({clock})"
-    if form == "sentence":
-        return f"Resets at {clock} (in {countdown})."
-    return f"resets in {countdown} ({clock})"
 
 
 #: Marks the icon's window in the menu (and the click popup): the icon shows one number, and with
