@@ -471,6 +471,24 @@ def test_the_next_change_of_a_countdown_is_when_its_minute_turns():
     assert view(s, change).windows[0].reset_text.startswith("resets in 2h 11m")
 
 
+def test_a_countdown_of_days_next_changes_when_its_hour_turns_not_its_minute():
+    # 3d 4h 10m 05s left reads "3d 4h" (minutes rounded up, then hidden) until 3d 3h 59m are left:
+    # 11 min 5 s from now.
+    resets = NOW + timedelta(days=3, hours=4, minutes=10, seconds=5, microseconds=412)
+    s = state(reading=reading(session(resets_at=resets), age=timedelta(seconds=20)), interval=3600)
+    change = next_text_change(s, NOW)
+    assert change == NOW + timedelta(minutes=11, seconds=5)
+    assert view(s, change - timedelta(milliseconds=2)).windows[0].reset_text.startswith("resets in 3d 4h")
+    assert view(s, change).windows[0].reset_text.startswith("resets in 3d 3h")
+    # one day and a few minutes: "1d 0h" until it reads "23h 59m"
+    resets = NOW + timedelta(days=1, minutes=3)
+    s = state(reading=reading(session(resets_at=resets), age=timedelta(seconds=20)), interval=3600)
+    change = next_text_change(s, NOW)
+    assert change == NOW + timedelta(minutes=4)
+    assert view(s, change - timedelta(milliseconds=2)).windows[0].reset_text.startswith("resets in 1d 0h")
+    assert view(s, change).windows[0].reset_text.startswith("resets in 23h 59m")
+
+
 def test_an_ok_reading_next_changes_when_it_turns_stale_if_nothing_else_comes_first():
     s = state(reading=reading(session(resets_at=None), age=timedelta(seconds=30)), interval=120)
     assert next_text_change(s, NOW) == NOW - timedelta(seconds=30) + timedelta(seconds=240)

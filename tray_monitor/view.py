@@ -492,6 +492,10 @@ def _next_countdown_step(resets_at: datetime, now: datetime) -> datetime | None:
     if left <= 0:
         return None  # "now" from here on
     minutes_shown = -(-left // 60)  # rounded up
+    if minutes_shown >= 1440:
+        # "3d 4h": a day or more is shown in whole hours, so the text turns with the hour, not the
+        # minute (a weekly window would otherwise tick the tray once a minute for nothing).
+        return now + timedelta(seconds=left - 60 * (60 * (minutes_shown // 60) - 1))
     return now + timedelta(seconds=left - 60 * (minutes_shown - 1))
 
 
