@@ -349,6 +349,24 @@ def _history_store(env: Environment, account=None):
     return HistoryStore(account_file(history_path(env), account), clock=env.clock)
 
 
+#: Benchmarks only (benchmarks/bench.py, issue 14's A/B): "1" runs the tray without the usage
+#: history and the forecast, as it was before they existed. Not a user setting; not documented for users.
+BENCH_NO_HISTORY = "CLAUDE_TRAY_BENCH_NO_HISTORY"
+
+
+def _without_history(env: Environment) -> bool:
+    """BENCH_NO_HISTORY set: no history store, and every forecast empty (the view and the run-out
+    popup ask forecast_view.outlooks through these two modules)."""
+    if env.environ.get(BENCH_NO_HISTORY) != "1":
+        return False
+    from tray_monitor import state, view
+
+    for module in (state, view):
+        setattr(module, "outlooks", lambda *args: ())  # noqa: B010 - a module's function, on purpose
+    log.info("%s=1: no usage history, no forecast (benchmark)", BENCH_NO_HISTORY)
+    return True
+
+
 def _demo_source(env: Environment):
     from tray_monitor.demo import DemoSource
 
@@ -438,6 +456,8 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     monitor = MonitorGroup([])
     poller = PollerGroup(monitor)
 
+    no_history = demo or _without_history(env)
+
     def build_login(account, first_poll_in: float) -> AccountPart:
         """One login's own source, alert memory, history, monitor and poller (issue 15)."""
         name = account.name if account is not None else "default"
@@ -455,7 +475,7 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
                                claude_command=accounts_module.claude_command(env, account))
         own_notifier = NamedNotifier(notifier, name, lambda: logins.label_for(name))
         account_monitor = Monitor(state, env.clock, own_notifier, alert_store,
-                                  history=None if demo else _history_store(env, account))
+                                  history=None if no_history else _history_store(env, account))
         account_env = env if account is None else accounts_module.account_env(env, account)
         return AccountPart(name, name, account_monitor,
                            _tray_poller(account_env, source, account_monitor, demo, first_poll_in), account)
