@@ -83,10 +83,12 @@ def write_settings(home: Path, text: str) -> None:
         (["status"], ("status", (False,), {"demo": False, "fmt": "text", "fresh": False, "account": None})),
         (["status", "--json"], ("status", (True,), {"demo": False, "fmt": "text", "fresh": False, "account": None})),
         (["status", "--format", "waybar", "--fresh"], ("status", (False,), {"demo": False, "fmt": "waybar", "fresh": True, "account": None})),
-        (["watch", "--format", "waybar"], ("watch", (120,), {"demo": False, "colour": "auto", "fmt": "waybar", "fresh": False})),
+        (["watch", "--format", "waybar"], ("watch", (120,), {"demo": False, "colour": "auto", "fmt": "waybar", "fresh": False, "account": None})),
         (["status", "--demo"], ("status", (False,), {"demo": True, "fmt": "text", "fresh": False, "account": None})),
         (["status", "--account", "work", "--json"],
          ("status", (True,), {"demo": False, "fmt": "text", "fresh": False, "account": "work"})),
+        (["watch", "--account", "work", "--format", "waybar"],
+         ("watch", (120,), {"demo": False, "colour": "auto", "fmt": "waybar", "fresh": False, "account": "work"})),
         (["accounts"], ("accounts", (None, None, None), {"discover": False})),
         (["accounts", "--discover"], ("accounts", (None, None, None), {"discover": True})),
         (["accounts", "add", "work", "~/.claude-work"], ("accounts", ("add", "work", "~/.claude-work"), {"discover": False})),
@@ -99,10 +101,10 @@ def write_settings(home: Path, text: str) -> None:
         (["config"], ("config", (), {})),
         (["doctor"], ("doctor", (False,), {})),
         (["doctor", "--offline"], ("doctor", (True,), {})),
-        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})),
-        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})),
-        (["--demo", "watch"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})),
-        (["watch", "--demo"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})),
+        (["watch", "--interval", "90"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False, "account": None})),
+        (["--interval", "90", "watch"], ("watch", (90,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False, "account": None})),
+        (["--demo", "watch"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False, "account": None})),
+        (["watch", "--demo"], ("watch", (120,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False, "account": None})),
         ([], ("tray", (120,), {"demo": False})),
         (["--demo", "--interval", "300"], ("tray", (300,), {"demo": True})),
     ],
@@ -120,7 +122,7 @@ def test_the_app_functions_exit_code_is_the_exit_code(app):
 
 def test_an_option_after_the_command_does_not_undo_one_before_it(app):
     cli.main(["--demo", "watch", "--interval", "90"])
-    assert app.calls == [("watch", (90,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False})]
+    assert app.calls == [("watch", (90,), {"demo": True, "colour": "auto", "fmt": "text", "fresh": False, "account": None})]
 
 
 def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_home):
@@ -132,7 +134,7 @@ def test_the_interval_comes_from_the_settings_file_when_not_given(app, isolated_
 
 def test_an_interval_below_60_is_raised_with_one_warning(app, capsys):
     assert cli.main(["watch", "--interval", "10"]) == 0
-    assert app.calls == [("watch", (60,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False})]
+    assert app.calls == [("watch", (60,), {"demo": False, "colour": "auto", "fmt": "text", "fresh": False, "account": None})]
     assert capsys.readouterr().err == (
         "claude-tray: --interval 10 is below the minimum of 60 seconds "
         "(the usage endpoint rate-limits fast pollers); using 60.\n"

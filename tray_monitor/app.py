@@ -277,19 +277,78 @@ def _panel_from_endpoint(env: Environment, source, fmt: str, claude: str = "clau
     return terminal.print_panel(env, fmt, _one_shot_view(reading, plan_label(creds), None, env.clock.now(), claude))
 
 
+#: `watch` with several logins: their first requests go out this many seconds apart (every box
+#: fills within seconds); after that each login waits its own interval with the tray's jitter, so
+#: their polls drift apart rather than go out in lockstep.
+WATCH_FIRST_POLL_GAP = 3.0
+
+
 def watch(env: Environment, interval: float, demo: bool = False, colour: str = "auto", fmt: str = "text",
-          fresh: bool = False) -> int:
+          fresh: bool = False, account: str | None = None) -> int:
     """The live view. While a tray runs with a fresh reading it follows that tray (asked every few
     seconds over the local socket; no request to the endpoint), else it polls the endpoint itself.
-    `fmt` "waybar" prints one JSON line per change (waybar's continuous mode)."""
+    `fmt` "waybar" prints one JSON line per change (waybar's continuous mode).
+
+    With several logins (accounts.py) each one is read as the tray reads it: its own source
+    (credential store, 429 wait), monitor and poller (schedule, back-off), and shown in its own
+    box; only the default login can follow the running tray (the tray shares that one's reading).
+    `account` picks one login; a panel format shows one: the default, or `account`."""
     from tray_monitor import terminal, tray_reading
+    from tray_monitor.accounts import account_label
+    from tray_monitor.tray_accounts import AccountPart, MonitorGroup, PollerGroup
+
+    settings = _load_settings(env)
+    if demo:
+        accounts: list[Any] = [None]
+    else:
+        try:
+            accounts = _chosen_accounts(env, account)
+        except MonitorError as error:
+            return _fail(env, error)
+        if fmt in PANEL_FORMATS:
+            accounts = accounts[:1]
+    shared = None if demo else tray_reading.fetch(env)
+    several = len(accounts) > 1
+    parts: list[AccountPart] = []
+    notes: list[str | None] = []
+    for index, chosen in enumerate(accounts):
+        try:
+            monitor, poller, note = _watch_login(env, settings, chosen, interval, demo, fresh, shared,
+                                                 index * WATCH_FIRST_POLL_GAP, several)
+        except MonitorError as error:
+            return _fail(env, error)
+        name = chosen.name if chosen is not None else "default"
+        parts.append(AccountPart(name, account_label(env, chosen) if chosen is not None else name, monitor, poller))
+        notes.append(note)
+    if fmt in PANEL_FORMATS:
+        return terminal.run_watch_panel(parts[0].monitor, parts[0].poller, env, threading.Event(), fmt)
+    if several:
+        return terminal.run_watch(MonitorGroup(parts, settings.icon_account), PollerGroup(parts), env,
+                                  threading.Event(), colour=colour, notes=tuple(notes))
+    alone = accounts[0]
+    label = parts[0].label if alone is not None and not alone.is_default else None
+    return terminal.run_watch(parts[0].monitor, parts[0].poller, env, threading.Event(), colour=colour,
+                              note=notes[0], label=label)
+
+
+def _watch_login(env: Environment, settings, account, interval: float, demo: bool, fresh: bool, shared,
+                 first_poll_in: float, several: bool):
+    """One login's monitor and poller for `watch`, and the note saying where its numbers come
+    from (None: its own requests). The default login follows the running tray while that has a
+    fresh reading (`shared`); `several`: the tray's jitter on each wait, the first request after
+    `first_poll_in` seconds. A single login is read exactly as before accounts."""
+    from tray_monitor import tray_reading
+    from tray_monitor.accounts import claude_command
     from tray_monitor.alerts import AlertMemory
     from tray_monitor.monitor import Monitor
     from tray_monitor.notifier import NullNotifier
     from tray_monitor.poller import Poller
+    from tray_monitor.schedule import JITTER
 
-    settings = _load_settings(env)
-    shared = None if demo else tray_reading.fetch(env)
+    default = account is None or account.is_default
+    tray_runs = shared is not None
+    if not default:
+        shared = None
     if shared is not None and fresh:
         shared = _fresh_from_tray(env, shared)
     note = None
@@ -302,26 +361,25 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
         plan_of = lambda _creds: tray_source.plan  # noqa: E731
         note = "From the running claude-tray (no request of its own)"
     else:
-        try:
-            source = _demo_source(env) if demo else _usage_source(env, background=True)
-        except MonitorError as error:
-            return _fail(env, error)
+        source = _demo_source(env) if demo else _usage_source(env, account, background=True)
         if demo:
             interval = DEMO_INTERVAL
         ask_every = None  # the state's interval
         plan_of = None
     # The terminal view shows; the tray (if it runs) is the one that notifies.
-    # Following a running tray, the tray records the history; this view must not record it twice.
-    history = None if demo or note is not None else _history_store(env)
-    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo), env.clock,
-                      NullNotifier(), None, history=history)
+    # Following a running tray, the tray records the history; this view must not record it twice
+    # (nor another login's, which a running tray records too).
+    tray_records = note is not None or (not default and tray_runs)
+    history = None if demo or tray_records else _history_store(env, account)
+    claude = claude_command(env, account)
+    monitor = Monitor(_initial_state(settings, interval, False, AlertMemory(), simulated=demo,
+                                     claude_command=claude), env.clock, NullNotifier(), None, history=history)
+    timing: dict[str, Any] = {"jitter": JITTER, "first_poll_in": first_poll_in} if several else {}
     if plan_of is not None:
-        poller = Poller(source, monitor, env.clock, ask_every, plan_of=plan_of)
+        poller = Poller(source, monitor, env.clock, ask_every, plan_of=plan_of, **timing)
     else:
-        poller = Poller(source, monitor, env.clock, ask_every)
-    if fmt in PANEL_FORMATS:
-        return terminal.run_watch_panel(monitor, poller, env, threading.Event(), fmt)
-    return terminal.run_watch(monitor, poller, env, threading.Event(), colour=colour, note=note)
+        poller = Poller(source, monitor, env.clock, ask_every, **timing)
+    return monitor, poller, note
 
 
 def _tray_poller(env: Environment, source, monitor, demo: bool, first_poll_in: float = 0.0):

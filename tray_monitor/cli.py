@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--fresh", action="store_true", help="ask the running tray to poll now first")
     watch.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour by severity: auto (a terminal, unless NO_COLOR is set), always or never")
+    watch.add_argument("--account", metavar="NAME",
+                       help="only this login (`claude-tray accounts` lists them); default: every one, each in its box")
     history = commands.add_parser("history", parents=[shared],
                                   help="the last cycles of each limit: peak, time at 100 %%, extra usage; a chart")
     history.add_argument("--json", action="store_true", help="print one JSON object for scripts")
@@ -147,7 +149,7 @@ def _dispatch(args: argparse.Namespace, env: Environment) -> int:
         return app.tray(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo)
     if command == "watch":
         return app.watch(env, resolve_interval(args.interval, env, env.stderr), demo=args.demo, colour=args.color,
-                         fmt=args.format, fresh=args.fresh)
+                         fmt=args.format, fresh=args.fresh, account=args.account)
     if args.interval is not None:
         env.stderr.write("claude-tray: --interval applies to the tray and `watch` only; ignored.\n")
     if command == "status":

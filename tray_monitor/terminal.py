@@ -22,6 +22,7 @@ from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import (
     fit_width,
     format_clock,
+    format_countdown,
     pad_width,
     strip_unprintable,
     text_bar,
@@ -254,11 +255,12 @@ def boxed(title: str, sections: list[list[str]], width: int, charset: Charset) -
 
 
 def watch_screen(v: View, now: datetime, columns: int, rows_available: int, charset: Charset,
-                 note: str | None = None) -> list[str]:
+                 note: str | None = None, label: str | None = None) -> list[str]:
     """The live screen for one moment: countdowns with seconds, never wider than `columns` - 1
     (writing the last column makes some consoles wrap) nor taller than `rows_available` - 1.
     `note` says where the numbers come from when it is not this process's own request (then the
-    next poll time, which is the tray's business, is left out)."""
+    next poll time, which is the tray's business, is left out). `label` names the login in the
+    title (`watch --account NAME` of another login than the default)."""
     width = max(1, min(columns - 1, WATCH_MAX_WIDTH))
     height = max(1, rows_available - 1)
     inner = max(1, width - 4)
@@ -266,7 +268,7 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
     if v.status == "ok" and v.next_poll_at is not None and note is None:
         updated += f" · next {format_clock(v.next_poll_at, now)}"
     footer = footer_lines((v.forecast_line, *v.notes, v.extra_usage_text, updated, note, v.message), inner, charset)
-    title = title_text(v.plan, v.status)
+    title = _titled(title_text(v.plan, v.status), label)
     styles: list[str | None] = []
     windows = window_lines(v.windows, inner, now, True, charset, styles=styles)
     chrome = 4 if windows else 3  # top, rule between sections, bottom, "Ctrl+C to quit"
@@ -285,14 +287,124 @@ def watch_screen(v: View, now: datetime, columns: int, rows_available: int, char
     return screen
 
 
-def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: str | None = None) -> list[str]:
-    """One plain block (no box, no cursor movement) for a console that is not a terminal."""
+# ----------------------------------------------------------------------------- watch, several logins
+
+#: A login's box is never narrower than this when several stand side by side on a wide console
+#: (two at 80 columns); below it they stack, one above the other.
+BOX_MIN_WIDTH = 38
+
+#: How much each login's box shows, most first: "full" as the one-login screen (label and
+#: percent, bar, reset, forecast); "compact" without the bars; "brief" without the forecasts and
+#: with one footer line (what to do when something is wrong, else when the numbers are from);
+#: "tight" one line per window ("Current session   78% ! 2h 11m 05s") and that footer line;
+#: "single" the fullest window alone, or what to do (wrapped: the command in it must stay whole).
+DETAILS = ("full", "compact", "brief", "tight", "single")
+_SEVERITY_ORDER = {"normal": 0, "warning": 1, "critical": 2}
+
+
+def box_title(header: str, status: str) -> str:
+    """"me@work.example · Max 5x · stale": the login (View.sections' header) and its state."""
+    return title_text(None, status).replace("Claude usage", header, 1)
+
+
+def tight_window_lines(rows: Iterable[WindowRow], width: int, now: datetime, charset: Charset,
+                       styles: list[str | None] | None = None) -> list[str]:
+    """One line a window: "Current session   78% ! 2h 11m 05s" (the countdown with seconds under a day)."""
+    lines: list[str] = []
+    marks: list[str | None] = []
+    for row in rows:
+        if row.resets_at is None:
+            left = reset_text(None, now, unknown=row.reset_unknown)
+        else:
+            left = format_countdown(row.resets_at - now, seconds=_within_a_day(row.resets_at, now))
+        right = f"{row.percent_text}{SEVERITY_MARKS.get(row.severity, '')} {left}"
+        label = fit(printable(row.label, charset), max(1, width - text_width(right) - 1))
+        gap = " " * max(1, width - text_width(label) - text_width(right))
+        lines.append(printable(fit(f"{label}{gap}{right}", width), charset))
+        marks.append(row.severity)
+    if styles is not None:
+        styles[:] = marks
+    return lines
+
+
+def login_box(header: str, v: View, now: datetime, width: int, charset: Charset, detail: str,
+              note: str | None = None) -> list[str]:
+    """One login's box, `width` columns wide, at a level of `detail` (DETAILS)."""
+    inner = max(1, width - 4)
+    updated = v.updated_text
+    if v.status == "ok" and v.next_poll_at is not None and note is None:
+        updated += f" · next {format_clock(v.next_poll_at, now)}"
+    styles: list[str | None] = []
+    if detail == "single":
+        fullest = max(v.windows, key=lambda r: (_SEVERITY_ORDER.get(r.severity, 0), r.percent), default=None)
+        if v.message or fullest is None:  # what to do is worth its lines
+            windows, footer = [], footer_lines((v.message or updated,), inner, charset)
+        else:
+            windows, footer = tight_window_lines((fullest,), inner, now, charset, styles), []
+    elif detail == "tight":
+        windows = tight_window_lines(v.windows, inner, now, charset, styles)
+        footer = footer_lines((v.message or note or updated,), inner, charset)
+    elif detail == "brief":
+        rows = tuple(replace(row, forecast_text="") for row in v.windows)
+        windows = window_lines(rows, inner, now, True, charset, compact=True, styles=styles)
+        footer = footer_lines((v.message or note or updated,), inner, charset)
+    else:
+        windows = window_lines(v.windows, inner, now, True, charset, compact=detail == "compact", styles=styles)
+        footer = footer_lines((v.forecast_line, *v.notes, v.extra_usage_text, updated, note, v.message), inner,
+                              charset)
+    lines = boxed(box_title(header, v.status), [windows, footer], width, charset)
+    if charset.colour and width >= 6:
+        lines = paint(lines, 1, styles, margin=2)
+    return lines
+
+
+def logins_screen(sections: tuple[tuple[str, View], ...], now: datetime, columns: int, rows_available: int,
+                  charset: Charset, notes: tuple[str | None, ...] = ()) -> list[str]:
+    """`watch` with several logins: each login's box (View.sections: its header and own view),
+    side by side while each gets BOX_MIN_WIDTH columns, else stacked; never wider than `columns` - 1
+    nor taller than `rows_available` - 1. The boxes show as much as fits (DETAILS); when even one
+    line a login does not fit, the screen ends with "…" where it is full. `notes[i]` says where
+    login i's numbers come from when not from this process (the running tray's)."""
+    width_total = max(1, columns - 1)
+    height = max(1, rows_available - 1)
+    count = len(sections)
+    across = max(1, min(count, (width_total + 1) // (BOX_MIN_WIDTH + 1)))
+    width = max(1, min(WATCH_MAX_WIDTH, (width_total - (across - 1)) // across))
+    room = height - 1  # the "Ctrl+C to quit" line
+    note_of = [notes[i] if i < len(notes) else None for i in range(count)]
+
+    boxes: list[list[str]] = []
+    for detail in DETAILS:  # the most detailed that fits; the last one whatever happens
+        boxes = [login_box(header, v, now, width, charset, detail, note_of[i])
+                 for i, (header, v) in enumerate(sections)]
+        if _stacked_height(boxes, across) <= room:
+            break
+    lines: list[str] = []
+    for start in range(0, count, across):
+        row = boxes[start:start + across]
+        for index in range(max(len(box) for box in row)):
+            # Every box line is exactly `width` columns (boxed pads it), colour codes aside.
+            lines.append(" ".join(box[index] if index < len(box) else " " * width for box in row).rstrip())
+    if len(lines) > room:
+        lines = lines[: max(0, room - 1)] + ["…" if charset.unicode else "..."]
+    lines.append(fit(" Ctrl+C to quit", width_total))
+    return lines[:height]
+
+
+def _stacked_height(boxes: list[list[str]], across: int) -> int:
+    return sum(max(len(box) for box in boxes[start:start + across]) for start in range(0, len(boxes), across))
+
+
+def block_lines(v: View, now: datetime, columns: int, charset: Charset, note: str | None = None,
+                label: str | None = None) -> list[str]:
+    """One plain block (no box, no cursor movement) for a console that is not a terminal; `label`
+    names the login in the title, as `status` does with several."""
     width = max(20, min(columns - 1, STATUS_MAX_WIDTH))
     styles: list[str | None] = []
     windows = window_lines(v.windows, width, now, False, charset, styles=styles)
     footer = footer_lines((v.forecast_line, *v.notes, v.extra_usage_text, v.updated_text, note, v.message), width,
                           charset)
-    lines = [printable(fit(title_text(v.plan, v.status), width), charset), *windows]
+    lines = [printable(fit(_titled(title_text(v.plan, v.status), label), width), charset), *windows]
     if windows:
         lines.append("")
     return paint(lines + footer, 1, styles) if charset.colour else lines + footer
@@ -558,12 +670,17 @@ def _is_terminal(stream) -> bool:
         return False
 
 
-def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto", note: str | None = None) -> int:
+def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto", note: str | None = None,
+              label: str | None = None, notes: tuple[str | None, ...] = ()) -> int:
     """The live view until Ctrl+C (130) or `stop` is set (0). Starts and stops the poller.
 
     On a terminal the screen is redrawn in place every second (the countdowns tick locally while
     the poller asks the API at its own pace); otherwise one block is printed per poll outcome.
-    `colour` is --color: "auto" (a terminal without NO_COLOR), "always" or "never"."""
+    `colour` is --color: "auto" (a terminal without NO_COLOR), "always" or "never".
+    Several logins (`monitor` a tray_accounts.MonitorGroup, `poller` its PollerGroup): the view
+    has one section per login, each drawn in its own box (`logins_screen`), each login's block
+    printed when its own outcome changes; `notes[i]` is login i's `note`. `label` names the one
+    login shown when it is not the default (`watch --account NAME`)."""
     out = env.stdout
     live = _is_terminal(out)
     if live and env.platform == "win32":
@@ -573,15 +690,16 @@ def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto",
         charset = replace(charset, colour=True)
     try:
         if live:
-            return _watch_live(monitor, poller, env, stop, charset, note)
-        return _watch_blocks(monitor, poller, env, stop, charset, note)
+            return _watch_live(monitor, poller, env, stop, charset, note, label, notes)
+        return _watch_blocks(monitor, poller, env, stop, charset, note, label, notes)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     finally:
         poller.stop()
 
 
-def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None) -> int:
+def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None,
+                label: str | None = None, notes: tuple[str | None, ...] = ()) -> int:
     out = env.stdout
     clock = env.clock
     out.write(HIDE_CURSOR + CLEAR_SCREEN + HOME)
@@ -591,7 +709,11 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, n
         while not stop.is_set():
             now = clock.now()
             columns, rows = console_size(env)
-            screen = watch_screen(monitor.view(), now, columns, rows, charset, note)
+            v = monitor.view()
+            if v.sections:
+                screen = logins_screen(v.sections, now, columns, rows, charset, notes)
+            else:
+                screen = watch_screen(v, now, columns, rows, charset, note, label)
             out.write(HOME + "".join(line + CLEAR_LINE_END + "\n" for line in screen) + CLEAR_SCREEN_END)
             out.flush()
             # Wake just after the next whole second, when a "05s" countdown turns to "04s".
@@ -606,19 +728,27 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, n
             pass  # the terminal is gone (closed pty, hung-up ssh): nothing left to restore
 
 
-def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None) -> int:
+def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None,
+                  label: str | None = None, notes: tuple[str | None, ...] = ()) -> int:
     out = env.stdout
-    last_key = None
+    last_keys: dict[int, tuple] = {}
 
     def print_block(v: View) -> None:
-        nonlocal last_key
         # One block per poll outcome: the monitor also sends views for schedule changes and ticks.
-        key = (v.updated_at, v.status, v.message)
-        if v.status == "loading" or key == last_key:
-            return
-        last_key = key
+        # Several logins: a block for each login whose own outcome changed, its label in the title.
+        sections = v.sections or ((None, v),)
         columns, _ = console_size(env)
-        out.write("\n".join(block_lines(v, env.clock.now(), columns, charset, note)) + "\n\n")
+        for index, (header, own) in enumerate(sections):
+            key = (own.updated_at, own.status, own.message)
+            if own.status == "loading" or key == last_keys.get(index):
+                continue
+            last_keys[index] = key
+            if header is None:
+                block = block_lines(own, env.clock.now(), columns, charset, note, label)
+            else:
+                own_note = notes[index] if index < len(notes) else None
+                block = block_lines(replace(own, plan=None), env.clock.now(), columns, charset, own_note, header)
+            out.write("\n".join(block) + "\n\n")
         out.flush()
 
     return _follow_views(monitor, poller, stop, print_block)
