@@ -129,7 +129,7 @@ def _account_status(env: Environment, account, fresh: bool):
 
     described = _account_json(env, account)
     claude = claude_command(env, account)
-    if account.is_default or not fresh:  # --fresh of another login: its own request, as before
+    if account.is_default or (not fresh and _still_logged_in(env, account)):  # else its own request
         shared = tray_reading.fetch(env, account=None if account.is_default else account.name)
         if shared is not None and fresh:
             shared = _fresh_from_tray(env, shared)
@@ -145,6 +145,14 @@ def _account_status(env: Environment, account, fresh: bool):
                          history=_history_store(env, account).digest(env.clock.now()), claude=claude)
 
 
+def _still_logged_in(env: Environment, account) -> bool:
+    """Whether the login can still be read here (a local read, no request): a logout or a deleted
+    folder is said at once, not after the tray's next poll of that login."""
+    from tray_monitor.accounts import holds_login
+
+    return holds_login(env, account.config_dir)
+
+
 def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
     """`status --account NAME` of a login other than the default: the running tray's reading of it
     when fresh (no request), else its own request."""
@@ -153,7 +161,7 @@ def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
 
     described = _account_json(env, account)
     claude = claude_command(env, account)
-    shared = tray_reading.fetch(env, account=account.name)
+    shared = tray_reading.fetch(env, account=account.name) if _still_logged_in(env, account) else None
     now = env.clock.now()
     if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
         origin = tray_reading.origin_text(shared, now)
