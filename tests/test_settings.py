@@ -46,12 +46,13 @@ def test_every_key_is_read_from_the_toml_file(env):
     write_toml(
         env,
         'interval = 300\nthresholds = [50, 80]\nnotifications = false\nnotify_reset = false\n'
-        'icon_window = "seven_day"\n',
+        'icon_window = "seven_day"\nnotify_runout = false\nrunout_lead = 45\nrunout_within = 90\n',
     )
     settings, warnings = load_settings(env)
     assert warnings == []
     assert settings == Settings(
-        interval=300, thresholds=(50, 80), notifications=False, notify_reset=False, icon_window="seven_day"
+        interval=300, thresholds=(50, 80), notifications=False, notify_reset=False, icon_window="seven_day",
+        notify_runout=False, runout_lead=45, runout_within=90,
     )
 
 
@@ -109,7 +110,16 @@ def test_bad_thresholds_fall_back_to_default_with_one_warning(env, bad):
     assert len(warnings) == 1 and "'thresholds'" in warnings[0]
 
 
-@pytest.mark.parametrize("key", ["notifications", "notify_reset"])
+@pytest.mark.parametrize("key", ["runout_lead", "runout_within"])
+@pytest.mark.parametrize("bad", ["0", "10081", "1.5", "true", '"30"', "-5"])
+def test_run_out_minutes_outside_1_to_10080_fall_back_to_the_default_with_one_warning(env, key, bad):
+    write_toml(env, f"{key} = {bad}\n")
+    settings, warnings = load_settings(env)
+    assert getattr(settings, key) == getattr(Settings(), key)
+    assert len(warnings) == 1 and f"'{key}'" in warnings[0] and "whole minutes" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("key", ["notifications", "notify_reset", "notify_runout"])
 def test_non_boolean_toggle_falls_back_to_default_with_a_warning(env, key):
     write_toml(env, f'{key} = "no"\n')
     settings, warnings = load_settings(env)
