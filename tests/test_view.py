@@ -607,3 +607,36 @@ def test_a_session_at_its_limit_minutes_into_its_cycle_is_the_top_line_not_on_tr
                                      kind="weekly")), extra_usage=None, fetched_at=NOW)
     assert binding_line(outlooks(r, HistoryDigest(), NOW), NOW) == (
         f"Session limit reached, resets at {format_clock(session_resets, NOW)}")
+
+
+def test_the_forecast_of_the_same_reading_history_and_moment_is_computed_once(monkeypatch):
+    """A poll asks for the outlooks twice with the very same objects (the run-out popup in
+    state.step, then the view): the second answer is the first, and any other value is computed."""
+    from tray_monitor import forecast_view
+    from tray_monitor.forecast import HistoryDigest
+
+    r, history = reading(session(percent=40.0)), HistoryDigest()
+    calls = []
+    real = forecast_view.forecast_window
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forecast_view, "_last", None)
+    monkeypatch.setattr(forecast_view, "forecast_window", counting)
+    first = forecast_view.outlooks(r, history, NOW)
+    assert forecast_view.outlooks(r, history, NOW) is first and len(calls) == 1
+    later = NOW + timedelta(minutes=1)
+    assert forecast_view.outlooks(r, history, later) == tuple(
+        forecast_view.Outlook(o.window_id, o.label, o.percent, *_fresh(real, r, later)) for o in first)
+    assert len(calls) == 2
+    forecast_view.outlooks(reading(session(percent=40.0)), history, later)  # an equal but new reading
+    forecast_view.outlooks(r, HistoryDigest(), later)  # an equal but new history
+    assert len(calls) == 4
+
+
+def _fresh(forecast_window, r, now):
+    w = r.windows[0]
+    fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, (), profile=None)
+    return fc.forecast, fc.reason
