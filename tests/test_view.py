@@ -496,6 +496,28 @@ def test_an_ok_reading_next_changes_when_it_turns_stale_if_nothing_else_comes_fi
     assert view(s, NOW + timedelta(seconds=211)).status == "stale"
 
 
+@pytest.mark.parametrize("wait", [240, 480, 600])
+def test_an_idle_stretch_keeps_the_reading_ok_until_its_poll_is_an_interval_overdue(wait):
+    # schedule.success_wait stretches the wait to 240, 480, 600 s while nothing changes: the
+    # reading waits for that poll on purpose and stays "ok" (no stale mark on the icon) until the
+    # poll is an interval late (it did not come: the poller is stuck or the machine slept).
+    taken = NOW - timedelta(seconds=10)
+    s = state(reading=Reading(windows=(session(resets_at=None),), extra_usage=None, fetched_at=taken),
+              next_poll_at=taken + timedelta(seconds=wait), interval=120)
+    stale_from = taken + timedelta(seconds=wait + 120)
+    assert next_text_change(s, NOW) == stale_from
+    assert view(s, stale_from - timedelta(milliseconds=1)).status == "ok"
+    assert view(s, stale_from + timedelta(milliseconds=1)).status == "stale"
+
+
+def test_a_poll_that_is_due_on_time_changes_nothing_about_staleness():
+    taken = NOW - timedelta(seconds=10)
+    s = state(reading=Reading(windows=(session(resets_at=None),), extra_usage=None, fetched_at=taken),
+              next_poll_at=taken + timedelta(seconds=120), interval=120)
+    assert next_text_change(s, NOW) == taken + timedelta(seconds=240)
+    assert view(s, taken + timedelta(seconds=241)).status == "stale"
+
+
 def test_a_kept_readings_age_changes_every_minute_after_it_was_taken():
     s = state(reading=reading(session(resets_at=None), age=timedelta(minutes=9, seconds=10)),
               problem=Transient("x"), next_poll_at=RETRY)

@@ -45,7 +45,7 @@ WARNING_PERCENT = 75
 CRITICAL_PERCENT = 90
 
 #: A reading older than this many poll intervals is shown as stale even without a failure
-#: (the poller is stuck, or the machine slept and has not polled yet).
+#: (the poller is stuck, or the machine slept and has not polled yet); see _stale_from.
 STALE_AFTER_INTERVALS = 2
 
 #: Windows keeps a tray tooltip in NOTIFYICONDATA.szTip, 128 UTF-16 units with the final NUL;
@@ -245,8 +245,16 @@ def extra_usage_text(extra: ExtraUsage | None) -> str | None:
 # ----------------------------------------------------------------------------- status and texts
 
 
-def _is_stale_by_age(reading: Reading, interval: float, now: datetime) -> bool:
-    return (now - reading.fetched_at).total_seconds() > STALE_AFTER_INTERVALS * max(interval, 1.0)
+def _stale_from(state: MonitorState, reading: Reading) -> datetime:
+    """When a reading with no failure after it turns stale: STALE_AFTER_INTERVALS intervals after
+    it was read, and never before the poll it waits for is an interval overdue. An idle stretch
+    (schedule.success_wait: up to 10 min between requests while nothing changes and Claude Code is
+    idle) schedules the next poll late on purpose; that alone must not mark the icon stale."""
+    interval = timedelta(seconds=max(state.interval, 1.0))
+    stale_from = reading.fetched_at + STALE_AFTER_INTERVALS * interval
+    if state.next_poll_at is not None:
+        stale_from = max(stale_from, state.next_poll_at + interval)
+    return stale_from
 
 
 def derive_status(state: MonitorState, now: datetime) -> Status:
@@ -261,7 +269,7 @@ def derive_status(state: MonitorState, now: datetime) -> Status:
         return "stale" if reading is not None else "error"
     if reading is None:
         return "loading"
-    if _is_stale_by_age(reading, state.interval, now):
+    if now > _stale_from(state, reading):
         return "stale"
     return "ok"
 
@@ -479,7 +487,7 @@ def next_text_change(state: MonitorState, now: datetime) -> datetime | None:
         if window.resets_at is not None:
             moments.append(_next_countdown_step(window.resets_at, now))
     if derive_status(state, now) == "ok":
-        moments.append(reading.fetched_at + timedelta(seconds=STALE_AFTER_INTERVALS * max(state.interval, 1.0)))
+        moments.append(_stale_from(state, reading))
     else:  # "Last reading 9 min ago" is shown
         age = (now - reading.fetched_at).total_seconds()
         moments.append(reading.fetched_at + timedelta(seconds=60 * (int(age // 60) + 1)))
