@@ -399,6 +399,8 @@ def test_demo_tray_marks_its_tooltip_menu_and_every_popup_as_simulated(
                                                ("critical", "Demo (simulated): Current session at 93%")], got
     assert all(p[2].startswith("Demo (simulated): ") for p in popups(notification_daemon))
     assert len(world.api.requests) == 0
+    # Simulated readings never enter the usage history (issue 14): no history file, no alert memory.
+    assert not list(world.data_dir.glob("*.sqlite3*")), sorted(world.data_dir.iterdir())
 
 
 def test_a_session_heading_to_run_out_early_notifies_once_and_status_json_shows_the_forecast(
