@@ -32,7 +32,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 
-from tests.desktop_x import sni_bus_name, sni_click, sni_menu_rows, sni_properties, wait_until
+from tests.desktop_x import (
+    SNI_MENU_PATH,
+    sni_bus_name,
+    sni_call,
+    sni_items,
+    sni_menu_rows,
+    sni_properties,
+    wait_until,
+)
 from tests.fakeapi import Response, usage_fixture
 from tests.test_app_notifications import (
     APP_NAME,
@@ -195,7 +203,10 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
                if s.at > start]
     assert written == [(62, True), (72, True)], written
 
-    # The menu over D-Bus: the binding top line, and each window's forecast under its line.
+    # The menu over D-Bus (the item the host registered): the binding top line, and each window's
+    # forecast under its line.
+    wait_until(lambda: any(item.bus_name == sni_bus_name(app.process.pid) for item in sni_items(bus)), 15,
+               "the tray's item registered with the StatusNotifierWatcher")
     read = Moment()
     labels = sni_menu(bus, app.process.pid, f"{SESSION_LABEL}: 72%")
     props = sni_properties(bus, sni_bus_name(app.process.pid))
@@ -237,7 +248,9 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
         assert_forecast_json(window["forecast"], [fcs[window["id"]] for fcs in at.values()])
 
     # "Usage history…" draws the chart from this history into the cache and hands it to xdg-open.
-    sni_click(bus, APP_NAME, "Usage history…")
+    name = sni_bus_name(app.process.pid)  # this tray's own item, whatever else the watcher lists
+    entry = next(r["id"] for r in sni_menu_rows(bus, name) if r["label"] == "Usage history…")
+    sni_call(bus, name, SNI_MENU_PATH, "com.canonical.dbusmenu", "Event", "isvu", (entry, "clicked", ("i", 0), 0))
     opened = wait_until(lambda: world.opened.exists() and world.opened.read_text().splitlines(), 15,
                         "the chart handed to xdg-open")
     assert opened == [str(world.home / ".cache" / "claude-tray" / "usage-history.png")], opened
