@@ -234,3 +234,26 @@ def test_a_hand_edited_settings_toml_reaches_the_running_tray_at_its_next_poll(s
     quit_tray(world, app)
     assert world.api.wrong_tokens == []
     assert_no_token_in(world, daemon, *outputs)
+
+
+def test_an_icon_pinned_to_a_calm_login_carries_the_mark_and_asks_for_attention_when_another_is_critical(
+        sni_world, notification_daemon):
+    """icon_account pins the calm default login (40 %); work at 95 % is critical: the icon shows 40
+    with the corner dot (pixels = render_icon), and the item's Status is NeedsAttention, so a panel
+    that hides calm items still shows it."""
+    world = sni_world
+    add_logins(world, ("work",))
+    settings = world.home / ".config" / "claude-tray" / "settings.toml"
+    settings.write_text('icon_account = "default"\n' + settings.read_text())
+    world.api.per_token({TOKENS["default"]: body(40.0), TOKENS["work"]: body(95.0)})
+    app = world.start_tray("--interval", "600")
+    world.wait_view(lambda v: "default · Max 5x" in v["menu"], what="the default login's section")
+    world.cli("refresh")
+    view = world.wait_view(lambda v: all_read(v, {"default": 40, "work": 95}), timeout=30, what="both logins")
+    assert view["icon"]["percent"] == 40.0 and view["icon"]["other_critical"] is True
+    assert view["tooltip"].startswith("default: ")
+    props = wait_until(lambda: (lambda p: p if p["Status"] == "NeedsAttention" else None)(
+        sni_properties(world_bus(world), sni_bus_name(app.process.pid))), 10, "Status NeedsAttention")
+    assert pixmaps_are(props, spec_of(view))
+    quit_tray(world, app)
+    assert world.api.wrong_tokens == []

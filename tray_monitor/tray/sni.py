@@ -252,7 +252,10 @@ class SniBackend:
                     self.redraw_count += 1
                     signals.append((ITEM_PATH, ITEM_IFACE, "NewIcon", None, ()))
                     signals.append((ITEM_PATH, ITEM_IFACE, "NewAttentionIcon", None, ()))
-                status = "NeedsAttention" if look.icon.severity == "critical" else "Active"
+                # Another login critical (issue 15) asks for attention too: a panel that hides calm
+                # items then still shows this one, with the corner dot saying why.
+                attention = look.icon.severity == "critical" or look.icon.other_critical
+                status = "NeedsAttention" if attention else "Active"
                 if status != self._status:
                     self._status = status
                     signals.append((ITEM_PATH, ITEM_IFACE, "NewStatus", "s", (status,)))
