@@ -257,3 +257,45 @@ def test_an_icon_pinned_to_a_calm_login_carries_the_mark_and_asks_for_attention_
     assert pixmaps_are(props, spec_of(view))
     quit_tray(world, app)
     assert world.api.wrong_tokens == []
+
+
+def test_over_dbus_a_429_holds_back_only_its_login_an_expired_one_says_so_the_other_reads(
+        sni_world, notification_daemon):
+    """Three logins: default reads 20 %, work's login expired, play gets a 429 (Retry-After 900).
+    Each section over D-Bus says its own state; a second refresh sends nothing for the others
+    (play waits out its own 429, work has nothing to send); any popup names its login, none twice."""
+    from tests.fakeapi import Response, error_fixture
+
+    world, daemon = sni_world, notification_daemon
+    add_logins(world, ("work", "play"), expired=("work",))
+    threshold_popups_only(world)
+    world.api.per_token({TOKENS[n]: body(20.0) for n in ("default", "work", "play")})
+    world.api.queue_for(TOKENS["play"], Response(429, error_fixture("429-rate-limited.json"), {"Retry-After": "900"}))
+    app = world.start_tray("--interval", "600")
+    world.wait_view(lambda v: "default · Max 5x" in v["menu"], what="the default login's section")
+    world.cli("refresh")
+    world.wait_view(lambda v: any("Rate limited" in line for line in section(v, "play")), timeout=30,
+                    what="play rate limited")
+
+    def sections_over_dbus():
+        labels = {"menu": menu_over_dbus(world, app)}
+        got = {"default": section(labels, HEADERS["default"]), "work": section(labels, WORK_LABEL),
+               "play": section(labels, "play")}
+        return got if got["play"] and any("Rate limited" in line for line in got["play"]) else None
+
+    got = wait_until(sections_over_dbus, 10, "the three sections over D-Bus")
+    assert any(line.startswith("Current session: 20%") for line in got["default"]), got
+    assert any("Login expired" in line for line in got["work"]), got
+    assert not any(line.startswith("Current session") for line in got["work"] + got["play"]), got
+
+    asked = [world.api.count(TOKENS[n]) for n in ("default", "work", "play")]
+    assert asked[1:] == [0, 1]
+    reply = world.cli("refresh").stdout  # one sentence per login
+    assert reply.startswith("default: ") and f"{WORK_LABEL}: " in reply and "play: " in reply, reply
+    quit_tray(world, app)  # joins the pollers: a request the refresh sent has been counted
+    assert [world.api.count(TOKENS[n]) for n in ("work", "play")] == [0, 1]
+    shown = popups(daemon)
+    assert all(s.split(": ")[0] in (WORK_LABEL, "play", "default") for _, _, s, _ in shown), shown
+    assert len({s for _, _, s, _ in shown}) == len(shown), shown  # nothing twice
+    assert world.api.wrong_tokens == []
+    assert_no_token(world, daemon)
