@@ -7,6 +7,8 @@ Runs, alternating, `--runs` times each:
 - module: `python -m tray_monitor statusline` with a recorded payload on stdin;
 - script: the installed `claude-tray statusline` (the console script settings.json points at),
   when it is next to this Python;
+- account: `python -m tray_monitor statusline --account work`, a settings.toml listing that login
+  (several logins, issue 15: the account's folder is looked up in settings.toml and preferences.json);
 each in a fresh process with its own temporary runtime dir. `--with-tray` also answers the
 statusline's control message from a socket in that dir (as the running tray does), so the
 round trip to the tray is counted. Prints median, p90 and min in milliseconds, then the imports
@@ -89,7 +91,12 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="statusline-bench-"))
     runtime_root = work / "run"
     runtime_root.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_root), "HOME": str(work), "NO_COLOR": "1"}
+    config_home = work / "config"
+    (config_home / "claude-tray").mkdir(parents=True)
+    (config_home / "claude-tray" / "settings.toml").write_text(
+        'accounts = [{ name = "work", config_dir = "~/.claude-work" }]\n', encoding="utf-8")
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_root), "HOME": str(work), "NO_COLOR": "1",
+           "XDG_CONFIG_HOME": str(config_home), "XDG_DATA_HOME": str(work / "data")}
     stop = threading.Event()
     if args.with_tray:
         fake_tray(runtime_root / "claude-tray", stop)
@@ -97,6 +104,7 @@ def main() -> int:
     commands = {
         "floor (python -c pass)": [sys.executable, "-c", "pass"],
         "python -m tray_monitor statusline": [sys.executable, "-m", "tray_monitor", "statusline"],
+        "... statusline --account work": [sys.executable, "-m", "tray_monitor", "statusline", "--account", "work"],
     }
     script = Path(sys.executable).parent / "claude-tray"
     if script.exists():

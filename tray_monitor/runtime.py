@@ -36,14 +36,30 @@ def user_cache_dir(environ: Mapping[str, str], platform: str) -> str:
     """platformdirs' user_cache_dir for claude-tray, computed here on Linux and macOS: importing
     platformdirs costs the statusline ~10 ms (it pulls in tempfile, shutil, bz2, lzma). Windows
     asks platformdirs itself (the known-folder API). tests/test_runtime.py holds them equal."""
+    return _user_dir(environ, platform, "XDG_CACHE_HOME", "~/.cache", "~/Library/Caches", "user_cache_dir")
+
+
+def user_config_dir(environ: Mapping[str, str], platform: str) -> str:
+    """platformdirs' user_config_dir (settings.toml), as user_cache_dir: for `statusline --account`."""
+    return _user_dir(environ, platform, "XDG_CONFIG_HOME", "~/.config", "~/Library/Application Support",
+                     "user_config_dir")
+
+
+def user_data_dir(environ: Mapping[str, str], platform: str) -> str:
+    """platformdirs' user_data_dir (preferences.json), as user_cache_dir: for `statusline --account`."""
+    return _user_dir(environ, platform, "XDG_DATA_HOME", "~/.local/share", "~/Library/Application Support",
+                     "user_data_dir")
+
+
+def _user_dir(environ: Mapping[str, str], platform: str, variable: str, unix: str, macos: str, kind: str) -> str:
     if platform == "darwin" or platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        base = environ.get("XDG_CACHE_HOME", "")  # honoured on macOS too (platformdirs 4.x)
+        base = environ.get(variable, "")  # honoured on macOS too (platformdirs 4.x)
         if not base.startswith("/"):
-            base = os.path.expanduser("~/Library/Caches" if platform == "darwin" else "~/.cache")
+            base = os.path.expanduser(macos if platform == "darwin" else unix)
         return os.path.join(base, APP_NAME)
     import platformdirs
 
-    return platformdirs.user_cache_dir(APP_NAME, appauthor=False)
+    return str(getattr(platformdirs, kind)(APP_NAME, appauthor=False))
 
 
 def claude_config_dir(environ: Mapping[str, str]) -> str:

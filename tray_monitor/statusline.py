@@ -54,7 +54,7 @@ _SEPARATOR = " · "
 _THEN_SEPARATOR = " | "
 
 USAGE = """\
-usage: claude-tray statusline [--color auto|always|never] [--width N] [--then CMD]
+usage: claude-tray statusline [--color auto|always|never] [--width N] [--then CMD] [--account NAME]
        claude-tray statusline install [--color ...] [--width N]
        claude-tray statusline uninstall
 
@@ -65,6 +65,8 @@ running claude-tray (no request of its own), and prints one line.
                 off with NO_COLOR), always, never
   --width N     at most N columns for this line (default 60)
   --then CMD    also run CMD (a shell command) with the same stdin and append its first line
+  --account NAME  the claude-tray account (`claude-tray accounts`) this session is logged in
+                as; without it, the one of this session's CLAUDE_CONFIG_DIR
 
   install       set statusLine in Claude Code's settings.json to this command (an existing
                 statusLine is kept, chained through --then); a backup is written first
@@ -77,23 +79,25 @@ class OptionError(ValueError):
 
 
 class Options:
-    __slots__ = ("color", "width", "then")
+    __slots__ = ("color", "width", "then", "account")
 
-    def __init__(self, color: str = "auto", width: int = DEFAULT_WIDTH, then: str | None = None):
+    def __init__(self, color: str = "auto", width: int = DEFAULT_WIDTH, then: str | None = None,
+                 account: str | None = None):
         self.color = color
         self.width = width
         self.then = then
+        self.account = account
 
 
 def parse_options(argv: list[str]) -> Options:
-    """--color, --width, --then (also as --opt=value). argparse costs milliseconds; three options
-    do not need it."""
+    """--color, --width, --then, --account (also as --opt=value). argparse costs milliseconds; four
+    options do not need it."""
     options = Options()
     args = list(argv)
     while args:
         arg = args.pop(0)
         name, eq, value = arg.partition("=")
-        if name not in ("--color", "--width", "--then"):
+        if name not in ("--color", "--width", "--then", "--account"):
             raise OptionError(f"unknown option {arg!r}")
         if not eq:
             if not args:
@@ -108,8 +112,10 @@ def parse_options(argv: list[str]) -> Options:
                 options.width = max(MIN_WIDTH, int(value))
             except ValueError:
                 raise OptionError(f"--width takes a number of columns, not {value!r}") from None
-        else:
+        elif name == "--then":
             options.then = value
+        else:
+            options.account = value  # looked up when the line is made (account_lookup.py)
     return options
 
 
@@ -362,8 +368,11 @@ def _read_stdin(stdin) -> bytes:
         return b""
 
 
-def statusline(options: Options, raw: bytes, environ, platform: str, now: float, stdout) -> str:
-    """Everything but reading stdin and printing: feed the tray, read its reading, build the line."""
+def statusline(options: Options, raw: bytes, environ, platform: str, now: float, stdout, stderr=None) -> str:
+    """Everything but reading stdin and printing: feed the tray, read its reading, build the line.
+    `--account NAME` names the login the session's numbers belong to; an unknown name is one
+    sentence on `stderr`, and the line is then made from Claude Code's numbers alone (handed to no
+    login, none of the tray's shown: whose they are is not known)."""
     payload = parse_input(raw)
     limits = rate_limits_from(payload)
     try:
@@ -371,6 +380,15 @@ def statusline(options: Options, raw: bytes, environ, platform: str, now: float,
     except Exception:  # no usable cache directory: no tray to talk to either
         run_dir = None
     config_dir = runtime.claude_config_dir(environ)
+    if options.account is not None:
+        from tray_monitor.account_lookup import UnknownAccount, account_folder
+
+        try:
+            config_dir = account_folder(options.account, environ, platform)
+        except UnknownAccount as error:
+            if stderr is not None:
+                stderr.write(f"claude-tray statusline: {error} (this line is handed to no login).\n")
+            run_dir = None
     if run_dir is not None and limits:
         runtime.quick_command(run_dir, platform, feed_message(limits, now, config_dir), TRAY_TIMEOUT)
     shared = read_shared(run_dir) if run_dir is not None else None
@@ -399,7 +417,7 @@ def main(argv: list[str], stdin=None, stdout=None, stderr=None, environ=None, no
         options = Options()  # still a line: a typo in settings.json must not blank Claude Code's
     try:
         line = statusline(options, _read_stdin(stdin), environ if environ is not None else os.environ,
-                          sys.platform, time.time() if now is None else now, stdout)
+                          sys.platform, time.time() if now is None else now, stdout, stderr)
     except Exception as error:  # never fail Claude Code: a line, and the reason on stderr
         stderr.write(f"claude-tray statusline: {type(error).__name__}: {error}\n")
         line = "Claude usage: unavailable"
