@@ -333,6 +333,10 @@ def measure(args) -> dict:
         requests0 = {app.name: len(app_api(app).requests) for app in apps}
         w0 = time.monotonic()
         rounds: dict[str, list[tuple[float, float]]] = {app.name: [] for app in apps}
+        round_requests: dict[str, list[int]] = {app.name: [] for app in apps}
+        round_redraws: dict[str, list[int]] = {app.name: [] for app in apps}
+        seen = dict(requests0)
+        drawn = dict(redraws0)
         before = cpu0
         for number in range(args.rounds):
             print(f"idle window {number + 1} of {args.rounds} ({args.idle:.0f} s) started", file=sys.stderr)
@@ -341,7 +345,16 @@ def measure(args) -> dict:
             for app in apps:
                 rounds[app.name].append((round(after[app.name][2] - before[app.name][2], 2),
                                          round(after[app.name][1] - before[app.name][1], 2)))
+                count = len(app_api(app).requests)
+                round_requests[app.name].append(count - seen[app.name])
+                seen[app.name] = count
             before = after
+            if args.rounds > 1:  # asking claude-tray costs it a little CPU: between rounds, not inside one
+                for app in apps:
+                    count = app.redraws()
+                    round_redraws[app.name].append(count - drawn[app.name])
+                    drawn[app.name] = count
+                before = cpu_now()
         window = (time.monotonic() - w0) / args.rounds
         cpu1 = before
         threads = {app.name: status_field(app.process.pid, "Threads") for app in apps}
@@ -364,6 +377,8 @@ def measure(args) -> dict:
                 "cpu_process_ms": round(statistics.median(r[0] for r in rounds[app.name]), 1),
                 "cpu_process_rounds_ms": [r[0] for r in rounds[app.name]],
                 "cpu_sched_rounds_ms": [r[1] for r in rounds[app.name]],
+                "requests_rounds": round_requests[app.name],
+                "redraws_rounds": round_redraws[app.name],
                 "requests_in_window": round((len(requests) - requests0[app.name]) / args.rounds, 1),
                 "request_gaps_s": gaps,
                 "redraws_in_window": redraws1[app.name] - redraws0[app.name],
@@ -485,6 +500,7 @@ def table(data: dict) -> str:
     out.append("")
     for key, label in (("cpu_process_rounds_ms", "CPU per round, process clock (ms)"),
                        ("cpu_sched_rounds_ms", "CPU per round, schedstat (ms)"),
+                       ("requests_rounds", "requests per round"), ("redraws_rounds", "icon redraws per round"),
                        ("request_gaps_s", "request gaps (s)"), ("start_docked_runs_s", "start -> shown runs (s)")):
         out.append(f"{label}: " + "; ".join(f"{n} {results[n][key]}" for n in [*names, "floor"]))
     return "\n".join(out)
