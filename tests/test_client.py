@@ -581,3 +581,16 @@ def test_status_as_a_real_process_gives_up_on_a_server_sending_one_byte_a_second
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == "claude-tray: 127.0.0.1 did not finish answering within 30 s: trying again later.\n"
     assert len(fake_api.requests) == 1
+
+
+def test_requests_is_imported_without_a_charset_detector_and_still_reads_a_body(fake_api):
+    """charset_normalizer (about 2 MiB of RSS) is imported by requests for Response.text only;
+    the tray's first fetch imports requests without it, silently, and requests still works."""
+    fake_api.respond(200, "{\"five_hour\": {\"utilization\": 7}}", headers={"Content-Type": "text/plain"})
+    code = ("import sys; from tray_monitor.client import import_requests; requests = import_requests(); "
+            f"r = requests.get({fake_api.url!r} + '/api/oauth/usage', timeout=5); "
+            "print(r.json()['five_hour']['utilization'], r.text[:1], r.apparent_encoding, "
+            "sorted(m for m in ('charset_normalizer', 'chardet') if sys.modules.get(m)))")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.stdout.split(), done.stderr) == (["7", "{", "utf-8", "[]"], "")

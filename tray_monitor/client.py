@@ -148,6 +148,38 @@ def user_agent(version: str) -> str:
     return f"claude-cli/{version} (external, cli)"
 
 
+#: requests imports one of these at its own import, for Response.text and .apparent_encoding
+#: when a server names no charset. claude-tray never asks (it decodes the body as UTF-8 itself, and
+#: only the usage endpoint's JSON), and charset_normalizer alone is about 2 MiB of RSS for the life
+#: of the tray. Without them requests falls back to UTF-8 there.
+CHARSET_DETECTORS = ("charset_normalizer", "chardet")
+
+
+def import_requests():
+    """requests, imported without a character-set detector when it is not imported yet."""
+    import sys
+
+    if "requests" in sys.modules:
+        import requests
+
+        return requests
+    blocked = [name for name in CHARSET_DETECTORS if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # `import name` raises ImportError
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            # requests' own note that no detector is installed: true, and on purpose
+            warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+            import requests
+    finally:
+        for name in blocked:  # anyone else may import them later
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    return requests
+
+
 class UsageClient:
     def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
                  *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
@@ -180,7 +212,7 @@ class UsageClient:
         return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
 
     def fetch(self, creds: Credentials) -> Reading:
-        import requests
+        requests = import_requests()
 
         from tray_monitor.deadline import DeadlineAdapter, RequestDeadline
 
