@@ -59,11 +59,16 @@ def run_watch(world: ClaudeTrayWorld, tmp_path, *args: str, columns: int = 40, r
         env.pop(name, None)
 
     def done(output: str) -> bool:
-        shown = frames(output)
+        shown = complete(output)
         return bool(shown) and until(shown[-1])
 
     return run_in_pty(tmp_path, None, done, columns=columns, rows=rows, timeout=timeout,
                       argv=[sys.executable, "-m", "tray_monitor", "watch", *args], **env)
+
+
+def complete(output: str) -> list[list[str]]:
+    """The screens drawn to the end (Ctrl+C may cut the last one short), colour codes removed."""
+    return frames("".join("\x1b[H" + part for part in output.split("\x1b[H")[1:] if "\x1b[J" in part))
 
 
 def boxes(screen: list[str]) -> dict[str, list[str]]:
@@ -104,7 +109,7 @@ def test_three_logins_each_in_its_own_box_within_40_columns_a_429_holding_back_o
 
     output, code = run_watch(world, tmp_path, columns=40, rows=60, until=all_shown)
     assert_clean(output, code)
-    drawn = frames(output)
+    drawn = complete(output)
     assert all_shown(drawn[-1]), "\n".join(drawn[-1])
     for frame in drawn:
         assert max(text_width(line) for line in frame) <= 39, frame
@@ -130,7 +135,7 @@ def test_two_logins_fit_an_80x24_console_side_by_side_with_bars(claude_tray_worl
 
     output, code = run_watch(world, tmp_path, columns=80, rows=24, until=both)
     assert_clean(output, code)
-    screen = frames(output)[-1]
+    screen = complete(output)[-1]
     assert len(screen) <= 23 and max(text_width(line) for line in screen) <= 79
     top = screen[0]
     assert top.count("┌─ ") == 2 and "default · Max 5x" in top and WORK_LABEL in top, "\n".join(screen)
@@ -148,9 +153,9 @@ def test_two_logins_on_a_40x24_console_stack_and_fit_by_dropping_the_bars_first(
 
     output, code = run_watch(world, tmp_path, columns=40, rows=24, until=both)
     assert_clean(output, code)
-    for frame in frames(output):
+    for frame in complete(output):
         assert len(frame) <= 23 and max(text_width(line) for line in frame) <= 39, frame
-    screen = frames(output)[-1]
+    screen = complete(output)[-1]
     assert both(screen), "\n".join(screen)
     assert screen[-1] == " Ctrl+C to quit"
     # No bars, no forecasts; each window's reset with its ticking countdown, each login's update time.
@@ -166,7 +171,7 @@ def test_account_shows_one_login_in_todays_box_and_asks_only_with_its_token(clau
     output, code = run_watch(world, tmp_path, "--account", "work", columns=40, rows=30,
                               until=lambda s: any(re.match(r"│ Current session +62%", line) for line in s))
     assert_clean(output, code)
-    screen = frames(output)[-1]
+    screen = complete(output)[-1]
     assert screen[0].startswith(f"┌─ Claude usage · {WORK_LABEL[:10]}"), screen[0]
     assert sum(line.startswith("┌") for line in screen) == 1
     assert [world.api.count(TOKENS[n]) for n in ("default", "work", "play")] == [0, 1, 0]
