@@ -297,8 +297,9 @@ BOX_MIN_WIDTH = 38
 #: percent, bar, reset, forecast); "compact" without the bars; "brief" without the forecasts and
 #: with one footer line (what to do when something is wrong, else when the numbers are from);
 #: "tight" one line per window ("Current session   78% ! 2h 11m 05s") and that footer line;
-#: "single" the fullest window alone, or what to do (wrapped: the command in it must stay whole).
-DETAILS = ("full", "compact", "brief", "tight", "single")
+#: "single" the fullest window alone, or what to do (wrapped: the command in it must stay whole);
+#: "line" as "single" with what to do cut to one line, so every login keeps its title.
+DETAILS = ("full", "compact", "brief", "tight", "single", "line")
 _SEVERITY_ORDER = {"normal": 0, "warning": 1, "critical": 2}
 
 
@@ -335,9 +336,13 @@ def login_box(header: str, v: View, now: datetime, width: int, charset: Charset,
     if v.status == "ok" and v.next_poll_at is not None and note is None:
         updated += f" · next {format_clock(v.next_poll_at, now)}"
     styles: list[str | None] = []
-    if detail == "single":
+    windows: list[str]
+    footer: list[str]
+    if detail in ("single", "line"):
         fullest = max(v.windows, key=lambda r: (_SEVERITY_ORDER.get(r.severity, 0), r.percent), default=None)
-        if v.message or fullest is None:  # what to do is worth its lines
+        if (v.message or fullest is None) and detail == "line":
+            windows, footer = [], [printable(fit(v.message or updated, inner), charset)]
+        elif v.message or fullest is None:  # what to do is worth its lines
             windows, footer = [], footer_lines((v.message or updated,), inner, charset)
         else:
             windows, footer = tight_window_lines((fullest,), inner, now, charset, styles), []
