@@ -27,7 +27,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
-from tray_monitor.schedule import MIN_INTERVAL, clamp_interval
+from tray_monitor.schedule import DEFAULT_INTERVAL, MIN_INTERVAL, clamp_interval
 
 if TYPE_CHECKING:
     from tray_monitor.environment import Environment
@@ -53,7 +53,7 @@ DEFAULT_ACCOUNT = "default"
 
 @dataclass(frozen=True)
 class Settings:
-    interval: int = 120  # seconds between polls
+    interval: int = int(DEFAULT_INTERVAL)  # seconds between polls (schedule.DEFAULT_INTERVAL)
     thresholds: tuple[int, ...] = (75, 90, 100)  # percent levels that notify once per window cycle
     notifications: bool = True
     notify_reset: bool = True  # notify when a window that had crossed a threshold resets
