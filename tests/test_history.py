@@ -227,3 +227,44 @@ def test_history_path_is_in_the_data_directory(tmp_path):
     env = temp_env(tmp_path)
     assert history_path(env) == Path(env.data_dir) / "history.sqlite3"
     assert not os.path.exists(history_path(env))
+
+
+@pytest.fixture
+def central_european_time(monkeypatch):
+    """The process's local time is CET/CEST (a POSIX rule: no tz database needed)."""
+    import time
+
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_usual_hours_keep_their_local_hour_across_a_daylight_saving_change(path, central_european_time):
+    """Four weeks of 09:00-17:00 weekdays in Berlin, three before the clocks went forward
+    (29 March 2026) and one after: the profile read a week later puts the work at 09-17 local.
+    With today's offset for every reading (as before), the three earlier weeks moved to 10-18."""
+    store = HistoryStore(path)
+    monday = datetime(2026, 3, 9)  # local, naive: made aware in the local zone of each day below
+    for day in range(26):
+        date = monday + timedelta(days=day)
+        if date.weekday() >= 5:
+            continue
+        week_start = (monday + timedelta(days=7 * (day // 7))).astimezone(timezone.utc)
+        for slot in range(48):  # every 10 min from 09:00 to 16:50 local, 0.4 points each (96 % a week)
+            at = (date + timedelta(hours=9, minutes=10 * slot)).astimezone(timezone.utc)
+            percent = round(0.4 * (48 * date.weekday() + slot), 1)
+            window = UsageWindow("seven_day", "Weekly", percent, week_start + timedelta(days=7), kind="weekly")
+            store.record(Reading((window,), None, at))
+    now = datetime(2026, 4, 4, 12, 0).astimezone(timezone.utc)
+    profile = HistoryStore(path).digest(now).profile_for("seven_day")
+    assert profile is not None and not profile.flat
+
+    def weight(hour: int) -> float:  # on a weekday after the change (CEST), at hh:30 local
+        return profile.weight_at(datetime(2026, 4, 1, hour, 30).astimezone(timezone.utc))
+
+    assert [round(weight(h), 2) for h in (8, 17)] == [0.3, 0.3]  # the floor: no work then
+    assert min(weight(h) for h in range(9, 17)) > 1.5

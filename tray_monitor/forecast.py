@@ -173,8 +173,11 @@ PROFILE_FLOOR = 0.3
 PROFILE_MAX_GAP = timedelta(minutes=30)
 
 
-def activity_profile(samples: Sequence[Sample], now: datetime, tz: tzinfo) -> Profile:
-    """The user's usual hours from stored readings of one window (the weekly one sees all use)."""
+def activity_profile(samples: Sequence[Sample], now: datetime, tz: tzinfo | None) -> Profile:
+    """The user's usual hours from stored readings of one window (the weekly one sees all use).
+    `tz` None: the system's local time, each reading at the offset it had then (a reading from
+    before a daylight-saving change keeps its hour); the profile then walks the coming days at
+    today's offset (cheap on every redraw; a change within the week ahead shifts the rest by an hour)."""
     recent = sorted((s for s in samples if now - timedelta(days=PROFILE_DAYS) <= s.at <= now), key=lambda s: s.at)
     if not recent or recent[-1].at - recent[0].at < timedelta(days=PROFILE_MIN_DAYS):
         return flat_profile()
@@ -190,7 +193,8 @@ def activity_profile(samples: Sequence[Sample], now: datetime, tz: tzinfo) -> Pr
     per_day = [t / 5.0 for t in totals[:24]] + [t / 2.0 for t in totals[24:]]  # 5 weekdays, 2 weekend days
     mean = (5 * sum(per_day[:24]) + 2 * sum(per_day[24:])) / (7 * 24)
     span_hours = (recent[-1].at - recent[0].at).total_seconds() / 3600.0
-    return Profile(tuple((1 - PROFILE_FLOOR) * v / mean + PROFILE_FLOOR for v in per_day), tz,
+    walk_tz = tz if tz is not None else now.astimezone().tzinfo or timezone.utc
+    return Profile(tuple((1 - PROFILE_FLOOR) * v / mean + PROFILE_FLOOR for v in per_day), walk_tz,
                    scale=sum(totals) / span_hours)
 
 

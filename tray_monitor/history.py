@@ -295,11 +295,11 @@ class HistoryStore:
         for r in recent:
             by_window.setdefault(r.window_id, []).append(Sample(r.at, r.percent, r.resets_at))
         if self._profiles is None or now - self._profiles[0] >= PROFILE_REFRESH or now < self._profiles[0]:
-            local = tz or now.astimezone().tzinfo or timezone.utc
             month: dict[str, list[Sample]] = {}
             for r in self.windows(now - timedelta(days=PROFILE_DAYS)):
                 month.setdefault(r.window_id, []).append(Sample(r.at, r.percent, r.resets_at))
-            self._profiles = (now, tuple(sorted((wid, activity_profile(samples, now, local))
+            # tz None: local time with each reading's own offset (not today's, across a DST change)
+            self._profiles = (now, tuple(sorted((wid, activity_profile(samples, now, tz))
                                                 for wid, samples in month.items())))
         return HistoryDigest(tuple(sorted((wid, tuple(samples)) for wid, samples in by_window.items())),
                              self._profiles[1])
