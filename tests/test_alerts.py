@@ -184,7 +184,7 @@ def test_reset_after_reaching_90_percent_announces_back_to_zero():
     assert sent[-1] == Notification(
         "window:five_hour",
         "Session (5h) limit reset — back to 0%",
-        "The full limit is available again. Resets in 4h 58m (19:00).",
+        "The full limit is available again; it next resets in 4h 58m (19:00).",
         "low",
     )
 

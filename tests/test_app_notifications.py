@@ -228,7 +228,8 @@ def test_usage_walk_60_80_95_100_reset_gives_exactly_the_promised_popups_across_
     wait_popups(daemon, 4)
     moment.close()
     expected.append(("low", "Current session limit reset — back to 3%", moment.texts(
-        lambda now: f"The full limit is available again. {resets_sentence(next_session, now)}")))
+        lambda now: f"The full limit is available again; it next resets in "
+               f"{format_countdown(next_session - now)} ({format_clock(next_session, now)}).")))
     quit_tray(world, app)
     check(requests=8)
 

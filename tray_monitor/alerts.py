@@ -350,7 +350,9 @@ def _reset_notification(window: UsageWindow, now: datetime) -> Notification:
     if window.resets_at is None:
         body = "The full limit is available again."
     else:
-        body = f"The full limit is available again. {reset_text(window.resets_at, now, form='sentence')}"
+        # "it next resets in 4h 58m (19:00)": the *next* reset, said so (a bare "Resets in …" right
+        # after "limit reset" read as if this reset were still to come)
+        body = f"The full limit is available again; it next {reset_text(window.resets_at, now)}."
     return Notification(
         key=f"window:{window.id}",
         summary=f"{window.label} limit reset — back to {format_percent(window.percent)}",
