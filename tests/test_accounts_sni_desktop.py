@@ -292,6 +292,7 @@ def test_over_dbus_a_429_holds_back_only_its_login_an_expired_one_says_so_the_ot
     assert asked[1:] == [0, 1]
     reply = world.cli("refresh").stdout  # one sentence per login
     assert reply.startswith("default: ") and f"{WORK_LABEL}: " in reply and "play: " in reply, reply
+    assert f"{WORK_LABEL}: Waiting for a new Claude login: run `CLAUDE_CONFIG_DIR=~/.claude-work claude`" in reply
     quit_tray(world, app)  # joins the pollers: a request the refresh sent has been counted
     assert [world.api.count(TOKENS[n]) for n in ("work", "play")] == [0, 1]
     shown = popups(daemon)

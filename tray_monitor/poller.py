@@ -174,6 +174,11 @@ class Poller:
                 cooldown_until = self._schedule.cooldown_until_mono
             assert cooldown_until is not None  # the schedule answers "cooling down" only with a deadline
             return self._cooldown_reply(cooldown_until - self._clock.monotonic())
+        if outcome == sch.REFRESH_WAITING_FOR_LOGIN:
+            # Another login than the default is logged in with its folder named (issue 15).
+            settings = getattr(getattr(self._monitor, "state", None), "alert_settings", None)
+            command = getattr(settings, "claude_command", "claude")
+            return _REFRESH_REPLIES[outcome].replace("`claude`", f"`{command}`")
         return _REFRESH_REPLIES[outcome]
 
     def feed_statusline(self, fed: FedReading) -> str:
