@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +102,59 @@ def test_side_by_side_from_two_boxes_of_38_columns():
     assert logins_screen(sections, NOW, 77, 60, UNICODE)[0].count("┌") == 1
     assert logins_screen(sections, NOW, 160, 60, UNICODE)[0].count("┌") == 3
     assert max(len(line) for line in logins_screen(sections, NOW, 400, 60, UNICODE)) <= 3 * 56 + 2  # 56 at most
+
+
+# ----------------------------------------------------------------------------- Ctrl+C
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) to itself is POSIX")
+@pytest.mark.parametrize("terminal", [True, False])
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.77, 1.2])
+def test_ctrl_c_at_any_moment_ends_watch_with_130_and_puts_the_handler_back(terminal, delay):
+    """A real SIGINT to this process while watch draws, waits or follows the monitor: exit 130, the
+    poller stopped, the cursor shown, Python's own Ctrl+C handling back afterwards."""
+    import io
+    import os
+    import signal
+    import threading
+
+    from tray_monitor.clock import FakeClock
+    from tray_monitor.environment import Environment
+    from tray_monitor.monitor import Monitor
+    from tray_monitor.terminal import SHOW_CURSOR, run_watch
+
+    class Out(io.StringIO):
+        encoding = "utf-8"
+
+        def isatty(self) -> bool:
+            return terminal
+
+    class Poller:
+        started = stopped = False
+
+        def start(self) -> None:
+            self.started = True
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    class Null:
+        def send(self, notification) -> None: ...
+
+        def save(self, memory) -> None: ...
+
+    monitor = Monitor(MonitorState(reading=reading("overage.json"), plan="Max 5x"), FakeClock(NOW), Null(), Null())
+    env = Environment.from_os(environ={"COLUMNS": "40"}, stdout=Out(), stderr=Out(), clock=FakeClock(NOW))
+    poller = Poller()
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        code = run_watch(monitor, poller, env, threading.Event())
+    finally:
+        timer.cancel()
+    assert code == 130 and poller.started and poller.stopped
+    assert time.monotonic() - started < delay + 1.0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if terminal:
+        assert env.stdout.getvalue().endswith(SHOW_CURSOR)

@@ -13,10 +13,13 @@ import logging
 import os
 import queue
 import shutil
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from tray_monitor.errors import MonitorError
 from tray_monitor.fmt import (
@@ -60,6 +63,9 @@ STATUS_MAX_WIDTH = 50
 WATCH_MAX_WIDTH = 56
 
 EXIT_INTERRUPTED = 130
+
+#: How soon `watch` notices Ctrl+C (CtrlC) or a stop: its sleeps are cut into steps this long.
+CTRL_C_NOTICED_WITHIN = 0.25
 
 #: `watch` into a pipe waits this long for the rest of one poll's views before printing a block.
 COALESCE_SECONDS = 0.2  # the shell convention for "ended by SIGINT"
@@ -694,24 +700,56 @@ def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto",
     if use_colour(colour, out, env.environ) and (live or colour == "always"):
         charset = replace(charset, colour=True)
     try:
-        if live:
-            return _watch_live(monitor, poller, env, stop, charset, note, label, notes)
-        return _watch_blocks(monitor, poller, env, stop, charset, note, label, notes)
-    except KeyboardInterrupt:
+        with CtrlC() as ctrl_c:
+            done = lambda: stop.is_set() or ctrl_c.seen  # noqa: E731
+            if live:
+                _watch_live(monitor, poller, env, done, charset, note, label, notes)
+            else:
+                _watch_blocks(monitor, poller, env, done, charset, note, label, notes)
+        return EXIT_INTERRUPTED if ctrl_c.seen else 0
+    except KeyboardInterrupt:  # before the handler was in place, or off the main thread
         return EXIT_INTERRUPTED
     finally:
         poller.stop()
 
 
-def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None,
-                label: str | None = None, notes: tuple[str | None, ...] = ()) -> int:
+class CtrlC:
+    """While in a `with`, Ctrl+C (SIGINT) on the main thread is noted in `seen` instead of raised as
+    KeyboardInterrupt wherever that thread happens to be: raised inside a lock's `with` (in
+    Event.wait, queue.get) it can leave the lock released twice, a RuntimeError in place of a quiet
+    exit. The loops look at `seen` at least once a second. Elsewhere nothing changes."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _note(self, signum: int, frame: Any) -> None:
+        self.seen = True  # nothing else: a signal handler must not take a lock the main thread may hold
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._note)
+                self._installed = True
+            except (ValueError, OSError):  # no signals here (an embedded interpreter)
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
+
+
+def _watch_live(monitor, poller, env, done: Callable[[], bool], charset: Charset, note: str | None = None,
+                label: str | None = None, notes: tuple[str | None, ...] = ()) -> None:
     out = env.stdout
     clock = env.clock
     out.write(HIDE_CURSOR + CLEAR_SCREEN + HOME)
     out.flush()
     try:
         poller.start()
-        while not stop.is_set():
+        while not done():
             now = clock.now()
             columns, rows = console_size(env)
             v = monitor.view()
@@ -722,8 +760,7 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, n
             out.write(HOME + "".join(line + CLEAR_LINE_END + "\n" for line in screen) + CLEAR_SCREEN_END)
             out.flush()
             # Wake just after the next whole second, when a "05s" countdown turns to "04s".
-            stop.wait(1.0 - (now.timestamp() % 1.0) + 0.02)
-        return 0
+            _pause(done, 1.0 - (now.timestamp() % 1.0) + 0.02)
     finally:
         # First thing on the way out, also on Ctrl+C: give the user their cursor back.
         try:
@@ -733,8 +770,8 @@ def _watch_live(monitor, poller, env, stop: threading.Event, charset: Charset, n
             pass  # the terminal is gone (closed pty, hung-up ssh): nothing left to restore
 
 
-def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset, note: str | None = None,
-                  label: str | None = None, notes: tuple[str | None, ...] = ()) -> int:
+def _watch_blocks(monitor, poller, env, done: Callable[[], bool], charset: Charset, note: str | None = None,
+                  label: str | None = None, notes: tuple[str | None, ...] = ()) -> None:
     out = env.stdout
     last_keys: dict[int, tuple] = {}
 
@@ -756,18 +793,29 @@ def _watch_blocks(monitor, poller, env, stop: threading.Event, charset: Charset,
             out.write("\n".join(block) + "\n\n")
         out.flush()
 
-    return _follow_views(monitor, poller, stop, print_block)
+    _follow_views(monitor, poller, done, print_block)
 
 
-def _follow_views(monitor, poller, stop: threading.Event, show: Callable[[View], None]) -> int:
-    """Start the poller and hand every new view to `show` (on this thread) until `stop`."""
+def _pause(done: Callable[[], bool], seconds: float) -> None:
+    """Sleep up to `seconds`, in steps short enough to notice `done` (a stop, a Ctrl+C) soon: a
+    signal handler that raises nothing does not cut a sleep or a wait short (PEP 475)."""
+    end = time.monotonic() + seconds
+    while not done():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, CTRL_C_NOTICED_WITHIN))
+
+
+def _follow_views(monitor, poller, done: Callable[[], bool], show: Callable[[View], None]) -> None:
+    """Start the poller and hand every new view to `show` (on this thread) until `done()`."""
     views: queue.Queue = queue.Queue()
     unsubscribe = monitor.subscribe(views.put)
     try:
         poller.start()
-        while not stop.is_set():
+        while not done():
             try:
-                latest = views.get(timeout=0.5)
+                latest = views.get(timeout=CTRL_C_NOTICED_WITHIN)
             except queue.Empty:
                 continue
             # A poll reports its outcome and then its next time as two events; print their sum.
@@ -779,7 +827,6 @@ def _follow_views(monitor, poller, stop: threading.Event, show: Callable[[View],
             show(latest)
         while not views.empty():  # outcomes that arrived just before the stop
             show(views.get_nowait())
-        return 0
     finally:
         if callable(unsubscribe):
             unsubscribe()
@@ -816,8 +863,10 @@ def run_watch_panel(monitor, poller, env, stop: threading.Event, fmt: str) -> in
             out.flush()
 
     try:
-        return _follow_views(monitor, poller, stop, print_line)
-    except KeyboardInterrupt:
+        with CtrlC() as ctrl_c:
+            _follow_views(monitor, poller, lambda: stop.is_set() or ctrl_c.seen, print_line)
+        return EXIT_INTERRUPTED if ctrl_c.seen else 0
+    except KeyboardInterrupt:  # before the handler was in place, or off the main thread
         return EXIT_INTERRUPTED
     finally:
         poller.stop()
