@@ -65,6 +65,24 @@ def assert_no_token_in(world, daemon, *outputs) -> None:
         assert not any(token.split("-ACCT")[1] in text for text in texts)
 
 
+def watch_first_line(world, *args: str) -> str:
+    """The first line a `claude-tray watch ...` prints, then Ctrl+C."""
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "tray_monitor", *args], env=world.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    ready = select.select([process.stdout], [], [], 20)[0]
+    line = process.stdout.readline() if ready else ""
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=10)
+    assert "Traceback" not in err, err
+    return line
+
+
 def quit_tray(world, app) -> None:
     assert world.control("quit") == "quitting"
     assert app.wait_exit(15) == 0
@@ -126,6 +144,8 @@ def test_three_logins_over_dbus_each_section_its_own_numbers_the_icon_marked_pop
     assert one["from_tray"] and one["account"]["name"] == "play" and one["windows"][0]["percent"] == 92.0
     bar = json.loads(world.cli("status", "--format", "waybar", "--account", "work").stdout)
     assert "95%" in bar["text"]
+    followed = watch_first_line(world, "watch", "--format", "waybar", "--account", "play")
+    assert "92%" in json.loads(followed)["text"]  # `watch` follows the tray's reading of play too
     assert [world.api.count(TOKENS[n]) for n in percents] == asked
     quit_tray(world, app)
 

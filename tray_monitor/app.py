@@ -299,7 +299,7 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
 
     With several logins (accounts.py) each one is read as the tray reads it: its own source
     (credential store, 429 wait), monitor and poller (schedule, back-off), and shown in its own
-    box; only the default login can follow the running tray (the tray shares that one's reading).
+    box; each login follows the running tray while that has a fresh reading of it (`reading NAME`).
     `account` picks one login; a panel format shows one: the default, or `account`."""
     from tray_monitor import terminal, tray_reading
     from tray_monitor.accounts import account_label
@@ -355,13 +355,13 @@ def _watch_login(env: Environment, settings, account, interval: float, demo: boo
 
     default = account is None or account.is_default
     tray_runs = shared is not None
-    if not default:
-        shared = None
+    if not default:  # the running tray's reading of this login (`reading NAME`), unless --fresh
+        shared = tray_reading.fetch(env, account=account.name) if tray_runs and not fresh else None
     if shared is not None and fresh:
         shared = _fresh_from_tray(env, shared)
     note = None
     if shared is not None and tray_reading.is_fresh(shared, env.clock.now()):
-        tray_source = tray_reading.TraySource(env)
+        tray_source = tray_reading.TraySource(env, None if default else account.name)
         source = tray_source
         # The reading is the tray's, so it turns stale by the tray's interval; the tray itself is
         # asked every few seconds.

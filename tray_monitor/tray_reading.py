@@ -148,12 +148,13 @@ class TraySource:
     #: The tray is local: it may be asked this often (the endpoint never below schedule.MIN_INTERVAL).
     min_interval = 5.0
 
-    def __init__(self, env: Environment):
+    def __init__(self, env: Environment, account: str | None = None):
         self._env = env
+        self._account = account  # another login than the default: `reading NAME` (issue 15)
         self.plan: str | None = None
 
     def read(self) -> tuple[Reading, Credentials]:
-        shared = fetch(self._env)
+        shared = fetch(self._env, account=self._account)
         if shared is None:
             raise TrayGone("claude-tray quit, so this view has nothing new: start `claude-tray` again, "
                            "or start `watch` again to ask the usage endpoint itself.")
