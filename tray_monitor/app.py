@@ -342,9 +342,10 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
 def _watch_login(env: Environment, settings, account, interval: float, demo: bool, fresh: bool, shared,
                  first_poll_in: float, several: bool):
     """One login's monitor and poller for `watch`, and the note saying where its numbers come
-    from (None: its own requests). The default login follows the running tray while that has a
-    fresh reading (`shared`); `several`: the tray's jitter on each wait, the first request after
-    `first_poll_in` seconds. A single login is read exactly as before accounts."""
+    from (None: its own requests). Each login follows the running tray while that has a fresh
+    reading of it (`shared`: the default login's; another's is asked by name); `several`: the
+    tray's jitter on each wait, the first request after `first_poll_in` seconds. A single login
+    is read exactly as before accounts."""
     from tray_monitor import tray_reading
     from tray_monitor.accounts import claude_command
     from tray_monitor.alerts import AlertMemory
