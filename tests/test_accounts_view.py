@@ -319,3 +319,32 @@ def test_the_settings_files_check_sees_a_change_once(tmp_path):
     assert check.changed() and not check.changed()
     save_preference(env, "accounts", {"play": str(tmp_path / ".claude-play")})
     assert check.changed() and not check.changed()
+
+
+@hypothesis_settings(max_examples=80, deadline=None)
+@given(st.lists(st.sets(st.sampled_from(["work", "play", "side", "old"])), min_size=1, max_size=8))
+def test_any_sequence_of_logins_keeps_each_subscriber_on_exactly_the_current_monitors(steps):
+    """Whatever logins come and go: every subscriber hears each current login's monitor exactly
+    once and no removed one's; the pollers of removed logins are stopped, current ones run."""
+    percents = {"default": 40, "work": 95, "play": 10, "side": 60, "old": 91}
+    logins, monitors, pollers, _ = running_logins(percents)
+    logins.update([account("default")], None)
+    heard: list = []
+    monitors.subscribe(heard.append)
+    pollers.start()
+    seen_parts: dict = {}
+    for names in steps:
+        wanted = [account("default"), *(account(n) for n in sorted(names))]
+        logins.update(wanted, None)
+        parts = monitors.parts
+        assert [p.name for p in parts] == ["default", *sorted(names)]
+        for part in parts:
+            seen_parts[part.name, id(part.monitor)] = part
+            assert len(part.monitor.listeners) == 1 and part.poller.started
+        for part in seen_parts.values():
+            if part.monitor not in {p.monitor for p in parts}:
+                assert part.monitor.listeners == [] and part.poller.stopped
+        shown = heard[-1]
+        assert len(shown.sections) == (len(parts) if len(parts) > 1 else 0)
+        # The icon shows the fullest critical login, if any: marked when a second one is critical.
+        assert shown.icon.other_critical == (sum(percents[p.name] >= 90 for p in parts) >= 2)
