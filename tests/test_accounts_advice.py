@@ -140,3 +140,25 @@ def test_the_login_popups_of_another_login_name_its_command(status_, words):
     assert len(notes) == 1 and words in notes[0].body
     _, plain = evaluate(AlertMemory(login_worked=True), None, status_, AlertSettings(), NOW)
     assert "Run claude in a terminal" in plain[0].body
+
+
+def test_an_unknown_account_in_json_still_prints_the_object(api, tmp_path):
+    env = logins_env(tmp_path, ("default", "work"), api.url)
+    code, out, err = status(env, as_json=True, account="nobody")
+    data = json.loads(out)
+    assert code == 1 and data["status"] == "error" and data["windows"] == []
+    assert data["message"] == "There is no account 'nobody': the accounts are default, work."
+    assert err == "claude-tray: There is no account 'nobody': the accounts are default, work.\n"
+    assert api.requests == []
+
+
+@pytest.mark.parametrize("fmt", ["waybar", "i3blocks", "polybar"])
+def test_an_unknown_account_in_a_panel_format_shows_the_error_state_and_says_why(api, tmp_path, fmt):
+    env = logins_env(tmp_path, ("default", "work"), api.url)
+    code, out, err = status(env, fmt=fmt, account="nobody")
+    assert code == 1 and err == "claude-tray: There is no account 'nobody': the accounts are default, work.\n"
+    assert out.count("\n") in (1, 2, 3) and "Claude: error" in out
+    if fmt == "waybar":
+        block = json.loads(out)
+        assert block["class"] == "error" and "There is no account 'nobody'" in block["tooltip"]
+    assert api.requests == []

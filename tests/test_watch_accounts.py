@@ -221,3 +221,13 @@ def test_watch_format_waybar_with_account_follows_that_login_alone(claude_tray_w
     assert data["text"].startswith(f"5h {round(PERCENTS['play'])}%") and data["class"] == "critical", data
     assert "Traceback" not in err
     assert [world.api.count(TOKENS[n]) for n in ("default", "work", "play")] == [0, 0, 1]
+
+
+def test_watch_format_waybar_with_an_unknown_account_prints_the_error_block_and_ends(claude_tray_world):
+    world = claude_tray_world
+    add_logins(world, ("work",))
+    done = world.cli("watch", "--format", "waybar", "--account", "nobody", timeout=20)
+    assert done.returncode == 1
+    assert done.stderr == "claude-tray: There is no account 'nobody': the accounts are default, work.\n"
+    block = json.loads(done.stdout)
+    assert block["class"] == "error" and block["text"] == "Claude: error" and world.api.requests == []

@@ -87,7 +87,7 @@ def status(env: Environment, as_json: bool, demo: bool = False, fmt: str = "text
     try:
         accounts = _chosen_accounts(env, account)
     except MonitorError as error:
-        return _fail(env, error)
+        return _no_such_account(env, error, as_json, fmt)
     if accounts[0].is_default and (len(accounts) == 1 or fmt in PANEL_FORMATS):
         return _status_default(env, as_json, fmt, fresh)  # one login: exactly as before accounts
     if len(accounts) == 1 or fmt in PANEL_FORMATS:  # another login than the default, alone
@@ -110,6 +110,19 @@ def _chosen_accounts(env: Environment, name: str | None):
         names = ", ".join(a.name for a in accounts)
         raise ConfigError(f"There is no account {name!r}: the accounts are {names}.")
     return chosen
+
+
+def _no_such_account(env: Environment, error: MonitorError, as_json: bool, fmt: str) -> int:
+    """`--account` named no account: the sentence on stderr, exit 1; and where a script or a panel
+    reads stdout, what it always gets there: the JSON object, or a panel block in the error state
+    (a bar shows "Claude: error" rather than an empty module)."""
+    from tray_monitor import terminal
+
+    if as_json:
+        return terminal.print_failure_json(error, env)
+    if fmt in PANEL_FORMATS:
+        terminal.print_panel(env, fmt, _one_shot_view(None, None, error, env.clock.now()))
+    return _fail(env, error)
 
 
 def _account_json(env: Environment, account) -> dict:
@@ -312,7 +325,7 @@ def watch(env: Environment, interval: float, demo: bool = False, colour: str = "
         try:
             accounts = _chosen_accounts(env, account)
         except MonitorError as error:
-            return _fail(env, error)
+            return _no_such_account(env, error, False, fmt)
         if fmt in PANEL_FORMATS:
             accounts = accounts[:1]
     shared = None if demo else tray_reading.fetch(env)
