@@ -190,7 +190,7 @@ def test_accounts_add_and_remove_reach_the_running_tray_and_a_deleted_folder_is_
 
     added = world.cli("accounts", "add", "work", "~/.claude-work")
     assert added.returncode == 0, added.stderr
-    assert "The running claude-tray shows them now (logins: default, work (added work))." in added.stdout, added.stdout
+    assert "The running claude-tray follows at once (logins: default, work; added work)." in added.stdout, added.stdout
     view = world.wait_view(lambda v: session_line(v, HEADERS["work"], 95), timeout=20, what="work's section")
     assert session_line(view, "default · Max 5x", 40) and view["tooltip"].startswith(f"{WORK_LABEL}: ")
     wait_until(lambda: HEADERS["work"] in menu_over_dbus(world, app), 10, "work's header over D-Bus")
@@ -212,7 +212,7 @@ def test_accounts_add_and_remove_reach_the_running_tray_and_a_deleted_folder_is_
     work_requests = world.api.count(TOKENS["work"])
     removed = world.cli("accounts", "remove", "work")
     assert removed.returncode == 0, removed.stderr
-    assert "(logins: default, play (removed work))" in removed.stdout, removed.stdout
+    assert "(logins: default, play; removed work)" in removed.stdout, removed.stdout
     view = world.view()  # at once: the reply came after the tray changed
     assert all(WORK_LABEL not in line for line in view["menu"]) and WORK_LABEL not in view["tooltip"]
     assert view["icon"]["percent"] == 40.0 and not view["icon"]["other_critical"]
@@ -249,7 +249,7 @@ def test_a_hand_edited_settings_toml_reaches_the_running_tray_at_its_next_poll(s
     settings.write_text("")
     # The next poll of the default login is minutes away now (a refresh within 30 s is coalesced):
     # the control command `accounts add/remove` send reads the file at once.
-    assert world.control("accounts") == "logins: default (removed play)"
+    assert world.control("accounts") == "logins: default; removed play"
     assert "play" not in " ".join(world.view()["menu"])
     quit_tray(world, app)
     assert world.api.wrong_tokens == []

@@ -234,7 +234,7 @@ def test_a_login_added_while_running_is_built_started_asked_at_once_and_shown():
     monitors.subscribe(shown.append)
     pollers.start()
     reply = logins.update([account("default"), account("play"), account("work")], None)
-    assert reply == "logins: default, play, work (added work)"
+    assert reply == "logins: default, play, work; added work"
     assert built[-1] == ("work", 0)  # a login added later asks at once
     parts = monitors.parts
     assert [p.name for p in parts] == ["default", "play", "work"] and parts[2].poller.started
@@ -254,7 +254,7 @@ def test_a_removed_login_stops_polling_and_leaves_the_menu_icon_and_tooltip():
     monitors.subscribe(shown.append)
     pollers.start()
     work = monitors.parts[1]
-    assert logins.update([account("default")], None) == "logins: default (removed work)"
+    assert logins.update([account("default")], None) == "logins: default; removed work"
     assert work.poller.stopped and work.monitor.listeners == []  # no longer heard
     alone = shown[-1]
     assert alone.sections == () and alone.icon.percent == 40 and "work" not in alone.tooltip

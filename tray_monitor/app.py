@@ -807,7 +807,7 @@ def _tell_tray_about_accounts(env: Environment) -> None:
         log.debug("the running tray was not told about the accounts: %s", error.message)
         return
     if reply.startswith("logins: "):
-        print(f"The running claude-tray shows them now ({reply}).", file=env.stdout)
+        print(f"The running claude-tray follows at once ({reply}).", file=env.stdout)
 
 
 def config(env: Environment) -> int:

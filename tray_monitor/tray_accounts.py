@@ -213,7 +213,7 @@ class TrayLogins:
                      [p.name for p in added], [p.name for p in removed])
         said = ", ".join(p.name for p in parts)
         changes = [f"added {p.name}" for p in added if old] + [f"removed {p.name}" for p in removed]
-        return f"logins: {said}" + (f" ({'; '.join(changes)})" if changes else "")
+        return f"logins: {said}" + (f"; {', '.join(changes)}" if changes else "")
 
 
 class SettingsFilesCheck:
