@@ -98,7 +98,9 @@ def test_three_logins_one_expired_one_rate_limited_hold_back_only_themselves(xor
     world.cli("refresh")
     view = world.wait_view(lambda v: any("Rate limited" in line for line in section(v, "play")),
                            timeout=30, what="the play login rate limited")
-    assert any("Login expired" in line for line in section(view, WORK_LABEL)), view["menu"]
+    # the advice names the login's folder: `claude` alone would log in the default one
+    assert "Login expired — run CLAUDE_CONFIG_DIR=~/.claude-work claude in a terminal" in section(view, WORK_LABEL), \
+        view["menu"]
     assert session_line(view, "default · Max 5x", 20)
     world.cli("refresh")  # play waits out its 429; the others are free to ask
     status = json.loads(world.cli("status", "--json").stdout)
@@ -119,7 +121,7 @@ def test_a_login_added_to_a_listed_folder_while_running_is_picked_up_and_a_remov
     world.wait_view(lambda v: "default · Max 5x" in v["menu"], what="the default login's section")
     done = world.cli("refresh")
     assert done.returncode == 0, (done.stdout, done.stderr)
-    world.wait_view(lambda v: any("No Claude Code login" in line for line in section(v, "play")),
+    world.wait_view(lambda v: "No Claude Code login — run CLAUDE_CONFIG_DIR=~/.claude-play claude and log in" in section(v, "play"),
                     timeout=30, what="the play login missing")
     login(world.home / ".claude-play", TOKENS["play"])  # `CLAUDE_CONFIG_DIR=~/.claude-play claude` logs in
     world.wait_view(lambda v: session_line(v, "play · Max 5x", 61), timeout=30, what="the new login's reading")
