@@ -162,3 +162,24 @@ def test_an_unknown_account_in_a_panel_format_shows_the_error_state_and_says_why
         block = json.loads(out)
         assert block["class"] == "error" and "There is no account 'nobody'" in block["tooltip"]
     assert api.requests == []
+
+
+def test_doctor_says_a_missing_folder_once_with_both_ways_out(api, tmp_path):
+    from tests.test_doctor import healthy_probes
+
+    env = logins_env(tmp_path, ("default", "work"), api.url)
+    shutil.rmtree(tmp_path / FOLDERS["work"])
+    code = app.doctor(env, offline=True, probes=healthy_probes())
+    lines = env.stdout.getvalue().splitlines()
+    work_at = next(i for i, line in enumerate(lines) if line.endswith("work (~/.claude-work)"))
+    found = [i for i, line in enumerate(lines) if i > work_at and "credentials" in line]
+    assert code == 1 and len(found) == 1 and lines[found[0]].startswith("FAIL")
+    said = [lines[found[0]].split("credentials", 1)[1].strip()]
+    for line in lines[found[0] + 1:]:  # wrapped under it
+        if not line.startswith(" "):
+            break
+        said.append(line.strip())
+    assert " ".join(said) == (
+        f"~/.claude-work does not exist — log in there with {WORK}, or stop reading it: take account 'work' out "
+        "of settings.toml")
+    assert api.requests == []
