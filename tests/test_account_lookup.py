@@ -169,3 +169,13 @@ def test_the_account_path_stays_light():
     for heavy in ("tray_monitor.settings", "tray_monitor.accounts", "tray_monitor.credentials", "platformdirs",
                   "logging", "argparse", "dataclasses", "requests", "PIL"):
         assert heavy not in imported, f"{heavy} is imported on the statusline --account path"
+
+
+def test_logins_added_with_accounts_add_alone_need_no_toml_parser():
+    write_settings("interval = 300\n")
+    (home() / ".claude-work").mkdir()
+    write_added({"work": str(home() / ".claude-work")})
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "tray_monitor", "statusline", "--account", "work"],
+                          input=b"{}", capture_output=True, env=os.environ.copy(), cwd=REPO, timeout=30)
+    assert done.returncode == 0 and b"claude-tray statusline" not in done.stderr
+    assert not [line for line in done.stderr.decode().splitlines() if line.endswith("| tomllib")]

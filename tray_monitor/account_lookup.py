@@ -2,9 +2,10 @@
 
 The statusline runs on every turn of Claude Code: settings.py and accounts.py would cost it about
 40 ms of imports. This reads the same two lists, settings.toml's `accounts` and preferences.json's
-(`accounts add`), with `json`, `os`, `re` and `tomllib` only (tomllib only when settings.toml
-exists), by the rules of `accounts.load_accounts`: a bad `accounts` list in settings.toml counts as
-none, an added entry that is malformed or repeats a name or a folder is left out.
+(`accounts add`), with `json`, `os`, `re` and `tomllib` only (tomllib, about 5 ms, only when
+settings.toml mentions `accounts`), by the rules of `accounts.load_accounts`: a bad `accounts`
+list in settings.toml counts as none, an added entry that is malformed or repeats a name or a
+folder is left out.
 `tests/test_account_lookup.py` holds the two equal on generated files.
 """
 from __future__ import annotations
@@ -81,6 +82,8 @@ def _settings_accounts(path: str) -> list[tuple[str, str]]:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError:
+        return []
+    if b"accounts" not in data:  # no list there (logins added with `accounts add` only): no TOML parser
         return []
     if sys.version_info >= (3, 11):
         import tomllib
