@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import stat
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -24,6 +26,19 @@ from tray_monitor.instance import (
 )
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes and AF_UNIX")
+
+
+@pytest.fixture
+def tmp_path():
+    """A short temporary directory in place of pytest's: a Unix socket path holds at most
+    MAX_UNIX_PATH bytes, and pytest's tmp_path grows with the test's name and, under pytest-xdist,
+    the worker's (.../popen-gw1/...). A test here picks its transport (platform, runtime=) itself;
+    it must not get TCP by accident because its own name is long."""
+    path = Path(tempfile.mkdtemp(prefix="ct-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def make_env(tmp_path: Path, platform: str = sys.platform, runtime: Path | None = None) -> Environment:
@@ -238,9 +253,13 @@ def test_a_tray_that_closes_without_answering_is_reported(tmp_path):
     rude = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     rude.bind(str(socket_path(env)))
     rude.listen(1)
+    rude.settimeout(10)  # a client that never connects fails the test instead of hanging it
 
     def hang_up():
-        conn, _ = rude.accept()
+        try:
+            conn, _ = rude.accept()
+        except TimeoutError:
+            return
         conn.close()
 
     t = threading.Thread(target=hang_up)
