@@ -609,6 +609,7 @@ class SniItem:
     menu_path: str
     menu: tuple[tuple[int, str, bool], ...]  # (dbusmenu id, label, visible) of the top level
     checked: dict = field(default_factory=dict)  # label -> dbusmenu toggle-state (1 on, 0 off) of check items
+    tooltip_title: str = ""  # ToolTip (icon name, pixmaps, title, text): its title
 
 
 def sni_items(address: str) -> list[SniItem]:
@@ -648,6 +649,7 @@ def sni_items(address: str) -> list[SniItem]:
                 id=props.get("Id", ""), title=props.get("Title", ""), status=props.get("Status", ""),
                 icon_name=props.get("IconName", ""), bus_name=bus_name, menu_path=props.get("Menu", ""),
                 menu=menu_entries, checked=checked,
+                tooltip_title=props["ToolTip"][2] if len(props.get("ToolTip") or ()) > 2 else "",
             ))
     return items
 

@@ -394,7 +394,8 @@ def _toggle(host, label: str) -> int | None:
 def demo_rounds(runs) -> None:
     """`claude-tray --demo` through one whole round (55 % ... 104 %, rate limited, login expired,
     reset, and back to the first step: about 50 s) on each (world, host, name) of `runs` at once: the item is
-    on the host at every step, and nothing errs."""
+    on the host at every step with a tooltip that says "simulated", and nothing errs (popups included,
+    where the host's bus has a notification daemon)."""
     apps = [(world, host, name, world.start_tray("--demo"), []) for world, host, name in runs]
 
     def step(world, host, seen) -> bool:
@@ -402,7 +403,9 @@ def demo_rounds(runs) -> None:
         key = f"{view['status']}:{view['icon']['percent']}"
         if not seen or seen[-1] != key:
             assert view["backend"] == "sni", view
-            assert sni_item(host.bus.address, APP_ID) is not None, f"no item at {key}"
+            item = sni_item(host.bus.address, APP_ID)
+            assert item is not None, f"no item at {key}"
+            assert "simulated" in item.tooltip_title, (key, item.tooltip_title)  # the host's tooltip says demo
             seen.append(key)
         # round: back at the first step's reading after the expired login
         statuses = [k.split(":")[0] for k in seen]

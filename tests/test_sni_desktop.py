@@ -394,26 +394,3 @@ def test_a_watcher_that_refuses_registration_is_retried_then_said_once(claude_tr
     finally:
         watcher.stop()
         stop_session_bus(bus)
-
-
-def test_the_demo_cycle_under_the_sni_host_logs_no_error(claude_tray_world, xvfb, session_bus, sni_tray,
-                                                         notification_daemon):
-    """`claude-tray --demo` walks its states (ok, rate limited, signed out, back) in about a minute:
-    each reaches the item, nothing fails."""
-    world = claude_tray_world
-    world.with_desktop(xvfb.display, session_bus.env)
-    app = world.start_tray("--demo")
-    seen: set = set()
-
-    def states():
-        view = world.view()
-        seen.add(view["icon"]["state"])
-        assert view["backend"] == "sni"
-        return {"ok", "signed_out"} <= seen and len(seen) >= 3
-
-    wait_until(states, 120, "the demo to walk through its states", interval=1.0)
-    props = wait_item(session_bus.address, app.process.pid)
-    assert "simulated" in props["ToolTip"][2]
-    quit_cleanly(world, app)  # no Traceback in output or log
-    log = world.log_path.read_text()
-    assert " ERROR " not in log, log
