@@ -158,3 +158,22 @@ def test_ctrl_c_at_any_moment_ends_watch_with_130_and_puts_the_handler_back(term
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if terminal:
         assert env.stdout.getvalue().endswith(SHOW_CURSOR)
+
+
+# ----------------------------------------------------------------------------- the login command kept whole
+
+
+@pytest.mark.parametrize("command", ["CLAUDE_CONFIG_DIR=~/.claude-work claude",
+                                     '$env:CLAUDE_CONFIG_DIR="$HOME\\.claude-work"; claude'])
+@settings(max_examples=40, deadline=None)
+@given(width=st.integers(10, 80), before=st.sampled_from(["Login expired — run", "log in there with", "run"]))
+def test_a_login_command_stays_on_one_line_whenever_it_fits(command, width, before):
+    from tray_monitor.fmt import text_width as columns
+    from tray_monitor.terminal import wrap_text
+
+    text = f"{before} {command} in a terminal, or stop reading it: claude-tray accounts remove work"
+    lines = wrap_text(text, width)
+    assert all(columns(line) <= width for line in lines)
+    assert re.sub(r"\s|—", "", "".join(lines)) == re.sub(r"\s|—", "", text)  # nothing lost or added
+    if columns(command) <= width:
+        assert any(command in line for line in lines), lines

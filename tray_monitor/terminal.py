@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
 import threading
@@ -209,9 +210,16 @@ def _within_a_day(resets_at: datetime | None, now: datetime) -> bool:
     return resets_at is not None and resets_at - now < timedelta(days=1)
 
 
+#: A login's command (login_command.py): kept whole on one line when it fits, since broken at its
+#: space "CLAUDE_CONFIG_DIR=~/.claude-work" and "claude" read as two things and copy badly.
+_LOGIN_COMMAND = re.compile(r"((?:\$env:)?CLAUDE_CONFIG_DIR=\S+) (claude)\b")
+_GLUE = "\ue000"  # one column, not a space: wrap_width does not break there
+
+
 def wrap_text(text: str, width: int) -> list[str]:
     """Wrap at the text's own joints first ("Updated 14:02 · next 14:04" and
-    "Rate limited ... — retrying at 14:20", whose mark the break replaces), then at spaces, by terminal columns."""
+    "Rate limited ... — retrying at 14:20", whose mark the break replaces), then at spaces, by terminal columns;
+    a login's command (`CLAUDE_CONFIG_DIR=~/.claude-work claude`) stays on one line when it fits."""
     if text_width(text) <= width:
         return [text]
     parts: list[str] = []
@@ -221,7 +229,9 @@ def wrap_text(text: str, width: int) -> list[str]:
         parts.extend(piece.split(" — "))
     lines: list[str] = []
     for part in parts:
-        lines.extend(wrap_width(part, width) or [""])
+        glued = _LOGIN_COMMAND.sub(
+            lambda m: m.group(1) + _GLUE + m.group(2) if text_width(m.group(0)) <= width else m.group(0), part)
+        lines.extend(line.replace(_GLUE, " ") for line in wrap_width(glued, width) or [""])
     return lines
 
 
