@@ -624,6 +624,7 @@ def sni_items(address: str) -> list[SniItem]:
         for entry in registered:
             if "/" in entry and not entry.startswith("/"):
                 bus_name, path = entry.split("/", 1)
+                bus_name = bus_name.removesuffix("@")  # GNOME's extension lists "name@/path"
                 path = "/" + path
             else:
                 bus_name, path = entry, _find_item_path(connection, entry)

@@ -14,9 +14,12 @@ gtk-sni-tray) and why each rule below exists:
   Introspect on the menu object, and sends Event(0, "opened"/"closed"), which is not a click;
 - waybar re-reads the whole menu after every LayoutUpdated: it is sent only when the menu's
   structure changed; new labels, enabled or check marks of the same ids are an ItemsPropertiesUpdated;
+  GNOME's AppIndicator extension re-reads only the type of ids it holds after LayoutUpdated: their
+  changed properties go with it as an ItemsPropertiesUpdated (`kept_items_change`);
+- GNOME's extension reads IconAccessibleDesc after every NewIcon (its accessible name): we have it;
 - hosts fetch properties after NewIcon / NewToolTip / NewTitle, nothing is pushed with them.
 
-The pure parts (`argb_pixmap`, `menu_items`, `menu_change`, `layout`) are tested on their own.
+The pure parts (`argb_pixmap`, `menu_items`, `menu_change`, `kept_items_change`, `layout`) are tested on their own.
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ PIXMAP_SIZES = (16, 22, 24, 32, 48)
 REGISTER_RETRIES = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0)
 RECONNECT_EVERY = 5.0  # seconds between attempts to reach a session bus that went away
 NO_HOST_AFTER = 5.0  # seconds without a watcher before saying so once
+DROPPED_LOOK_AFTER = 0.5  # seconds after the watcher says our item left before asking its list
+DROPS_AGAIN = 5  # registrations again after a watcher dropped us, per watcher
 
 # Stable dbusmenu ids (a test or a host can click by id across updates): info lines count from 1.
 COMMAND_IDS = {"refresh": 100, "open_usage_page": 101, "toggle_notifications": 102,
@@ -142,6 +147,24 @@ def menu_change(old: MenuItems, new: MenuItems) -> tuple[bool, list[tuple[int, d
     return False, updates
 
 
+def kept_items_change(old: MenuItems, new: MenuItems) -> tuple[list[tuple[int, dict]], list[tuple[int, list[str]]]]:
+    """The ItemsPropertiesUpdated (changed, removed) that goes with a LayoutUpdated: the new
+    properties of the ids in both menus. GNOME's AppIndicator extension (46, dbusMenu.js) re-reads
+    only "type" and "children-display" with GetLayout for ids it already holds, so without this it
+    kept "Waiting for the first reading" as the first line after the first reading came."""
+    changed, removed = [], []
+    for item_id in new.order:
+        if item_id not in old.props:
+            continue  # a new id: hosts read all its properties (GetLayout, GetGroupProperties)
+        before, after = old.props[item_id], new.props[item_id]
+        values = {k: v for k, v in after.items() if before.get(k) != v}
+        if values:
+            changed.append((item_id, values))
+        if before.keys() - after.keys():
+            removed.append((item_id, sorted(before.keys() - after.keys())))
+    return changed, removed
+
+
 def layout(items: MenuItems, parent: int, depth: int, names: list[str]) -> tuple:
     """GetLayout's (id, properties, children) for `parent`; depth -1 = all, 0 = no children;
     empty `names` = every property."""
@@ -176,6 +199,10 @@ def item_properties(look: Look | None, pixmaps: list, status: str) -> dict[str, 
         "ToolTip": ("(sa(iiay)ss)", ("", [], tooltip, description)),
         "ItemIsMenu": ("b", False),  # left click = Activate, right click = the menu
         "Menu": ("o", MENU_PATH),
+        # Ayatana's screen-reader text of the icon; GNOME's extension reads it after every NewIcon
+        # (an UnknownProperty error there is a JS ERROR in the shell's log at each redraw)
+        "IconAccessibleDesc": ("s", tooltip),
+        "AttentionAccessibleDesc": ("s", tooltip),
     }
 
 
@@ -238,6 +265,10 @@ class SniBackend:
         self.registered = threading.Event()
         self._said_no_host = False
         self._said_bus_gone = False
+        self._drops = 0
+        # after a watcher dropped us (see _on_unregistered), for good: GNOME re-enables its
+        # extensions (a new watcher) at every screen unlock, and would drop us again each time
+        self._by_unique_name = False
 
     # ------------------------------------------------------------------ showing (any thread)
     def show(self, look: Look) -> None:
@@ -266,11 +297,15 @@ class SniBackend:
                 signals.append((ITEM_PATH, ITEM_IFACE, "NewToolTip", None, ()))
             items = menu_items(look.menu)
             relayout, updates = menu_change(self._items, items)
+            kept, removed = kept_items_change(self._items, items) if relayout else ([], [])
             self._items = items
             if relayout or updates:
                 self._revision += 1
             if relayout:
                 self.menu_updates += 1
+                if kept or removed:  # first: GNOME's extension applies them to the items it holds
+                    signals.append((MENU_PATH, MENU_IFACE, "ItemsPropertiesUpdated", "a(ia{sv})a(ias)",
+                                    (kept, removed)))
                 signals.append((MENU_PATH, MENU_IFACE, "LayoutUpdated", "ui", (self._revision, ROOT_ID)))
             elif updates:
                 self.toggle_updates += 1
@@ -405,6 +440,9 @@ class SniBackend:
                          member="NameOwnerChanged", path="/org/freedesktop/DBus")
         rule.add_arg_condition(0, SNI_WATCHER)
         self._call(message_bus, "AddMatch", "s", (rule.serialise(),), lambda reply: None)
+        dropped = MatchRule(type="signal", interface=SNI_WATCHER, member="StatusNotifierItemUnregistered",
+                            path=WATCHER_PATH)
+        self._call(message_bus, "AddMatch", "s", (dropped.serialise(),), lambda reply: None)
         self._call(message_bus, "GetNameOwner", "s", (SNI_WATCHER,), self._on_watcher_owner)
         self._later(NO_HOST_AFTER, self._check_host)
 
@@ -423,6 +461,7 @@ class SniBackend:
     def _new_watcher(self, owner: str | None) -> None:
         self._watcher = owner or None
         self._attempt = 0
+        self._drops = 0
         self._timers = [t for t in self._timers if t[1] != self._register]
         self.registered.clear()
         if owner:
@@ -439,7 +478,8 @@ class SniBackend:
         if not self._watcher:
             return
         watcher = DBusAddress(WATCHER_PATH, bus_name=SNI_WATCHER, interface=SNI_WATCHER)
-        self._call(watcher, "RegisterStatusNotifierItem", "s", (self.bus_name,), self._on_registered)
+        service = self._conn.unique_name if self._by_unique_name else self.bus_name
+        self._call(watcher, "RegisterStatusNotifierItem", "s", (service,), self._on_registered)
 
     def _on_registered(self, reply) -> None:
         if not _is_error(reply):
@@ -459,6 +499,44 @@ class SniBackend:
             self._say(f"tray: {SNI_WATCHER} refused the icon ({error}: {' '.join(map(str, reply.body))}); "
                       "it is tried again when the panel restarts. Notifications still work.")
 
+    def _on_unregistered(self, sender: str | None, service: str) -> None:
+        """The watcher says an item left. Ours, while we run: GNOME's AppIndicator extension (46 on
+        GNOME 43) drops an item registered by a well-known name in some starts, and in most after
+        it is re-enabled (a race between its name watcher and its proxy set-up: "While initalizing
+        proxy ... Argument two may not be null"); the icon is then gone for good. Look again
+        shortly and, when the watcher no longer lists us, register again by our unique name (the
+        extension watches no name for those: no race); at most DROPS_AGAIN times per watcher."""
+        if sender != self._watcher or not self._ours(service) or not self.registered.is_set():
+            return
+        self._later(DROPPED_LOOK_AFTER, self._look_still_registered)
+
+    def _ours(self, entry: str) -> bool:
+        """A watcher's entry for our item: our name, or our unique name, with or without a path
+        ("name/path" from most watchers, "name@path" from GNOME's extension)."""
+        name = entry.split("/", 1)[0].split("@", 1)[0]
+        return name in (self.bus_name, getattr(self._conn, "unique_name", None))
+
+    def _look_still_registered(self) -> None:
+        from jeepney import DBusAddress
+
+        if not self._watcher:
+            return
+        properties = DBusAddress(WATCHER_PATH, bus_name=SNI_WATCHER, interface=PROPS_IFACE)
+        self._call(properties, "Get", "ss", (SNI_WATCHER, "RegisteredStatusNotifierItems"), self._on_still_registered)
+
+    def _on_still_registered(self, reply) -> None:
+        if _is_error(reply) or any(self._ours(entry) for entry in reply.body[0][1]):
+            return
+        if self._drops >= DROPS_AGAIN:
+            log.info("tray: %s dropped the icon again; not registering it once more", SNI_WATCHER)
+            return
+        self._drops += 1
+        log.info("tray: %s dropped the icon while claude-tray runs; registering it again by the "
+                 "connection's unique name", SNI_WATCHER)
+        self.registered.clear()
+        self._by_unique_name = True
+        self._register()
+
     # ------------------------------------------------------------------ incoming messages
     def _handle(self, message) -> None:
         from jeepney import HeaderFields, MessageFlag, MessageType, new_error, new_method_return
@@ -475,6 +553,8 @@ class SniBackend:
                 old, new = message.body[1], message.body[2]
                 log.info("tray: %s owner %s -> %s", SNI_WATCHER, old or "none", new or "none")
                 self._new_watcher(new)
+            elif header.fields.get(HeaderFields.member) == "StatusNotifierItemUnregistered" and message.body:
+                self._on_unregistered(header.fields.get(HeaderFields.sender), message.body[0])
             return
         if kind != MessageType.method_call:
             return
