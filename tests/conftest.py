@@ -24,6 +24,19 @@ _REAL_WORLD = (
 )
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (tests/run.sh: -n 2 --dist loadfile --no-loadscope-reorder) the modules
+    with a desktop or slow test go first: they are the long ones (mostly waiting on real time:
+    retry delays, demo steps, the 60 s minimum interval), and the many short unit-test modules then
+    fill both workers to the end, so no long module starts last and runs alone. A plain serial
+    run keeps pytest's order (unit tests first: quick feedback)."""
+    if not hasattr(config, "workerinput"):  # not an xdist worker
+        return
+    long_modules = {item.nodeid.split("::", 1)[0] for item in items
+                    if item.get_closest_marker("desktop") or item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] not in long_modules)  # stable sort
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
     """A fresh HOME and XDG tree for each test; the real one is never reachable."""

@@ -8,6 +8,7 @@
 # CLAUDE_TRAY_REQUIRE_DESKTOP=1 (a desktop test that cannot run is then a failure, not a skip).
 # Not root and packages missing: prints the apt-get command and runs the unit tests only.
 # Idempotent: apt is skipped when everything is installed, pip when everything is satisfied.
+# Tests run on two pytest-xdist workers (see `parallel` below; `bash tests/run.sh -n 0` runs them serially).
 # Before any test, `ruff check .` and `mypy` (settings in pyproject.toml) must pass: a lint or type
 # error fails the run at once.
 set -euo pipefail
@@ -73,8 +74,13 @@ say "ruff check ."
 say "mypy"
 "$VENV/bin/mypy"
 
+# Two workers (pytest-xdist), whole modules each (module fixtures: the faults fleet, the panel hosts);
+# tests/conftest.py hands out the long desktop/slow modules first. The desktop tests mostly wait on
+# real time while the unit tests keep a core busy: about half the serial wall time. `-n 0` (passed
+# on) runs everything in this process, in pytest's own order.
+parallel=(-n 2 --dist loadfile --no-loadscope-reorder)
 if [ "$desktop" = 1 ]; then
   export CLAUDE_TRAY_REQUIRE_DESKTOP=1
-  exec "$VENV/bin/python" -m pytest -q "$@"
+  exec "$VENV/bin/python" -m pytest -q "${parallel[@]}" "$@"
 fi
-exec "$VENV/bin/python" -m pytest -q -m "not desktop" "$@"
+exec "$VENV/bin/python" -m pytest -q -m "not desktop" "${parallel[@]}" "$@"
