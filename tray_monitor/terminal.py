@@ -65,8 +65,11 @@ WATCH_MAX_WIDTH = 56
 
 EXIT_INTERRUPTED = 130
 
-#: How soon `watch` notices Ctrl+C (CtrlC) or a stop: its sleeps are cut into steps this long.
+#: Without a wakeup socket (CtrlC.pause), how soon the live `watch` notices Ctrl+C or a stop.
 CTRL_C_NOTICED_WITHIN = 0.25
+#: How often `watch` into a pipe or for a panel (one line per change, all day in a bar) looks for
+#: Ctrl+C or a stop between views: as before CtrlC, no more wake-ups than that.
+FOLLOW_WAKE_EVERY = 0.5
 
 #: `watch` into a pipe waits this long for the rest of one poll's views before printing a block.
 COALESCE_SECONDS = 0.2  # the shell convention for "ended by SIGINT"
@@ -713,7 +716,7 @@ def run_watch(monitor, poller, env, stop: threading.Event, colour: str = "auto",
         with CtrlC() as ctrl_c:
             done = lambda: stop.is_set() or ctrl_c.seen  # noqa: E731
             if live:
-                _watch_live(monitor, poller, env, done, charset, note, label, notes)
+                _watch_live(monitor, poller, env, done, charset, note, label, notes, ctrl_c.pause)
             else:
                 _watch_blocks(monitor, poller, env, done, charset, note, label, notes)
         return EXIT_INTERRUPTED if ctrl_c.seen else 0
@@ -727,12 +730,16 @@ class CtrlC:
     """While in a `with`, Ctrl+C (SIGINT) on the main thread is noted in `seen` instead of raised as
     KeyboardInterrupt wherever that thread happens to be: raised inside a lock's `with` (in
     Event.wait, queue.get) it can leave the lock released twice, a RuntimeError in place of a quiet
-    exit. The loops look at `seen` at least once a second. Elsewhere nothing changes."""
+    exit. `pause` sleeps until a deadline or a Ctrl+C, whichever comes first: the signal also
+    writes a byte to a socket it waits on (signal.set_wakeup_fd), so the live screen wakes no more
+    often than it redraws. Elsewhere nothing changes."""
 
     def __init__(self) -> None:
         self.seen = False
         self._previous: Any = None
         self._installed = False
+        self._wakeup: Any = None  # (reader, writer) sockets while the wakeup fd is ours
+        self._previous_fd = -1
 
     def _note(self, signum: int, frame: Any) -> None:
         self.seen = True  # nothing else: a signal handler must not take a lock the main thread may hold
@@ -743,16 +750,48 @@ class CtrlC:
                 self._previous = signal.signal(signal.SIGINT, self._note)
                 self._installed = True
             except (ValueError, OSError):  # no signals here (an embedded interpreter)
-                pass
+                return self
+            try:
+                import socket
+
+                reader, writer = socket.socketpair()
+                reader.setblocking(False)
+                writer.setblocking(False)
+                self._previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+                self._wakeup = (reader, writer)
+            except (ValueError, OSError):  # then `pause` sleeps in short steps
+                self._wakeup = None
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._wakeup is not None:
+            signal.set_wakeup_fd(self._previous_fd)
+            for end in self._wakeup:
+                end.close()
+            self._wakeup = None
         if self._installed:
             signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
 
+    def pause(self, seconds: float, done: Callable[[], bool]) -> None:
+        """Wait up to `seconds`; back early on Ctrl+C. `done` (a stop asked by a test or a caller)
+        is looked at within CTRL_C_NOTICED_WITHIN when there is no wakeup socket, else at the end."""
+        if self._wakeup is None:
+            _pause(done, seconds)
+            return
+        import select
+
+        reader = self._wakeup[0]
+        if select.select([reader], [], [], max(0.0, seconds))[0]:
+            try:
+                reader.recv(64)
+            except OSError:
+                pass
+
 
 def _watch_live(monitor, poller, env, done: Callable[[], bool], charset: Charset, note: str | None = None,
-                label: str | None = None, notes: tuple[str | None, ...] = ()) -> None:
+                label: str | None = None, notes: tuple[str | None, ...] = (),
+                pause: Callable[[float, Callable[[], bool]], None] | None = None) -> None:
+    pause = pause or (lambda seconds, done_: _pause(done_, seconds))
     out = env.stdout
     clock = env.clock
     out.write(HIDE_CURSOR + CLEAR_SCREEN + HOME)
@@ -770,7 +809,7 @@ def _watch_live(monitor, poller, env, done: Callable[[], bool], charset: Charset
             out.write(HOME + "".join(line + CLEAR_LINE_END + "\n" for line in screen) + CLEAR_SCREEN_END)
             out.flush()
             # Wake just after the next whole second, when a "05s" countdown turns to "04s".
-            _pause(done, 1.0 - (now.timestamp() % 1.0) + 0.02)
+            pause(1.0 - (now.timestamp() % 1.0) + 0.02, done)
     finally:
         # First thing on the way out, also on Ctrl+C: give the user their cursor back.
         try:
@@ -825,7 +864,7 @@ def _follow_views(monitor, poller, done: Callable[[], bool], show: Callable[[Vie
         poller.start()
         while not done():
             try:
-                latest = views.get(timeout=CTRL_C_NOTICED_WITHIN)
+                latest = views.get(timeout=FOLLOW_WAKE_EVERY)
             except queue.Empty:
                 continue
             # A poll reports its outcome and then its next time as two events; print their sum.
