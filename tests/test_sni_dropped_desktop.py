@@ -1,7 +1,7 @@
 """A watcher that drops our item while the app runs gets it registered again.
 
-Seen on GNOME Shell 43.9 with the AppIndicator extension 46 (tests/manual/gnome_sni_check.py, 3 of
-14 starts): a race in the extension's proxy set-up for items registered by a well-known name
+Seen on GNOME Shell 43.9 with the AppIndicator extension 46 (tests/manual/gnome_sni_check.py, 7 of
+about 38 runs): a race in the extension's proxy set-up for items registered by a well-known name
 ("While initalizing proxy for org.kde.StatusNotifierItem-<pid>-1: Error: Argument two may not be
 null") destroys the item: StatusNotifierItemUnregistered, gone from RegisteredStatusNotifierItems,
 the icon gone from the top bar for good. The app then registers again by its unique name (the

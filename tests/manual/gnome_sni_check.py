@@ -18,7 +18,8 @@ CLAUDE_TRAY_BACKEND: it must pick StatusNotifierItem on its own) against the loo
   3. the top bar draws our icon: the pixels match render_icon's picture of 78 % (and not 87 %);
   4. a right click in the top bar opens the extension's menu with one row per entry, and picking
      "Refresh now" there sends one request to the server (the icon then shows 91 %);
-  5. the extension restarting (disabled and enabled again: a new watcher) brings the icon back;
+  5. the extension restarting (disabled and enabled again, 3 times: a new watcher each time, as at
+     every screen unlock) brings the icon back, and it is still there 3 s later;
   6. the extension could read every property it asked for (no UnknownProperty/UnknownMethod in the
      shell's log); "Quit" picked in the top bar's menu ends the app (exit 0), the icon leaves, the
      app logged no error. It prints how often the extension's own race dropped the item (below).
@@ -30,7 +31,7 @@ test_gnome_*, tests/test_sni_dropped_desktop.py):
 - it reads IconAccessibleDesc after every NewIcon (a JS ERROR per redraw while we had none);
 - a race in its set-up of items registered by a well-known name ("While initalizing proxy for
   org.kde.StatusNotifierItem-<pid>-1: Error: Argument two may not be null") destroys the item in
-  some starts (3 of 14 here under load, none in 8 quiet runs) and the icon was gone for good; the
+  some starts and re-enables (7 of about 38 runs here, more under load): the icon was gone for good; the
   app now registers again, by its unique name (no race for those).
 Screenshots: tests/artifacts/gnome-*.png (look at them); logs: tests/artifacts/gnome-shell.log,
 gnome-app.log (the app's output and its log file).
@@ -104,6 +105,7 @@ BTN_LEFT, BTN_RIGHT = 272, 273
 #: the icon matches our rendering when the mean abs RGB difference is below MATCH and the
 #: rendering of another percent is at least GAP further away (as tests/host_checks.py)
 MATCH, GAP = 5.0, 2.0
+RESTARTS = 3  # extension restarts (each a chance for its race on items registered by name)
 
 
 class Shell:
@@ -308,16 +310,20 @@ def check(shell: Shell, bus_address: str, desktop: dict, workdir: Path, saw: dic
             saw["icon 91%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
             saw["screenshot 91%"] = str(save(seen["shot"], "gnome-topbar-91"))
 
-            # 5. the extension restarting: a new watcher, the icon back
-            shell.extension(False)
-            wait_until(lambda: find_icon(empty_bar, right_part(shell.screenshot())) is None, 10,
-                       "the icon to leave with the extension")
-            shell.extension(True)
-            started = time.monotonic()
-            look(shell, empty_bar, 91.0, 78.0)
-            saw["icon back after the extension restarted (s)"] = round(time.monotonic() - started, 2)
-            time.sleep(3.0)  # as at the start: a drop (if any) and the item back
-            box = look(shell, empty_bar, 91.0, 78.0)["box"]
+            # 5. the extension restarting (as GNOME does at every screen unlock): a new watcher,
+            # the icon back, and still there 3 s later (after a drop, if any, and the app's answer)
+            backs = []
+            for _ in range(RESTARTS):
+                shell.extension(False)
+                wait_until(lambda: find_icon(empty_bar, right_part(shell.screenshot())) is None, 10,
+                           "the icon to leave with the extension")
+                shell.extension(True)
+                started = time.monotonic()
+                look(shell, empty_bar, 91.0, 78.0)
+                backs.append(round(time.monotonic() - started, 2))
+                time.sleep(3.0)
+                box = look(shell, empty_bar, 91.0, 78.0)["box"]
+            saw["icon back after the extension restarted (s)"] = backs
             centre = (x0 + (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
 
             # 6. Quit from the top bar's menu
