@@ -229,6 +229,36 @@ def test_any_rising_sequence_gives_a_sane_forecast(steps, gap_minutes, elapsed_m
             assert percent >= 100 or result.forecast.runs_out_at >= now
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    rate=st.floats(min_value=0, max_value=60, allow_nan=False),
+    read_minutes=st.integers(min_value=0, max_value=299),
+    later_seconds=st.integers(min_value=0, max_value=5 * 3600),
+)
+def test_a_reading_forecasts_the_same_until_the_next_one(rate, read_minutes, later_seconds):
+    """Projected from the moment of the reading (read_at): any later moment before the reset gives
+    the same pace and run-out time, so the tray's tooltip and title stay put between readings (they
+    drifted with the clock: the host read them again); at or after the reset, "reset due"."""
+    read_at = START + timedelta(minutes=read_minutes)
+    history = steady(rate, timedelta(minutes=read_minutes))
+    percent = history[-1].percent
+    at_reading = forecast_window("five_hour", "session", percent, RESET, read_at, history)
+    later = read_at + timedelta(seconds=later_seconds)
+    then = forecast_window("five_hour", "session", percent, RESET, later, history, read_at=read_at)
+    if later >= RESET:
+        assert (then.forecast, then.reason) == (None, REASON_RESET_DUE)
+    else:
+        assert then == at_reading
+
+
+def test_a_reading_from_the_future_is_projected_from_now():
+    """The wall clock set back below the reading's time: nothing is projected from the future."""
+    now = START + timedelta(hours=2)
+    history = steady(30, timedelta(hours=2))
+    assert (forecast_window("five_hour", "session", 60, RESET, now, history, read_at=now + timedelta(minutes=9))
+            == forecast_window("five_hour", "session", 60, RESET, now, history))
+
+
 def test_on_simulated_users_it_beats_the_straight_line():
     """A small backtest (the full one is benchmarks/backtest.py): on 12 simulated users the
     median run-out error is below the naive one for both windows, pooled over 25/50/75 %."""

@@ -105,11 +105,13 @@ def seed_history(world, resets_at: datetime, now: datetime, points: tuple[tuple[
     store.close()
 
 
-def forecasts(world, windows: tuple[UsageWindow, ...], now: datetime) -> dict[str, Forecast | None]:
-    """forecast.py's rule on the history file as it is, at `now`."""
+def forecasts(world, windows: tuple[UsageWindow, ...], now: datetime,
+              read_at: datetime | None = None) -> dict[str, Forecast | None]:
+    """forecast.py's rule on the history file as it is, at `now`, for a reading taken at `read_at`
+    (default `now`): the projection starts at the reading."""
     digest = HistoryStore(world.data_dir / "history.sqlite3").digest(now)
     return {w.id: forecast_window(w.id, w.kind, w.percent, w.resets_at, now, digest.samples_for(w.id),
-                                  profile=digest.profile_for(w.id)).forecast
+                                  profile=digest.profile_for(w.id), read_at=read_at).forecast
             for w in windows}
 
 
@@ -211,7 +213,9 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     labels = sni_menu(bus, app.process.pid, f"{SESSION_LABEL}: 72%")
     props = sni_properties(bus, sni_bus_name(app.process.pid))
     read.close()
-    span = (moment.start, read.end)
+    # The reading was taken during the refresh: its forecast is projected from then, however long
+    # after it the menu is read.
+    span = (moment.start, moment.end)
     at = {when: forecasts(world, windows, when) for when in span}
     assert {first_to_run_out(fcs) for fcs in at.values()} == {"five_hour"}
     (top,) = [label for label in labels if " runs out first: " in label]
@@ -241,7 +245,10 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     assert status.returncode == 0, status
     data = json.loads(status.stdout)
     assert data["from_tray"] is True
-    at = {when: forecasts(world, windows, when) for when in (ask.start, ask.end)}
+    # The forecast of the reading the tray holds, projected from the moment it was read.
+    updated = datetime.fromisoformat(data["updated_at"])
+    assert moment.start <= updated <= moment.end, (data["updated_at"], moment.start, moment.end)
+    at = {when: forecasts(world, windows, when, read_at=updated) for when in (ask.start, ask.end)}
     assert data["binding"] == "five_hour" == first_to_run_out(at[ask.start]) == first_to_run_out(at[ask.end])
     assert [w["id"] for w in data["windows"]] == [w.id for w in windows]
     for window in data["windows"]:

@@ -83,11 +83,12 @@ def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu
     r = reading(extra=ExtraUsage(True, 12.34, 50.0, "USD", 24.68))
     v = view(state(reading=r, plan="Max 5x", interval=120), NOW)
     assert v.status == "ok"
-    # 78 % after 2 h 49 min of 5 h: at that pace the session runs out before its reset
-    assert v.tooltip == "Claude: session limit 78% · out at 18:36, resets at 20:00"
-    assert v.forecast_line == "Session runs out first: 18:36, resets at 20:00"
+    # 78 % after 2 h 47 min of 5 h (the reading is 2 min old: the projection starts there): at that
+    # pace the session runs out before its reset
+    assert v.tooltip == "Claude: session limit 78% · out at 18:34, resets at 20:00"
+    assert v.forecast_line == "Session runs out first: 18:34, resets at 20:00"
     assert v.binding == "five_hour"
-    assert v.windows[0].forecast_text == "pace 1.4x · runs out 18:36"
+    assert v.windows[0].forecast_text == "pace 1.4x · runs out 18:34"
     assert [row.menu_text for row in v.windows] == [
         "Current session: 78% · resets in 2h 11m (20:00) · in the icon",
         "Current week (all models): 29% · resets in 3d 17h (Mon 11:00)",
@@ -631,11 +632,13 @@ def test_a_session_at_its_limit_minutes_into_its_cycle_is_the_top_line_not_on_tr
         f"Session limit reached, resets at {format_clock(session_resets, NOW)}")
 
 
-def test_the_forecast_of_the_same_reading_history_and_moment_is_computed_once(monkeypatch):
+def test_the_forecast_of_the_same_reading_and_history_is_computed_once_until_a_reset_passes(monkeypatch):
     """A poll asks for the outlooks twice with the very same objects (the run-out popup in
-    state.step, then the view): the second answer is the first, and any other value is computed."""
+    state.step, then the view) and every tick asks again: projected from the reading, the answer
+    is the same until a window's reset passes, so it is computed once; any other value, a passed
+    reset or a clock set back before the reading is computed."""
     from tray_monitor import forecast_view
-    from tray_monitor.forecast import HistoryDigest
+    from tray_monitor.forecast import REASON_RESET_DUE, HistoryDigest
 
     r, history = reading(session(percent=40.0)), HistoryDigest()
     calls = []
@@ -650,15 +653,25 @@ def test_the_forecast_of_the_same_reading_history_and_moment_is_computed_once(mo
     first = forecast_view.outlooks(r, history, NOW)
     assert forecast_view.outlooks(r, history, NOW) is first and len(calls) == 1
     later = NOW + timedelta(minutes=1)
-    assert forecast_view.outlooks(r, history, later) == tuple(
-        forecast_view.Outlook(o.window_id, o.label, o.percent, *_fresh(real, r, later)) for o in first)
-    assert len(calls) == 2
+    assert forecast_view.outlooks(r, history, later) is first and len(calls) == 1
+    assert first == tuple(forecast_view.Outlook(o.window_id, o.label, o.percent, *_fresh(real, r, later))
+                          for o in first)
     forecast_view.outlooks(reading(session(percent=40.0)), history, later)  # an equal but new reading
     forecast_view.outlooks(r, HistoryDigest(), later)  # an equal but new history
+    forecast_view.outlooks(r, history, later)
     assert len(calls) == 4
+    before_reset = r.windows[0].resets_at - timedelta(seconds=1)
+    assert forecast_view.outlooks(r, history, before_reset) == first and len(calls) == 4
+    after_reset = r.windows[0].resets_at + timedelta(seconds=1)
+    assert [o.reason for o in forecast_view.outlooks(r, history, after_reset)] == [REASON_RESET_DUE]
+    assert len(calls) == 5
+    set_back = r.fetched_at - timedelta(minutes=5)
+    forecast_view.outlooks(r, history, set_back)
+    forecast_view.outlooks(r, history, set_back - timedelta(minutes=1))
+    assert len(calls) == 7
 
 
 def _fresh(forecast_window, r, now):
     w = r.windows[0]
-    fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, (), profile=None)
+    fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, (), profile=None, read_at=r.fetched_at)
     return fc.forecast, fc.reason

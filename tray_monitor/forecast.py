@@ -207,16 +207,22 @@ def forecast_window(
     history: Iterable[Sample] = (),
     length: timedelta | None = None,
     profile: Profile | None = None,
+    read_at: datetime | None = None,
 ) -> WindowForecast:
-    """The forecast of one window from its current reading, its stored readings and the user's usual hours."""
+    """The forecast of one window from its current reading, its stored readings and the user's usual hours.
+
+    `read_at` is when `percent` was read (default `now`): the projection starts there, so the same
+    reading gives the same pace and run-out time at any later moment (nothing is known of the use
+    since; projecting from `now` made the run-out time drift with the clock). `now` only decides
+    whether the reset has passed."""
     if resets_at is None:
         return WindowForecast(window_id, None, REASON_NOT_STARTED)
     length = length or window_length(window_id, kind)
     if length is None:
         return WindowForecast(window_id, None, REASON_UNKNOWN_LENGTH)
-    remaining = resets_at - now
-    if remaining <= timedelta(0):
+    if resets_at <= now:
         return WindowForecast(window_id, None, REASON_RESET_DUE)
+    now = min(read_at, now) if read_at is not None else now  # a clock set back: never project from the future
     start = resets_at - length
     elapsed = now - start
     cycle = sorted(

@@ -1,8 +1,10 @@
 """The forecast in words and JSON for every front end (pure: plain values in and out).
 
 `outlooks(reading, history, now)` runs forecast.py on each window of the reading with the stored
-readings; `outlook_text` gives the menu's words ("pace 1.3x · runs out 15:40", "on track",
-"" when there is not enough data: the front ends say nothing rather than guess);
+readings, projected from the moment of the reading (`fetched_at`): the run-out time moves when a
+reading or a reset does, not with the clock; `outlook_text` gives the menu's words ("pace 1.3x ·
+runs out 15:40", "on track", "" when there is not enough data: the front ends say nothing rather
+than guess);
 `binding_line` the top line naming the limit that runs out first; `forecast_json` the object
 `status --json` carries per window.
 """
@@ -27,27 +29,35 @@ class Outlook:
     reason: str | None  # why there is no forecast
 
 
-#: The last call's (reading, history, now) and answer. A poll asks twice with the very same
-#: values (state.step for the run-out popup, then the view); with a learned usual-hours profile one
-#: answer walks the week hour by hour (about 0.5-1 ms). Both values are immutable, so "the same
-#: objects at the same moment" is the same answer.
-_last: tuple[Reading, HistoryDigest, datetime, tuple[Outlook, ...]] | None = None
+#: The last call's (reading, history, moment) and answer. A poll asks twice with the very same
+#: values (state.step for the run-out popup, then the view), and every tick asks again; with a
+#: learned usual-hours profile one answer walks the week hour by hour (about 0.5-1 ms). Both values
+#: are immutable and the projection starts at the reading, so later moments give the same answer
+#: until a window's reset passes: the moment is keyed by which resets have passed (or is the
+#: moment itself while the clock reads before the reading: set back).
+_last: tuple[Reading, HistoryDigest, object, tuple[Outlook, ...]] | None = None
+
+
+def _moment(reading: Reading, now: datetime) -> object:
+    if now < reading.fetched_at:
+        return now
+    return tuple(w.resets_at is not None and w.resets_at <= now for w in reading.windows)
 
 
 def outlooks(reading: Reading | None, history: HistoryDigest, now: datetime) -> tuple[Outlook, ...]:
     global _last
     if reading is None:
         return ()
-    last = _last
-    if last is not None and last[0] is reading and last[1] is history and last[2] is now:
+    last, moment = _last, _moment(reading, now)
+    if last is not None and last[0] is reading and last[1] is history and last[2] == moment:
         return last[3]
     result = []
     for w in reading.windows:
         fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, history.samples_for(w.id),
-                             profile=history.profile_for(w.id))
+                             profile=history.profile_for(w.id), read_at=reading.fetched_at)
         result.append(Outlook(w.id, w.label, w.percent, fc.forecast, fc.reason))
     answer = tuple(result)
-    _last = (reading, history, now, answer)
+    _last = (reading, history, moment, answer)
     return answer
 
 
