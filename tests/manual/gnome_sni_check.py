@@ -4,7 +4,7 @@ claude-tray in GNOME Shell's top bar through the AppIndicator/KStatusNotifierIte
 GNOME Shell is too heavy for CI (about 145 packages, 200 MB RSS), so this is run by hand, once, when
 the SNI backend or the menu changes. Debian 12 packages beyond the CI ones (tests/run.sh):
 
-    apt-get install -y --no-install-recommends gnome-shell gnome-shell-extension-appindicator
+    apt-get install -y --no-install-recommends gnome-shell gnome-shell-extension-appindicator gjs
 
 (proven with GNOME Shell 43.9 / mutter 43.8 and the extension 46-1 "Ubuntu AppIndicators", as root)
 
@@ -54,6 +54,9 @@ How (the traps, GNOME 43):
   PipeWire screencast: we push the pointer into the bottom-right corner and move from there). Its
   session adds a "screen is being shared" button to the top bar, so it starts before any picture.
 - The shell starts in the overview: a click on the workspace closes it.
+- org.freedesktop.Notifications is not the shell itself but a D-Bus-activated gjs helper
+  (/usr/share/gnome-shell/org.gnome.Shell.Notifications); the private bus activates nothing, so we
+  start it (without it the app's first popup fails with ServiceUnknown: a rig artefact).
 """
 from __future__ import annotations
 
@@ -71,7 +74,14 @@ if str(REPO) not in sys.path:
 from tests.apprun import ClaudeTrayWorld  # noqa: E402
 from tests.desktop_bus import start_session_bus, stop_session_bus  # noqa: E402
 from tests.desktop_hosts import find_icon, match_icon, private_dir  # noqa: E402
-from tests.desktop_x import ARTIFACTS, base_env, start_program, stop_process, wait_until  # noqa: E402
+from tests.desktop_x import (  # noqa: E402
+    ARTIFACTS,
+    base_env,
+    bus_name_has_owner,
+    start_program,
+    stop_process,
+    wait_until,
+)
 from tests.fakeapi import FakeApi  # noqa: E402
 from tests.host_checks import (  # noqa: E402
     APP_ID,
@@ -87,6 +97,7 @@ from tests.host_checks import (  # noqa: E402
 )
 
 EXTENSION = "ubuntu-appindicators@ubuntu.com"
+NOTIFICATIONS_HELPER = "/usr/share/gnome-shell/org.gnome.Shell.Notifications"
 SCREEN = (1024, 768)
 BAR = 32  # GNOME 43's top bar at scale 1
 WATCHER = "org.kde.StatusNotifierWatcher"
@@ -354,6 +365,9 @@ def check(shell: Shell, bus_address: str, desktop: dict, workdir: Path, saw: dic
             assert not any(APP_ID in str(entry) for entry in shell.watcher()["RegisteredStatusNotifierItems"])
             no_errors(world, app)
             saw["app exit"] = code
+            log_text = world.log_path.read_text()
+            assert "notification via dbus failed" not in log_text, log_text[-2000:]
+            saw["popups sent to GNOME Shell's notifications"] = "yes (no failure logged)"
             saw["dropped by the extension and registered again"] = world.log_path.read_text().count(
                 "dropped the icon while")
         finally:
@@ -368,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=float, default=0, help="seconds to leave the shell up at the end")
     args = parser.parse_args(argv)
-    missing = [p for p in ("gnome-shell", "dbus-daemon") if shutil.which(p) is None]
+    missing = [p for p in ("gnome-shell", "gjs", "dbus-daemon") if shutil.which(p) is None]
     if missing or not Path(f"/usr/share/gnome-shell/extensions/{EXTENSION}").is_dir():
-        print(f"needs: apt-get install -y --no-install-recommends gnome-shell gnome-shell-extension-appindicator"
+        print(f"needs: apt-get install -y --no-install-recommends gnome-shell gnome-shell-extension-appindicator gjs"
               f" (missing: {', '.join(missing) or EXTENSION})", file=sys.stderr)
         return 2
     workdir = private_dir("claude-tray-gnome-")
@@ -379,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     (workdir / "config/glib-2.0/settings").mkdir(parents=True)
     (workdir / "config/glib-2.0/settings/keyfile").write_text(KEYFILE)
     bus = system = shell_program = shell = None
+    helpers: list = []
     saw: dict = {}
     try:
         bus = start_session_bus(workdir / "bus")
@@ -395,12 +410,14 @@ def main(argv: list[str] | None = None) -> int:
             if shell_program.process.poll() is not None:
                 raise SystemExit(f"gnome-shell exited ({shell_program.process.returncode}):\n"
                                  f"{shell_program.log()[-4000:]}")
-            from tests.desktop_x import bus_name_has_owner
-
             names = (WATCHER, "org.gnome.Shell", "org.gnome.Shell.Screenshot", "org.gnome.Mutter.RemoteDesktop")
             return all(bus_name_has_owner(bus.address, n) for n in names) and sorted(runtime.glob("wayland-?"))
 
         wait_until(up, 60, "gnome-shell with the extension's StatusNotifierWatcher")
+        # the shell's org.freedesktop.Notifications is a D-Bus-activated gjs helper: start it
+        helpers.append(start_program("notifications", ["gjs", NOTIFICATIONS_HELPER], env, workdir, cwd=str(workdir)))
+        wait_until(lambda: bus_name_has_owner(bus.address, "org.freedesktop.Notifications"), 30,
+                   "org.freedesktop.Notifications (org.gnome.Shell.Notifications)")
         shell = Shell(bus.address, workdir)
         watcher = shell.watcher()
         assert watcher.get("IsStatusNotifierHostRegistered"), watcher
@@ -418,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if shell is not None:
             shell.close()
+        for helper in helpers:
+            stop_process(helper.process)
         if shell_program is not None:
             stop_process(shell_program.process)
         for b in (system, bus):
