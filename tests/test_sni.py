@@ -425,3 +425,19 @@ def test_a_failing_reply_handler_is_logged_and_the_loop_goes_on(env_linux, caplo
     assert b._serve(conn, threading.Thread(target=lambda: None)) is ReceiveStopped
     assert "handling a D-Bus message failed" in caplog.text
     assert conn.sent[-1].header.message_type == MessageType.method_return  # the Ping after it
+
+
+def test_a_minute_later_the_same_reading_relabels_the_menu_only(backend):
+    """The countdown's minute tick: the menu's window lines get new labels (ItemsPropertiesUpdated);
+    the title and the tooltip read clock times and stay, so no NewTitle / NewToolTip (each had the
+    host read them again over D-Bus, once a minute)."""
+    from datetime import timedelta
+
+    from tests.test_view import NOW, reading, state
+    from tray_monitor.view import view
+
+    st = state(reading=reading(), interval=300)
+    backend.show(look_of(view(st, NOW), autostart_on=False))
+    backend._conn.sent.clear()
+    backend.show(look_of(view(st, NOW + timedelta(minutes=1)), autostart_on=False))
+    assert members(backend._conn) == ["ItemsPropertiesUpdated"]

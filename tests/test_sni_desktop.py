@@ -7,6 +7,7 @@ How a test reaches the item: bus name org.kde.StatusNotifierItem-<pid>-1, object
 /StatusNotifierItem and /MenuBar, stable menu ids (tray/sni.py COMMAND_IDS)."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -97,8 +98,11 @@ def test_icon_tooltip_and_menu_over_dbus_are_the_view_and_the_pixels_are_render_
         assert row["enabled"] == (row["id"] in COMMAND_IDS.values()), row
     assert {r["label"]: r["toggle"] for r in rows if r["toggle"] is not None} == {
         "Notifications": 1, "Start at login": 1 if view["checked"]["Start at login"] else 0}
-    assert props["ToolTip"][3].splitlines() == [r["label"] for r in rows if r["type"] != "separator"
-                                                and not r["enabled"]]
+    # the tooltip's body: the info lines, a reset as its clock time (it changes with a reading, not
+    # with the minute): "resets in 2h 11m (14:00)" in the menu is "resets at 14:00" there
+    assert props["ToolTip"][3].splitlines() == [re.sub(r"resets in [^(]+\(([^)]+)\)", r"resets at \1", r["label"])
+                                                for r in rows if r["type"] != "separator" and not r["enabled"]]
+    assert "resets in " not in props["ToolTip"][3] and "resets at " in props["ToolTip"][3], props["ToolTip"]
 
     # on screen: gtk-sni-tray (--size 48) draws our 48 px pixmap 1:1 at the bottom left
     expected = render_icon(spec, size=48)

@@ -108,7 +108,7 @@ def test_a_reading_older_than_two_intervals_is_stale_without_a_failure():
     v = view(state(reading=reading(age=NINE_MIN), interval=120), NOW)
     assert v.status == "stale"
     assert v.icon.state == "stale" and v.icon.percent == 78.0
-    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets at 20:00 · last reading 9 min ago"
     assert v.updated_text == "Last reading 9 min ago"
     assert v.message is None
 
@@ -125,7 +125,7 @@ def test_offline_with_a_kept_reading_is_stale_with_the_retry_time():
     assert v.icon.state == "stale" and v.icon.percent == 78.0
     assert v.message == "Offline — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · offline, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets at 20:00 · offline, last reading 9 min ago"
     assert len(v.windows) == 2  # the last reading stays on screen
 
 
@@ -146,7 +146,7 @@ def test_rate_limited_with_a_reading_keeps_it_and_the_icon_is_stale():
     assert v.icon == IconSpec(state="stale", percent=78.0, weekly_percent=29.0, severity="warning")
     assert v.message == "Rate limited by the usage endpoint — retrying at 18:20"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · rate limited, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets at 20:00 · rate limited, last reading 9 min ago"
 
 
 def test_rate_limited_without_a_reading():
@@ -190,7 +190,7 @@ def test_bad_response_with_a_reading_is_stale():
     assert v.status == "stale"
     assert v.message == "Unexpected answer from the usage endpoint — retrying at 17:54"
     assert v.updated_text == "Last reading 9 min ago"
-    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · update failed, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets at 20:00 · update failed, last reading 9 min ago"
 
 
 def test_unreadable_credentials_show_the_errors_own_sentence():
@@ -231,7 +231,7 @@ def test_a_window_not_started_says_so():
     v = view(state(reading=r), NOW)
     assert v.windows[0].reset_text == "not started"
     assert v.windows[0].menu_text == "Current session: 0% · not started"
-    assert v.tooltip == "Claude: weekly limit 12% · resets in 3d 17h"  # the fullest window binds
+    assert v.tooltip == "Claude: weekly limit 12% · resets at Mon 11:00"  # the fullest window binds
 
 
 def test_the_binding_window_not_started_says_so_in_the_tooltip():
@@ -249,7 +249,7 @@ def test_a_reset_time_that_has_passed_reads_resets_now():
 def test_a_scoped_cap_is_named_by_its_model_in_the_tooltip():
     r = reading(session(percent=2.0), weekly(percent=59.0), fable(percent=100.0, active=True, severity="critical"))
     v = view(state(reading=r), NOW)
-    assert v.tooltip == "Claude: Fable weekly limit 100% · resets in 3d 17h"
+    assert v.tooltip == "Claude: Fable weekly limit 100% · resets at Mon 11:00"
     assert v.icon == IconSpec(state="ok", percent=100.0, weekly_percent=59.0, severity="critical")
 
 
@@ -455,7 +455,7 @@ def test_a_server_error_is_not_called_offline():
     v = view(state(reading=reading(age=NINE_MIN), problem=problem, next_poll_at=RETRY), NOW)
     assert v.status == "stale" and v.icon.state == "stale"
     assert v.message == "Usage service error (HTTP 529) — retrying at 17:54"
-    assert v.tooltip == "Claude: session limit 78% · resets in 2h 11m · service error, last reading 9 min ago"
+    assert v.tooltip == "Claude: session limit 78% · resets at 20:00 · service error, last reading 9 min ago"
     assert view(state(problem=problem, next_poll_at=RETRY), NOW).message == v.message  # no reading yet
 
 
@@ -675,3 +675,22 @@ def _fresh(forecast_window, r, now):
     w = r.windows[0]
     fc = forecast_window(w.id, w.kind, w.percent, w.resets_at, now, (), profile=None, read_at=r.fetched_at)
     return fc.forecast, fc.reason
+
+
+@pytest.mark.parametrize("percent", [40.0, 78.0])  # on track / running out before the reset
+def test_the_tooltip_and_its_body_change_with_a_reading_not_with_the_minute(percent):
+    """Between two readings only the menu's countdowns move: the tooltip (the SNI title) and the
+    lines of the tooltip's body read reset and run-out as clock times, so a host is not made to
+    read them again every minute (issue 12's idle CPU)."""
+    from tray_monitor.tray.menu import look_of
+
+    st = state(reading=reading(session(percent=percent), weekly()), interval=300)
+    first, later = view(st, NOW), view(st, NOW + timedelta(minutes=7))
+    assert later.status == first.status == "ok"
+    assert later.tooltip == first.tooltip and "resets at 20:00" in first.tooltip
+    assert look_of(later, False).info_lines == look_of(first, False).info_lines
+    assert [w.menu_text for w in later.windows] != [w.menu_text for w in first.windows]  # the countdowns
+    assert [w.clock_text for w in first.windows] == [
+        "Current session: 78% · resets at 20:00 · in the icon".replace("78%", f"{int(percent)}%"),
+        "Current week (all models): 29% · resets at Mon 11:00"]
+    assert view(state(reading=reading(session(percent=percent + 1), weekly()), interval=300), NOW).tooltip != first.tooltip

@@ -12,9 +12,11 @@ from typing import Literal
 
 from tray_monitor.fmt import format_clock, format_countdown
 
-#: How a reset is worded where it appears: "row" in the menu, `status` and `watch`; "short" in the
-#: tooltip (no room for the clock); "sentence" in a popup's body; "clock" next to another clock
-#: time (the forecast's "runs out first: 15:40, resets at 16:40", the run-out popup).
+#: How a reset is worded where it appears: "row" in the menu, `status` and `watch`; "sentence" in a
+#: popup's body; "clock" next to another clock time (the forecast's "runs out first: 15:40, resets
+#: at 16:40", the run-out popup) and in the tooltip (a clock time changes with a reading, a
+#: countdown every minute: each change has the tray host read the tooltip again); "short" in the
+#: tooltip once the reset has passed ("resets now").
 ResetForm = Literal["row", "short", "sentence", "clock"]
 
 RESET_UNKNOWN_TEXT = "reset time unknown"

@@ -69,6 +69,9 @@ class WindowRow:
     in_icon: bool = False  # the window whose percent the icon shows (named when there are several)
     reset_unknown: bool = False
     forecast_text: str = ""  # "pace 1.3x · runs out 15:40" | "on track" | "" (not enough data)
+    # menu_text with the reset as a clock time ("... · resets at 14:00"), for the SNI tooltip's body:
+    # it then changes with a reading, not every minute (each change has the host read it again)
+    clock_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,15 @@ IN_ICON = "in the icon"
 def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> WindowRow:
     percent_text = format_percent(window.percent)
     resets = reset_text(window.resets_at, now, unknown=window.reset_unknown)
-    menu = f"{window.label}: {percent_text}"
+    head = f"{window.label}: {percent_text}"
     dollars = dollars_text(window)
     if dollars:
-        menu += f" · {dollars}"
-    menu += f" · {resets}"
-    if window.locked_reason:
-        menu += " · locked"
+        head += f" · {dollars}"
+    tail = " · locked" if window.locked_reason else ""
     if in_icon:
-        menu += f" · {IN_ICON}"
+        tail += f" · {IN_ICON}"
+    passed = window.resets_at is not None and window.resets_at <= now
+    at = resets if passed else reset_text(window.resets_at, now, form="clock", unknown=window.reset_unknown)
     return WindowRow(
         id=window.id,
         label=window.label,
@@ -144,10 +147,11 @@ def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> Win
         active=window.active,
         resets_at=window.resets_at,
         reset_text=resets,
-        menu_text=menu,
+        menu_text=f"{head} · {resets}{tail}",
         locked_reason=window.locked_reason,
         in_icon=in_icon,
         reset_unknown=window.reset_unknown,
+        clock_text=f"{head} · {at}{tail}",
     )
 
 
@@ -343,9 +347,13 @@ def _updated_text(status: str, state: MonitorState, now: datetime) -> str:
 
 
 def _summary(window: UsageWindow, now: datetime) -> str:
-    """ "session limit 78% · resets 2h 11m" (the tooltip's core: which window the icon's number is)."""
+    """ "session limit 78% · resets at 16:40" (the tooltip's core: which window the icon's number is).
+    A clock time, not a countdown: the tooltip and the title then change only when a reading or a
+    reset does, not every minute (each change has the host read them again); "resets now" once it
+    has passed, until the next reading. The menu's rows keep the countdown."""
     text = f"{short_name(window)} limit {format_percent(window.percent)}"
-    return f"{text} · {reset_text(window.resets_at, now, form='short')}"
+    passed = window.resets_at is not None and window.resets_at <= now
+    return f"{text} · {reset_text(window.resets_at, now, form='short' if passed else 'clock')}"
 
 
 #: How the demo marks what it shows (menu header, watch title, tooltip): it must never pass for a

@@ -36,6 +36,7 @@ class MenuEntry:
     checked: bool | None = None  # None = not a checkbox
     default: bool = False
     visible: bool = True
+    tooltip_text: str | None = None  # an information line as a tooltip shows it, None = `text`
 
     @property
     def is_separator(self) -> bool:
@@ -92,7 +93,7 @@ def _info_lines(view: Any, plan: bool) -> list[MenuEntry]:
     if forecast_line:  # where it is heading: the limit that runs out first
         lines.append(MenuEntry(forecast_line))
     for row in view.windows:
-        lines.append(MenuEntry(row.menu_text))
+        lines.append(MenuEntry(row.menu_text, tooltip_text=getattr(row, "clock_text", "") or None))
         if getattr(row, "forecast_text", ""):
             lines.append(MenuEntry(f"      {row.forecast_text}"))
     lines.extend(MenuEntry(note) for note in getattr(view, "notes", ()))  # skipped count, server notices
@@ -119,7 +120,9 @@ class Look:
 
     @property
     def info_lines(self) -> tuple[str, ...]:
-        return tuple(e.text for e in self.menu if e.is_info and e.visible)
+        """The menu's information lines as a tooltip's body shows them: resets as clock times
+        ("resets at 14:00"), so the body changes with a reading, not with every minute's countdown."""
+        return tuple(e.tooltip_text or e.text for e in self.menu if e.is_info and e.visible)
 
 
 LOADING_LOOK_TOOLTIP = "Claude usage: loading…"
