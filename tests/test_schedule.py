@@ -301,3 +301,15 @@ def test_refresh_during_transient_backoff_tries_at_once():
     s, outcome = sch.request_refresh(s, M0 + 5)
     assert outcome == sch.REFRESH_ACCEPTED
     assert sch.due_in(s, M0 + 5, wall(M0 + 5)) == 0
+
+
+@pytest.mark.parametrize("retry_after", [None, 90.0, 3600.0, 86400.0])
+def test_a_crashed_429_keeps_the_cooldown_the_server_asked_for(retry_after):
+    """poll_crashed (the bookkeeping of a poll raised) after a 429: never sooner than Retry-After
+    (capped as poll_failed caps it), the first 429 backoff, or one interval (a soak with injected
+    faults saw a request 300 s into a 3600 s cooldown)."""
+    s = sch.poll_started(sch.new_schedule(120, 1000.0, datetime(2026, 3, 3, tzinfo=timezone.utc)))
+    crashed = sch.poll_crashed(s, RateLimited("429", retry_after=retry_after), 1000.0, "fp")
+    wanted = max(sch.RATE_LIMIT_FIRST_BACKOFF, 120, min(retry_after or 0, sch.RETRY_AFTER_CAP))
+    assert crashed.cooldown_until_mono == crashed.next_poll_mono == 1000.0 + wanted
+    assert not crashed.in_flight

@@ -27,12 +27,14 @@ from tray_monitor.state import Event, MonitorState, PollFailed, PollScheduled, P
 log = logging.getLogger("tray_monitor.poller")
 
 THREAD_NAME = "claude-tray-poller"
-#: The loop wakes at least this often to notice a sleep/wake or a clock change (Event.wait does not
-#: count suspended time); such a wake-up costs a few microseconds and computes no view.
-WAKE_EVERY = 30.0
 #: A Tick (the view computed again) comes when the monitor says a text will change (a countdown's
 #: minute, view.next_text_change), a hair after it, or after this long when it names no moment.
 TICK_AT_MOST_EVERY = 60.0
+#: The loop wakes at least this often to notice a sleep/wake or a clock change (Event.wait does not
+#: count suspended time) and Claude Code's activity: within a minute of the resume or the change.
+#: The same as the longest gap between ticks, so the tick serves as this wake-up and the loop wakes
+#: once a minute when idle, not twice (it was 30 s: a second wake-up between two ticks, issue 12).
+WAKE_EVERY = TICK_AT_MOST_EVERY
 TICK_AFTER_CHANGE = 0.05
 #: After an unexpected exception in the loop itself (a bug), pause this long before carrying on.
 ERROR_PAUSE = 30.0

@@ -276,7 +276,10 @@ def poll_crashed(s: Schedule, error: BaseException, now_mono: float, fingerprint
         return replace(s, in_flight=False, last_poll_mono=now_mono, reset_poll_at=None,
                        failure_kind=WAITING_FOR_STORE, backoff=0.0, store_fingerprint=fingerprint)
     if isinstance(error, RateLimited):
-        wait = max(RATE_LIMIT_FIRST_BACKOFF, s.interval)
+        # the server's Retry-After too (a number clamp_wait reads whatever it is): a crash inside
+        # the bookkeeping of a 429 must not shorten the cooldown the server asked for
+        asked = clamp_wait(error.retry_after, RETRY_AFTER_CAP) if error.retry_after is not None else 0.0
+        wait = max(RATE_LIMIT_FIRST_BACKOFF, s.interval, asked)
         return replace(s, in_flight=False, last_poll_mono=now_mono, reset_poll_at=None,
                        failure_kind=RATE_LIMITED, backoff=wait, cooldown_until_mono=now_mono + wait,
                        next_poll_mono=now_mono + wait)
