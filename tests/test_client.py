@@ -594,3 +594,54 @@ def test_requests_is_imported_without_a_charset_detector_and_still_reads_a_body(
     done = subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert (done.stdout.split(), done.stderr) == (["7", "{", "utf-8", "[]"], "")
+
+
+# -- the environment is read once per client, not at every request (issue 12's poll CPU) ----------
+
+def test_proxy_variables_and_netrc_are_not_read_again_at_every_request(fake_api, client_for, monkeypatch):
+    import requests.sessions
+    import requests.utils
+
+    calls = {"proxies": 0, "netrc": 0}
+    for module in (requests.utils, requests.sessions):
+        original = module.get_environ_proxies
+
+        def counted(*args, _original=original, **kwargs):
+            calls["proxies"] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, "get_environ_proxies", counted)
+    original_netrc = requests.sessions.get_netrc_auth
+
+    def netrc_counted(*args, **kwargs):
+        calls["netrc"] += 1
+        return original_netrc(*args, **kwargs)
+
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", netrc_counted)
+    client = client_for(fake_api)
+    for _ in range(3):
+        client.fetch(CREDS)
+    assert len(fake_api.requests) == 3
+    assert calls == {"proxies": 1, "netrc": 0}
+
+
+def test_a_proxy_from_the_environment_is_still_used(fake_api, client_for, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeApi() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        client = client_for(fake_api)
+        for _ in range(2):
+            assert client.fetch(CREDS).window("five_hour").percent == 48.0
+    assert fake_api.requests == []
+    assert [r.path for r in proxy.requests] == [f"{fake_api.url}/api/oauth/usage"] * 2
+    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in proxy.requests)
+
+
+def test_no_proxy_naming_the_host_still_bypasses_the_proxy(fake_api, client_for, monkeypatch):
+    with FakeApi() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        client_for(fake_api).fetch(CREDS)
+    assert proxy.requests == []
+    assert len(fake_api.requests) == 1

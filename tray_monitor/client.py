@@ -180,6 +180,17 @@ def import_requests():
     return requests
 
 
+def _read_environment_once(requests_module, session: requests.Session, url: str | None) -> None:
+    """The proxy variables (and no_proxy) for our one URL, read once for the session instead of at
+    every request: with `trust_env` requests scans the whole environment twice and looks for
+    ~/.netrc on each request (about a third of a loopback poll's request CPU, issue 12). The CA
+    bundle is passed explicitly (`_verify`); ~/.netrc is no longer consulted, which is right: its
+    Basic auth would have replaced our Bearer header."""
+    if url is not None:
+        session.proxies.update(requests_module.utils.get_environ_proxies(url))
+    session.trust_env = False
+
+
 class UsageClient:
     def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
                  *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
@@ -220,6 +231,7 @@ class UsageClient:
             self._session = requests.Session()
             self._session.mount("https://", DeadlineAdapter())
             self._session.mount("http://", DeadlineAdapter())
+            _read_environment_once(requests, self._session, self.url)
         if self.url is None:
             raise ConfigError(str(self._config_error))
         token = creds.access_token.strip() if isinstance(creds.access_token, str) else ""
