@@ -268,13 +268,20 @@ def full_check(world, host, name: str) -> None:
     assert loaded_gtk(app.process.pid) == []
 
     # --- the icon: what the item sends is render_icon's, and what the panel draws is that, scaled
-    props = wait_until(lambda: item_props(host.bus.address), 10, "the item on the watcher")
     from tray_monitor.icon import render_icon
 
     spec = spec_for(78.0)
-    assert props["IconPixmap"], props
-    for width, height, data in props["IconPixmap"]:
-        assert (width, height) == (width, width) and data == argb_of(render_icon(spec, size=width)), width
+
+    def drawn_at_78():
+        # The view is written by the poller; the item's pixmaps follow on the tray's own thread a
+        # moment later, so a read right after the view may still hold the loading icon.
+        props = item_props(host.bus.address)
+        if not props or not props["IconPixmap"]:
+            return None
+        return props if all((width, height) == (width, width) and data == argb_of(render_icon(spec, size=width))
+                            for width, height, data in props["IconPixmap"]) else None
+
+    props = wait_until(drawn_at_78, 10, "the item's pixmaps to be render_icon's at 78 % (every size)")
     seen = wait_icon_shows(host, empty_bar, spec, neighbour=spec_for(87.0))
     save(seen["shot"], f"host-{name}-78")
     figures = {"78": {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}}
