@@ -175,14 +175,9 @@ def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
     described = _account_json(env, account)
     claude = claude_command(env, account)
     shared = tray_reading.fetch(env, account=account.name) if _still_logged_in(env, account) else None
-    now = env.clock.now()
-    if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
-        origin = tray_reading.origin_text(shared, now)
-        if fmt in PANEL_FORMATS:
-            return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
-        return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
-                                   origin=origin, account=described,
-                                   history=_history_store(env, account).digest(now), claude=claude)
+    answered = _status_from_tray(env, shared, as_json, fmt, account, account=described, claude=claude)
+    if answered is not None:
+        return answered
     try:
         source = _usage_source(env, account)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
@@ -197,6 +192,21 @@ def _status_other(env: Environment, account, as_json: bool, fmt: str) -> int:
                                history=_history_store(env, account).digest(env.clock.now()), claude=claude)
 
 
+def _status_from_tray(env: Environment, shared, as_json: bool, fmt: str, login, **described) -> int | None:
+    """`status` answered from the running tray's reading of a login (`login`, None for the
+    default) while it is fresh: no request. None when there is no such reading."""
+    from tray_monitor import terminal, tray_reading
+
+    now = env.clock.now()
+    if shared is None or shared.reading is None or not tray_reading.is_fresh(shared, now):
+        return None
+    origin = tray_reading.origin_text(shared, now)
+    if fmt in PANEL_FORMATS:
+        return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
+    return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
+                               origin=origin, history=_history_store(env, login).digest(now), **described)
+
+
 def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> int:
     """`status` of the default login, as it has always been."""
     from tray_monitor import terminal, tray_reading
@@ -204,13 +214,9 @@ def _status_default(env: Environment, as_json: bool, fmt: str, fresh: bool) -> i
     shared = tray_reading.fetch(env)
     if shared is not None and fresh:
         shared = _fresh_from_tray(env, shared)
-    now = env.clock.now()
-    if shared is not None and shared.reading is not None and tray_reading.is_fresh(shared, now):
-        origin = tray_reading.origin_text(shared, now)
-        if fmt in PANEL_FORMATS:
-            return terminal.print_panel(env, fmt, _shared_view(shared, now), origin)
-        return terminal.run_status(_Fixed(shared.reading), env, as_json=as_json, now=now, plan=shared.plan,
-                                   origin=origin, history=_history_store(env).digest(now))
+    answered = _status_from_tray(env, shared, as_json, fmt, None)
+    if answered is not None:
+        return answered
     try:
         source = _usage_source(env, background=False)
     except MonitorError as error:  # a bad CLAUDE_TRAY_API_URL
