@@ -76,6 +76,55 @@ class SessionBus:
         return {"DBUS_SESSION_BUS_ADDRESS": self.address, "NO_AT_BRIDGE": "1"}
 
 
+class FakeWatcher:
+    """A StatusNotifierWatcher of our own on `address`, on its own thread and connection: it takes
+    the watcher's name and answers each method call with `answer(message)` (subclasses say how)."""
+
+    NAME = "org.kde.StatusNotifierWatcher"
+
+    def __init__(self, address: str):
+        import threading
+
+        from jeepney.io.blocking import open_dbus_connection
+
+        self.connection = open_dbus_connection(bus=address)
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> None:
+        from jeepney import message_bus, new_method_call
+
+        reply = self.connection.send_and_get_reply(
+            new_method_call(message_bus, "RequestName", "su", (self.NAME, 4)), timeout=5)
+        assert reply.body == (1,), reply.body
+        self._thread.start()
+
+    def answer(self, message):
+        raise NotImplementedError
+
+    def _serve(self) -> None:
+        from jeepney import MessageType
+
+        while not self._stop:
+            try:
+                message = self.connection.receive(timeout=0.2)
+            except TimeoutError:
+                continue
+            except Exception:
+                return
+            if message.header.message_type != MessageType.method_call:
+                continue
+            with self._lock:
+                reply = self.answer(message)
+            self.connection.send(reply)
+
+    def stop(self) -> None:
+        self._stop = True
+        self._thread.join(2)
+        self.connection.close()
+
+
 def start_session_bus(workdir: Path, name: str = "dbus") -> SessionBus:
     """dbus-daemon --nofork listening on <workdir>/<name>.sock; its address is the first line it prints."""
     require(missing_programs("dbus-daemon"), "a private D-Bus session bus")

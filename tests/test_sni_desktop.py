@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.desktop_bus import start_session_bus, stop_session_bus
+from tests.desktop_bus import FakeWatcher, start_session_bus, stop_session_bus
 from tests.desktop_x import (
     SNI_ITEM_PATH,
     SNI_MENU_PATH,
@@ -337,49 +337,20 @@ def test_a_left_click_activate_refreshes_then_pops_up_the_status(
     quit_cleanly(world, app)
 
 
-class RefusingWatcher:
+class RefusingWatcher(FakeWatcher):
     """A StatusNotifierWatcher that answers every registration with an error (a broken or
-    policy-restricted panel), on its own thread and connection."""
+    policy-restricted panel)."""
 
     def __init__(self, address: str):
-        import threading
-
-        from jeepney.io.blocking import open_dbus_connection
-
-        self.connection = open_dbus_connection(bus=address)
+        super().__init__(address)
         self.registrations = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def start(self) -> None:
-        from jeepney import message_bus, new_method_call
+    def answer(self, message):
+        from jeepney import HeaderFields, new_error
 
-        reply = self.connection.send_and_get_reply(
-            new_method_call(message_bus, "RequestName", "su", ("org.kde.StatusNotifierWatcher", 4)), timeout=5)
-        assert reply.body == (1,), reply.body
-        self._thread.start()
-
-    def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_error
-
-        while not self._stop:
-            try:
-                message = self.connection.receive(timeout=0.2)
-            except TimeoutError:
-                continue
-            except Exception:
-                return
-            if message.header.message_type != MessageType.method_call:
-                continue
-            if message.header.fields.get(HeaderFields.member) == "RegisterStatusNotifierItem":
-                self.registrations += 1
-            self.connection.send(new_error(message, "org.freedesktop.DBus.Error.AccessDenied", "s",
-                                           ("no items here",)))
-
-    def stop(self) -> None:
-        self._stop = True
-        self._thread.join(2)
-        self.connection.close()
+        if message.header.fields.get(HeaderFields.member) == "RegisterStatusNotifierItem":
+            self.registrations += 1
+        return new_error(message, "org.freedesktop.DBus.Error.AccessDenied", "s", ("no items here",))
 
 
 def test_a_watcher_that_refuses_registration_is_retried_then_said_once(claude_tray_world, xvfb, desktop_workdir):

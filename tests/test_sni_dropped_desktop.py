@@ -9,12 +9,11 @@ extension watches no name for those: no race). Here a watcher of ours does the s
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 
-from tests.desktop_bus import start_session_bus, stop_session_bus
+from tests.desktop_bus import FakeWatcher, start_session_bus, stop_session_bus
 from tests.desktop_x import sni_bus_name, wait_until
 from tests.test_app_desktop import quit_cleanly
 from tests.test_sni_desktop import start_sni
@@ -24,57 +23,32 @@ pytestmark = pytest.mark.desktop
 WATCHER = "org.kde.StatusNotifierWatcher"
 
 
-class DroppingWatcher:
+class DroppingWatcher(FakeWatcher):
     """Accepts registrations and lists them; `drop(name, forget)` says the item left
     (StatusNotifierItemUnregistered) and, with `forget`, takes it off its list, as GNOME's extension
-    does when it destroys an item. Own thread and connection."""
+    does when it destroys an item."""
 
     def __init__(self, address: str):
-        from jeepney.io.blocking import open_dbus_connection
-
-        self.connection = open_dbus_connection(bus=address)
+        super().__init__(address)
         self.items: list[str] = []
         self.registrations: list[str] = []
         self.senders: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def start(self) -> None:
-        from jeepney import message_bus, new_method_call
+    def answer(self, message):
+        from jeepney import HeaderFields, new_error, new_method_return
 
-        reply = self.connection.send_and_get_reply(
-            new_method_call(message_bus, "RequestName", "su", (WATCHER, 4)), timeout=5)
-        assert reply.body == (1,), reply.body
-        self._thread.start()
-
-    def _serve(self) -> None:
-        from jeepney import HeaderFields, MessageType, new_error, new_method_return
-
-        while not self._stop:
-            try:
-                message = self.connection.receive(timeout=0.2)
-            except TimeoutError:
-                continue
-            except Exception:
-                return
-            if message.header.message_type != MessageType.method_call:
-                continue
-            member = message.header.fields.get(HeaderFields.member)
-            with self._lock:
-                if member == "RegisterStatusNotifierItem":
-                    self.registrations.append(message.body[0])
-                    self.senders.append(message.header.fields.get(HeaderFields.sender))
-                    if message.body[0] not in self.items:
-                        self.items.append(message.body[0])
-                    reply = new_method_return(message)
-                elif member == "Get" and message.body[1] == "RegisteredStatusNotifierItems":
-                    reply = new_method_return(message, "v", (("as", list(self.items)),))
-                elif member == "Get" and message.body[1] == "IsStatusNotifierHostRegistered":
-                    reply = new_method_return(message, "v", (("b", True),))
-                else:
-                    reply = new_error(message, "org.freedesktop.DBus.Error.UnknownMethod", "s", (member or "",))
-            self.connection.send(reply)
+        member = message.header.fields.get(HeaderFields.member)
+        if member == "RegisterStatusNotifierItem":
+            self.registrations.append(message.body[0])
+            self.senders.append(message.header.fields.get(HeaderFields.sender))
+            if message.body[0] not in self.items:
+                self.items.append(message.body[0])
+            return new_method_return(message)
+        if member == "Get" and message.body[1] == "RegisteredStatusNotifierItems":
+            return new_method_return(message, "v", (("as", list(self.items)),))
+        if member == "Get" and message.body[1] == "IsStatusNotifierHostRegistered":
+            return new_method_return(message, "v", (("b", True),))
+        return new_error(message, "org.freedesktop.DBus.Error.UnknownMethod", "s", (member or "",))
 
     def drop(self, name: str, forget: bool) -> None:
         from jeepney import DBusAddress, new_signal
@@ -84,11 +58,6 @@ class DroppingWatcher:
                 self.items = [i for i in self.items if i != name]
             self.connection.send(new_signal(DBusAddress("/StatusNotifierWatcher", interface=WATCHER),
                                             "StatusNotifierItemUnregistered", "s", (name,)))
-
-    def stop(self) -> None:
-        self._stop = True
-        self._thread.join(2)
-        self.connection.close()
 
 
 def test_an_item_dropped_by_the_watcher_is_registered_again_and_only_when_it_is_off_the_list(
