@@ -9,7 +9,10 @@ walk cannot wait hours of wall time); the tray adds its own readings to that fil
 reads them back. Every expected text and number is computed by forecast.forecast_window from the
 file as it is then (the same data the tray had), at the wall-clock moments that bracket what the
 tray computed: a clock ("runs out 15:40") or rounded figure is expected as it reads at the start or
-at the end of that span (tests/test_app_notifications.Moment).
+at the end of that span (tests/test_app_notifications.Moment). A run-out clock is rounded down to
+the step its distance asks for, and kept while later projections stay within a step of the one it
+was rounded from (forecast_view.keep_runouts): so it is expected as one of the three clocks a step
+apart around the projection's (`runout_clocks`).
 
 The walk (one tray run answers two quick polls, the start and the first refresh; see
 tests/test_app_notifications.py, so the walk restarts once, as its alert memory must survive):
@@ -59,6 +62,7 @@ from tray_monitor.alerts import AlertSettings
 from tray_monitor.chart import HEIGHT, SERIES, WIDTH
 from tray_monitor.fmt import format_clock, format_countdown, format_percent
 from tray_monitor.forecast import Forecast, forecast_window
+from tray_monitor.forecast_view import rounded_runout, runout_step
 from tray_monitor.history import HistoryStore
 from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.parse import SESSION_LABEL, parse_usage
@@ -123,12 +127,22 @@ def first_to_run_out(fcs: dict[str, Forecast | None]) -> str:
     return min(out, key=lambda wid: out[wid])
 
 
-def runout_popup(label: str, percent: float, fc: Forecast, now: datetime) -> tuple[str, str]:
-    """(summary, body) of the run-out popup, in the issue's words."""
+def runout_clocks(fc: Forecast, now: datetime) -> set[str]:
+    """The run-out clocks the tray may show for this projection: rounded down to its step, or the
+    step before or after that (a clock kept from a projection less than a step away)."""
     assert fc.runs_out_at is not None
-    return (f"{label} runs out at {format_clock(fc.runs_out_at, now)}",
-            f"At this pace ({fc.pace:.1f}x, now {format_percent(percent)}) the limit is reached "
-            f"{format_countdown(fc.resets_at - fc.runs_out_at)} before it resets at {format_clock(fc.resets_at, now)}.")
+    step = runout_step(fc.runs_out_at - now)
+    shown = rounded_runout(fc.runs_out_at, step)
+    return {format_clock(shown + k * step, now) for k in (-1, 0, 1)}
+
+
+def runout_popup(label: str, percent: float, fc: Forecast, now: datetime) -> set[tuple[str, str]]:
+    """(summary, body) of the run-out popup, in the issue's words, with each clock it may show."""
+    assert fc.runs_out_at is not None
+    return {(f"{label} runs out at {clock}",
+             f"At this pace ({fc.pace:.1f}x, now {format_percent(percent)}) the limit is reached "
+             f"{format_countdown(fc.resets_at - fc.runs_out_at)} before it resets at {format_clock(fc.resets_at, now)}.")
+            for clock in runout_clocks(fc, now)}
 
 
 DEFAULTS = AlertSettings()
@@ -196,8 +210,8 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     windows = usage.windows(72, session)
     at = {when: forecasts(world, windows, when) for when in (moment.start, moment.end)}
     assert all(popup_due(fcs["five_hour"], 72, when) for when, fcs in at.items()), at
-    expected_popups.append(("normal", {runout_popup(SESSION_LABEL, 72, fcs["five_hour"], when)
-                                       for when, fcs in at.items()}))
+    expected_popups.append(("normal", set().union(*(runout_popup(SESSION_LABEL, 72, fcs["five_hour"], when)
+                                                     for when, fcs in at.items()))))
 
     # The history holds what this tray wrote: the two readings it was served, at the times it read them.
     written = [(s.percent, s.at <= moment.end) for s in
@@ -219,24 +233,25 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     at = {when: forecasts(world, windows, when) for when in span}
     assert {first_to_run_out(fcs) for fcs in at.values()} == {"five_hour"}
     (top,) = [label for label in labels if " runs out first: " in label]
-    assert top in {f"Session runs out first: {format_clock(fcs['five_hour'].runs_out_at, when)}, "
-                      f"resets at {format_clock(session, when)}" for when, fcs in at.items()}, labels
+    assert top in {f"Session runs out first: {clock}, resets at {format_clock(session, when)}"
+                   for when, fcs in at.items() for clock in runout_clocks(fcs["five_hour"], when)}, labels
     for w in windows:
         row = labels.index(next(label for label in labels if label.startswith(f"{w.label}: ")))
-        texts = {outlook(fcs[w.id], w.percent, when) for when, fcs in at.items()}
+        texts = set().union(*(outlooks_may_read(fcs[w.id], w.percent, when) for when, fcs in at.items()))
         if texts == {""}:  # not enough data: nothing is said, the next row follows
             assert not labels[row + 1].startswith("      "), (w.id, labels)
         else:
             assert labels[row + 1] in {f"      {text}" for text in texts}, (w.id, labels, texts)
-    assert outlook(at[span[0]]["five_hour"], 72, span[0]).startswith("pace 1.")
+    assert all(text.startswith("pace 1.") for text in outlooks_may_read(at[span[0]]["five_hour"], 72, span[0]))
     # ... and the window the icon shows (view.binding_window: the fullest one here) is marked.
     icon_window = binding_window(Reading(windows=windows, extra_usage=None, fetched_at=t), None)
     assert icon_window is not None
     assert [label for label in labels if label.endswith(" · in the icon")] == [
         next(label for label in labels if label.startswith(f"{icon_window.label}: "))], labels
     # The tooltip names the binding limit, its run-out time and its reset.
-    assert props["ToolTip"][2] in {f"Claude: session limit 72% · out at {format_clock(fcs['five_hour'].runs_out_at, when)}, "
-                                   f"resets at {format_clock(session, when)}" for when, fcs in at.items()}, props["ToolTip"]
+    assert props["ToolTip"][2] in {f"Claude: session limit 72% · out at {clock}, resets at {format_clock(session, when)}"
+                                   for when, fcs in at.items() for clock in runout_clocks(fcs["five_hour"], when)
+                                   }, props["ToolTip"]
 
     # status --json: per window its forecast, on top the binding window, from the same history file.
     ask = Moment()
@@ -282,8 +297,8 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     windows = usage.windows(55, new_session)
     at = {when: forecasts(world, windows, when) for when in (moment.start, moment.end)}
     assert all(popup_due(fcs["five_hour"], 55, when) for when, fcs in at.items()), at
-    expected_popups.append(("normal", {runout_popup(SESSION_LABEL, 55, fcs["five_hour"], when)
-                                       for when, fcs in at.items()}))
+    expected_popups.append(("normal", set().union(*(runout_popup(SESSION_LABEL, 55, fcs["five_hour"], when)
+                                                     for when, fcs in at.items()))))
     quit_tray(world, app)
 
     got = popups(daemon)
@@ -295,14 +310,14 @@ def test_a_walk_shows_pace_run_out_and_the_binding_limit_everywhere_and_pops_up_
     assert_no_token(world, daemon, world.token)
 
 
-def outlook(fc: Forecast | None, percent: float, now: datetime) -> str:
-    """The menu's words under a window (the issue's): "pace 1.3x · runs out 15:40", "on track", or
-    nothing when there is not enough data."""
+def outlooks_may_read(fc: Forecast | None, percent: float, now: datetime) -> set[str]:
+    """The menu's words under a window (the issue's): "pace 1.3x · runs out 15:40" (with each
+    clock it may show), "on track", or nothing when there is not enough data."""
     if fc is None or percent >= 100:
-        return ""
+        return {""}
     if fc.runs_out_at is not None:
-        return f"pace {fc.pace:.1f}x · runs out {format_clock(fc.runs_out_at, now)}"
-    return "on track"
+        return {f"pace {fc.pace:.1f}x · runs out {clock}" for clock in runout_clocks(fc, now)}
+    return {"on track"}
 
 
 def assert_forecast_json(got: dict, expected: list[Forecast | None]) -> None:

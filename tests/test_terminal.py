@@ -101,7 +101,8 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
     env = make_env(columns=80)
     code = run_status(FakeSource(fixture_reading("overage.json")), env, as_json=False, now=NOW)
     assert code == 0
-    # The run-out time is projected from the reading (a minute before NOW), not from NOW.
+    # The run-out time is projected from the reading (a minute before NOW), not from NOW: Sat 01:59,
+    # shown to the hour (a day and more away: forecast_view.runout_step), rounded down.
     assert env.stdout.getvalue() == textwrap.dedent(
         """\
         Claude usage · Max 5x
@@ -112,7 +113,7 @@ def test_status_prints_every_window_with_bar_reset_plan_and_time():
         Current week (all models)                      71%
         ████████████████████████████████████░░░░░░░░░░░░░░
         resets in 3d 17h (Mon 11:00)
-        pace 1.5x · runs out Sat 01:59
+        pace 1.5x · runs out Sat 01:00
 
         Session limit reached, resets at 20:00
         Extra usage: $12.34 of $50.00 (24%)

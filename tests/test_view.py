@@ -84,11 +84,11 @@ def test_ok_shows_the_binding_window_in_the_tooltip_and_every_window_in_the_menu
     v = view(state(reading=r, plan="Max 5x", interval=120), NOW)
     assert v.status == "ok"
     # 78 % after 2 h 47 min of 5 h (the reading is 2 min old: the projection starts there): at that
-    # pace the session runs out before its reset
-    assert v.tooltip == "Claude: session limit 78% · out at 18:34, resets at 20:00"
-    assert v.forecast_line == "Session runs out first: 18:34, resets at 20:00"
+    # pace the session runs out before its reset, at 18:34: 47 min away, shown to 5 min, rounded down
+    assert v.tooltip == "Claude: session limit 78% · out at 18:30, resets at 20:00"
+    assert v.forecast_line == "Session runs out first: 18:30, resets at 20:00"
     assert v.binding == "five_hour"
-    assert v.windows[0].forecast_text == "pace 1.4x · runs out 18:34"
+    assert v.windows[0].forecast_text == "pace 1.4x · runs out 18:30"
     assert [row.menu_text for row in v.windows] == [
         "Current session: 78% · resets in 2h 11m (20:00) · in the icon",
         "Current week (all models): 29% · resets in 3d 17h (Mon 11:00)",

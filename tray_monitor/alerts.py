@@ -267,8 +267,9 @@ class RunOut:
     label: str
     percent: float
     pace: float
-    runs_out_at: datetime
+    runs_out_at: datetime  # the projection: the popup's decision is made on it
     resets_at: datetime
+    shown_at: datetime | None = None  # the clock the tray shows for it (rounded), for the words
 
 
 def evaluate_runout(memory: AlertMemory, runouts: tuple[RunOut, ...], settings: AlertSettings,
@@ -298,7 +299,7 @@ def _runout_notification(r: RunOut, now: datetime) -> Notification:
     early = format_countdown(r.resets_at - r.runs_out_at)
     return Notification(
         key=f"window:{r.window_id}",
-        summary=f"{r.label} runs out at {format_clock(r.runs_out_at, now)}",
+        summary=f"{r.label} runs out at {format_clock(r.shown_at or r.runs_out_at, now)}",
         body=f"At this pace ({r.pace:.1f}x, now {format_percent(r.percent)}) the limit is reached "
              f"{early} before it {reset_text(r.resets_at, now, form='clock')}.",
         urgency=URGENCY_NORMAL,

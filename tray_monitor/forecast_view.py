@@ -6,12 +6,23 @@ reading or a reset does, not with the clock; `outlook_text` gives the menu's wor
 runs out 15:40", "on track", "" when there is not enough data: the front ends say nothing rather
 than guess);
 `binding_line` the top line naming the limit that runs out first; `forecast_json` the object
-`status --json` carries per window.
+`status --json` carries per window (its `runs_out_at` exact: it is data, not words).
+
+Every run-out clock a person reads is rounded (`runout_step`, `rounded_runout`): to the minute
+within 10 minutes, 5 min within the hour, 15 min within 6 hours, 30 min within a day, the hour
+beyond. The estimator's own error is far larger than any of these steps (docs/forecast.md: a
+session's run-out is off by a median 12-36 min, a week's by 5-16 h), so a finer clock would claim a
+precision the forecast does not have; and a projection that drifts by a minute with each reading
+(idle use moves it later as time passes) would change the tray's title and tooltip with every poll.
+Rounding is always toward earlier: a shown run-out is never later than the projection by the step
+or more. `keep_runouts` adds hysteresis: the time shown stays while new projections stay within
+one step of the one it was rounded from, so it does not flap between two neighbours; the memory of
+what was shown is a value the caller keeps (`MonitorState.runouts_shown`) and passes back in.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tray_monitor.fmt import format_clock, format_percent
@@ -61,6 +72,82 @@ def outlooks(reading: Reading | None, history: HistoryDigest, now: datetime) -> 
     return answer
 
 
+#: (distance to the run-out below which, step of the shown clock); beyond the last: RUNOUT_STEP_FAR.
+RUNOUT_STEPS: tuple[tuple[timedelta, timedelta], ...] = (
+    (timedelta(minutes=10), timedelta(minutes=1)),
+    (timedelta(hours=1), timedelta(minutes=5)),
+    (timedelta(hours=6), timedelta(minutes=15)),
+    (timedelta(hours=24), timedelta(minutes=30)),
+)
+RUNOUT_STEP_FAR = timedelta(hours=1)
+#: A shown clock keeps its finer step until the run-out is this much further away than the band's
+#: edge: a run-out hovering at 60 min does not switch between 5- and 15-minute steps at each reading.
+STEP_COARSEN_MARGIN = 1.25
+
+
+def runout_step(until: timedelta) -> timedelta:
+    """The precision a run-out `until` from now is worded at (see the module docstring)."""
+    for below, step in RUNOUT_STEPS:
+        if until < below:
+            return step
+    return RUNOUT_STEP_FAR
+
+
+def rounded_runout(at: datetime, step: timedelta) -> datetime:
+    """`at` rounded down to `step` (at most an hour) on the local clock: 15:53 to 15 min is 15:45."""
+    minutes = max(1, step // timedelta(minutes=1))
+    try:
+        local = at.astimezone()
+    except (OverflowError, ValueError, OSError):  # a moment the local zone cannot express: as it is
+        return at
+    return local.replace(minute=local.minute - local.minute % minutes, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class ShownRunOut:
+    """The run-out clock a window's words show, and the projection it was rounded from."""
+
+    window_id: str
+    projected: datetime  # the projection it was rounded from (the hysteresis is around it)
+    shown: datetime  # rounded down to `step`
+    step: timedelta
+
+
+def keep_runouts(items: tuple[Outlook, ...], now: datetime,
+                 kept: tuple[ShownRunOut, ...] = ()) -> tuple[ShownRunOut, ...]:
+    """The run-out clocks to show for `items` at `now`, given those shown before (`kept`): a kept
+    one stays while the new projection is less than its step away from the projection it was
+    rounded from and the run-out is not so near that it needs a finer step; otherwise the new
+    projection is rounded down to the step its distance asks for. Windows that do not run out (or
+    are already full) have none."""
+    old = {k.window_id: k for k in kept}
+    shown = []
+    for o in items:
+        fc = o.forecast
+        if fc is None or fc.runs_out_at is None or o.percent >= 100:
+            continue
+        projected = fc.runs_out_at
+        step = runout_step(projected - now)
+        k = old.get(o.window_id)
+        if k is not None and step > k.step and runout_step((projected - now) / STEP_COARSEN_MARGIN) <= k.step:
+            step = k.step  # only just past the band's edge: keep the finer step
+        if k is not None and step >= k.step and abs(projected - k.projected) < k.step:
+            shown.append(k)
+        else:
+            shown.append(ShownRunOut(o.window_id, projected, rounded_runout(projected, step), step))
+    return tuple(shown)
+
+
+def _runout_clock(o: Outlook, now: datetime, shown: tuple[ShownRunOut, ...]) -> str:
+    """The clock a person reads for `o`'s run-out: the kept one, else the projection rounded now."""
+    fc = o.forecast
+    assert fc is not None and fc.runs_out_at is not None
+    at = next((k.shown for k in shown if k.window_id == o.window_id), None)
+    if at is None:
+        at = rounded_runout(fc.runs_out_at, runout_step(fc.runs_out_at - now))
+    return format_clock(at, now)
+
+
 def binding_id(items: tuple[Outlook, ...]) -> str | None:
     return binding([WindowNow(o.window_id, o.percent, o.forecast) for o in items])
 
@@ -69,14 +156,14 @@ def pace_text(pace: float) -> str:
     return f"pace {pace:.1f}x"
 
 
-def outlook_text(o: Outlook, now: datetime) -> str:
+def outlook_text(o: Outlook, now: datetime, shown: tuple[ShownRunOut, ...] = ()) -> str:
     """ "pace 1.3x · runs out 15:40", "on track", or "" (no forecast, or already full: the row's
-    100 % and the top line say it)."""
+    100 % and the top line say it). The clock is `shown`'s for the window, else rounded now."""
     fc = o.forecast
     if fc is None or o.percent >= 100:
         return ""
     if fc.runs_out_at is not None:
-        return f"{pace_text(fc.pace)} · runs out {format_clock(fc.runs_out_at, now)}"
+        return f"{pace_text(fc.pace)} · runs out {_runout_clock(o, now, shown)}"
     return "on track"
 
 
@@ -84,7 +171,7 @@ def _short(o: Outlook) -> str:
     return {"five_hour": "Session", "seven_day": "Weekly limit"}.get(o.window_id, o.label)
 
 
-def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
+def binding_line(items: tuple[Outlook, ...], now: datetime, shown: tuple[ShownRunOut, ...] = ()) -> str | None:
     """The menu's top line: "Session runs out first: 15:40, resets at 16:40"; "On track: no limit
     runs out before its reset" when none will; None without any forecast."""
     if not any(o.forecast is not None for o in items):
@@ -93,15 +180,15 @@ def binding_line(items: tuple[Outlook, ...], now: datetime) -> str | None:
     if chosen is None or chosen.forecast is None or chosen.forecast.runs_out_at is None:
         return "On track: no limit runs out before its reset"
     fc = chosen.forecast
-    out_at = chosen.forecast.runs_out_at
     resets = reset_text(fc.resets_at, now, form="clock")
     if chosen.percent >= 100:
         name = _short(chosen)  # "Weekly limit" is one already: not "Weekly limit limit reached"
         return f"{name if name.endswith(' limit') else name + ' limit'} reached, {resets}"
-    return f"{_short(chosen)} runs out first: {format_clock(out_at, now)}, {resets}"
+    return f"{_short(chosen)} runs out first: {_runout_clock(chosen, now, shown)}, {resets}"
 
 
-def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datetime) -> str | None:
+def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datetime,
+                   shown: tuple[ShownRunOut, ...] = ()) -> str | None:
     """For the tooltip: "session limit 78% · out at 15:40, resets at 16:40" when that window (the binding
     limit, or the one the user pinned to the icon) runs out before its reset; else None (the
     tooltip keeps its plain form)."""
@@ -110,7 +197,7 @@ def tooltip_clause(items: tuple[Outlook, ...], window_id: str | None, now: datet
         return None
     fc = chosen.forecast
     name = {"five_hour": "session", "seven_day": "weekly"}.get(chosen.window_id, chosen.label)
-    return (f"{name} limit {format_percent(chosen.percent)} · out at {format_clock(chosen.forecast.runs_out_at, now)}, "
+    return (f"{name} limit {format_percent(chosen.percent)} · out at {_runout_clock(chosen, now, shown)}, "
             f"{reset_text(fc.resets_at, now, form='clock')}")
 
 

@@ -14,7 +14,7 @@ from tray_monitor import alerts
 from tray_monitor.alerts import AlertMemory, AlertSettings, Notification
 from tray_monitor.errors import MonitorError
 from tray_monitor.forecast import HistoryDigest
-from tray_monitor.forecast_view import outlooks
+from tray_monitor.forecast_view import ShownRunOut, keep_runouts, outlooks
 from tray_monitor.model import Reading
 from tray_monitor.schedule import DEFAULT_INTERVAL
 from tray_monitor.shared_reading import FedReading, with_reading
@@ -42,6 +42,10 @@ class MonitorState:
     endpoint_reading: Reading | None = None
     statusline: FedReading | None = None
     statusline_ids: frozenset[str] = frozenset()  # the windows of `reading` taken from the statusline
+    # The run-out clocks the front ends show (forecast_view.keep_runouts): rounded, and kept while
+    # new readings move the projection by less than their step, so an unchanged percent does not
+    # change the tray's title and tooltip with every poll.
+    runouts_shown: tuple[ShownRunOut, ...] = ()
 
 
 # Events ------------------------------------------------------------------------------------------
@@ -117,7 +121,7 @@ def step(state: MonitorState, event: Event, now: datetime,
          evaluate: Evaluate = alerts.evaluate) -> tuple[MonitorState, tuple[Effect, ...]]:
     if isinstance(event, PollSucceeded):
         state = with_reading(state, event.reading, state.statusline)
-        state = replace(state, problem=None, plan=event.plan, last_attempt_at=now)
+        state = _shown(replace(state, problem=None, plan=event.plan, last_attempt_at=now), now)
         state, effects = _alert(state, "ok", now, evaluate)
         state, effects = _runout(state, now, effects)
         return state, (*_record(state), *effects)
@@ -133,7 +137,7 @@ def step(state: MonitorState, event: Event, now: datetime,
         return replace(state, next_poll_at=event.next_poll_at), ()
     if isinstance(event, HistoryLoaded):
         # Fresh history can move a forecast: the run-out popup is judged again (once per cycle).
-        return _runout(replace(state, history=event.history), now, ())
+        return _runout(_shown(replace(state, history=event.history), now), now, ())
     if isinstance(event, Tick):
         # Alerts judge poll outcomes only, so a tick changes nothing but "now" (the view's job).
         return state, ()
@@ -152,6 +156,7 @@ def _statusline_read(state: MonitorState, fed: FedReading, now: datetime,
     state = with_reading(state, state.endpoint_reading, fed)
     if not state.statusline_ids:
         return state, ()  # nothing newer than the endpoint's answer (or capped below it)
+    state = _shown(state, now)
     if state.problem is not None and state.problem.status not in _LOGIN_PROBLEMS:
         # Offline, rate limited, a server error: the numbers are fresh again all the same. The
         # schedule still holds its back-off; its next answer says how the endpoint is doing.
@@ -167,6 +172,12 @@ def _statusline_read(state: MonitorState, fed: FedReading, now: datetime,
     return state, (*_record(state), *effects)
 
 
+def _shown(state: MonitorState, now: datetime) -> MonitorState:
+    """The run-out clocks shown for the state's reading, given those shown so far."""
+    shown = keep_runouts(outlooks(state.reading, state.history, now), now, state.runouts_shown)
+    return state if shown == state.runouts_shown else replace(state, runouts_shown=shown)
+
+
 def _runout(state: MonitorState, now: datetime,
             effects: tuple[Effect, ...]) -> tuple[MonitorState, tuple[Effect, ...]]:
     """The run-out popup: a window projected to run out well before its reset, soon
@@ -174,8 +185,10 @@ def _runout(state: MonitorState, now: datetime,
     already due, its text joins that one (one popup per window and reading)."""
     if state.reading is None or state.problem is not None or not state.alert_settings.notify_runout:
         return state, effects
+    shown = {k.window_id: k.shown for k in state.runouts_shown}
     runouts = tuple(
-        alerts.RunOut(o.window_id, o.label, o.percent, o.forecast.pace, o.forecast.runs_out_at, o.forecast.resets_at)
+        alerts.RunOut(o.window_id, o.label, o.percent, o.forecast.pace, o.forecast.runs_out_at, o.forecast.resets_at,
+                      shown_at=shown.get(o.window_id))
         for o in outlooks(state.reading, state.history, now)
         if o.forecast is not None and o.forecast.runs_out_at is not None
     )

@@ -22,7 +22,15 @@ from tray_monitor.errors import (
 )
 from tray_monitor.fmt import format_clock, format_money, format_percent
 from tray_monitor.forecast import HistoryDigest
-from tray_monitor.forecast_view import Outlook, binding_id, binding_line, outlook_text, outlooks, tooltip_clause
+from tray_monitor.forecast_view import (
+    Outlook,
+    ShownRunOut,
+    binding_id,
+    binding_line,
+    outlook_text,
+    outlooks,
+    tooltip_clause,
+)
 from tray_monitor.login_command import DEFAULT_COMMAND
 from tray_monitor.model import (
     ExtraUsage,
@@ -176,14 +184,16 @@ def skipped_text(skipped: int) -> str | None:
 
 def window_rows(reading: Reading | None, now: datetime, icon_window: str | None = None,
                 history: HistoryDigest | None = None,
-                ahead: tuple[Outlook, ...] | None = None) -> tuple[WindowRow, ...]:
+                ahead: tuple[Outlook, ...] | None = None,
+                shown: tuple[ShownRunOut, ...] = ()) -> tuple[WindowRow, ...]:
     """Every window's row with its forecast (from `history`, the stored readings, or `ahead`, the
-    forecasts already made); `icon_window` (an id) is marked as the icon's when there are several."""
+    forecasts already made; the run-out clocks `shown` so far, forecast_view.keep_runouts);
+    `icon_window` (an id) is marked as the icon's when there are several."""
     if reading is None:
         return ()
     if ahead is None:
         ahead = outlooks(reading, history or HistoryDigest(), now)
-    texts = {o.window_id: outlook_text(o, now) for o in ahead}
+    texts = {o.window_id: outlook_text(o, now, shown) for o in ahead}
     several = len(reading.windows) > 1
     return tuple(replace(window_row(w, now, in_icon=several and w.id == icon_window), forecast_text=texts.get(w.id, ""))
                  for w in reading.windows)
@@ -384,7 +394,7 @@ def _tooltip_text(status: str, state: MonitorState, binding: UsageWindow | None,
     summary = f"Claude: {_summary(binding, now)}"
     if status == "ok":
         # Where it is heading, when a limit runs out before its reset (the pinned one, if any)
-        runs_out = tooltip_clause(ahead, state.pinned_window, now)
+        runs_out = tooltip_clause(ahead, state.pinned_window, now, state.runouts_shown)
         return f"Claude: {runs_out}" if runs_out else summary
     assert state.reading is not None  # a binding window comes from a reading
     age = age_text(now - state.reading.fetched_at)
@@ -463,7 +473,7 @@ def view(state: MonitorState, now: datetime) -> View:
         tooltip=_cap(_tooltip(status, state, binding, message, now, ahead), MAX_TOOLTIP),
         plan=plan_text(state.plan, state.simulated),
         windows=window_rows(reading, now, binding.id if binding is not None and icon.percent is not None else None,
-                            ahead=ahead),
+                            ahead=ahead, shown=state.runouts_shown),
         extra_usage_text=extra_usage_text(reading.extra_usage) if reading is not None else None,
         updated_text=_updated_text(status, state, now),
         message=message,
@@ -472,7 +482,7 @@ def view(state: MonitorState, now: datetime) -> View:
         notifications_enabled=state.notifications_enabled,
         skipped=reading.skipped if reading is not None else 0,
         notes=_notes(reading),
-        forecast_line=binding_line(ahead, now),
+        forecast_line=binding_line(ahead, now, state.runouts_shown),
         binding=binding_id(ahead) if any(o.forecast is not None for o in ahead) else None,
     )
 
