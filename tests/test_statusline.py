@@ -164,6 +164,23 @@ def test_without_rate_limits_the_trays_reading_fills_in_but_not_an_old_one():
     assert run(raw("cc-no-rate-limits.json"), "--color", "never")[0] == "Claude usage: not known yet\n"
 
 
+def test_the_files_mtime_confirms_an_old_reading_only_when_the_tray_says_it_does():
+    """A tray that does not rewrite its file for an idle poll sets the mtime to the endpoint's last
+    answer and says so (`mtime_is_endpoint_at`); an older tray's file was written at any change (a
+    failed poll too), so its mtime confirms nothing and `fetched_at` alone counts."""
+    old = NOW - 2 * statusline.SHARED_MAX_AGE
+    write_shared([{"id": "seven_day_fable", "label": "Weekly · Fable", "percent": 92, "resets_at": None}], now=old)
+    shared = runtime_dir() / READING_FILE_NAME
+    os.utime(shared, (NOW - 120, NOW - 120))  # the endpoint answered two minutes ago
+    assert "Fable" not in run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0]  # an older tray's file
+    doc = json.loads(shared.read_text())
+    shared.write_text(json.dumps({**doc, "mtime_is_endpoint_at": True}))
+    os.utime(shared, (NOW - 120, NOW - 120))
+    assert "Fable 92%" in run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0]
+    os.utime(shared, (old, old))  # not confirmed since
+    assert "Fable" not in run(raw("cc-2.1.332-epoch.json"), "--color", "never")[0]
+
+
 def test_the_trays_reading_of_another_login_is_not_shown(tmp_path):
     write_shared([{"id": "seven_day_fable", "label": "Weekly · Fable", "percent": 92, "resets_at": None}])
     shared = runtime_dir() / READING_FILE_NAME

@@ -12,11 +12,12 @@ import pytest
 from tests.envs import temp_env
 from tray_monitor.alerts import AlertMemory
 from tray_monitor.clock import FakeClock
+from tray_monitor.errors import Transient
 from tray_monitor.instance import ControlServer
 from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.monitor import Monitor
 from tray_monitor.notifier import NullNotifier
-from tray_monitor.state import MonitorState, PollSucceeded, Tick
+from tray_monitor.state import MonitorState, PollFailed, PollScheduled, PollSucceeded, Tick
 from tray_monitor.tray_reading import (
     ReadingPublisher,
     TrayGone,
@@ -145,3 +146,79 @@ def test_fetch_of_a_named_login_asks_reading_name_and_an_unknown_one_is_none(tmp
         assert fetch(env, account="play") is None
     finally:
         server.stop()
+
+
+def steady(percent: float, at: datetime) -> Reading:
+    """A reading of the same session cycle taken at `at`."""
+    return Reading((UsageWindow("five_hour", "Session (5h)", percent, NOW + timedelta(hours=2), kind="session"),),
+                   None, at)
+
+
+def test_an_answer_that_only_confirms_the_file_sets_its_mtime_and_writes_nothing(tray):
+    """An idle poll (the same numbers, a newer answer) costs no rewrite (document, JSON, temporary
+    file, rename: ~0.7 ms): the file stays as written and its mtime becomes the answer's time, which
+    the statusline reads as when the endpoint's windows were last confirmed."""
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(steady(40.0, NOW)))
+    path = reading_path(env)
+    text, inode = path.read_text(), path.stat().st_ino
+    assert json.loads(text)["mtime_is_endpoint_at"] is True
+    assert path.stat().st_mtime_ns == int(NOW.timestamp()) * 10**9
+    for minutes in (1, 2, 3):
+        clock.advance(60)
+        monitor.handle(PollSucceeded(steady(40.0, clock.now())), PollScheduled(clock.now() + timedelta(minutes=1)))
+        assert path.read_text() == text and path.stat().st_ino == inode
+        assert path.stat().st_mtime_ns == int((NOW + timedelta(minutes=minutes)).timestamp()) * 10**9
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # The `reading` command answers with the current times all the same.
+    assert fetch(env).endpoint_at == clock.now()
+
+
+def test_a_change_of_what_the_file_says_rewrites_it_with_the_endpoints_time_as_mtime(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(steady(40.0, NOW)))
+    path = reading_path(env)
+    clock.advance(60)
+    monitor.handle(PollSucceeded(steady(41.0, clock.now())))
+    assert json.loads(path.read_text())["windows"][0]["percent"] == 41.0
+    answered = clock.now()
+    clock.advance(60)
+    monitor.handle(PollFailed(Transient("offline")))  # the status changes: written, numbers kept
+    doc = json.loads(path.read_text())
+    assert doc["status"] == "stale" and doc["windows"][0]["fetched_at"] == answered.isoformat()
+    # written now, but its numbers were confirmed when the endpoint last answered
+    assert path.stat().st_mtime_ns == int(answered.timestamp()) * 10**9
+
+
+def test_a_file_removed_behind_the_trays_back_is_written_at_the_next_answer(tray):
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(steady(40.0, NOW)))
+    reading_path(env).unlink()
+    clock.advance(60)
+    monitor.handle(PollSucceeded(steady(40.0, clock.now())))
+    assert json.loads(reading_path(env).read_text())["endpoint_at"] == clock.now().isoformat()
+    assert stat.S_IMODE(reading_path(env).stat().st_mode) == 0o600
+
+
+def test_the_statusline_reads_a_file_confirmed_by_idle_polls_as_fresh(tray, monkeypatch):
+    """Two hours of idle polls at the same numbers: the file still holds the first answer's
+    `fetched_at`, the statusline still shows the tray's per-model window (its freshness is the mtime);
+    once the tray stops confirming it, the window ages out as before (statusline.SHARED_MAX_AGE)."""
+    from tray_monitor import statusline
+
+    env, clock, monitor, _ = tray
+    fable = UsageWindow("seven_day_fable", "Current week (Fable)", 92.0, NOW + timedelta(days=2), kind="weekly")
+
+    def answer() -> Reading:
+        return Reading((fable,), None, clock.now())
+
+    monitor.handle(PollSucceeded(answer()))
+    for _ in range(24):
+        clock.advance(300)
+        monitor.handle(PollSucceeded(answer()))
+    shared, confirmed_at = statusline.read_shared(str(reading_path(env).parent))
+    assert shared["windows"][0]["fetched_at"] == NOW.isoformat()  # not rewritten in two hours
+    now = clock.now().timestamp()
+    assert [s.name for s in statusline.segments({}, shared, now, None, confirmed_at)] == ["Fable"]
+    later = now + statusline.SHARED_MAX_AGE + 60  # no answer since: too old
+    assert statusline.segments({}, shared, later, None, confirmed_at) == []

@@ -38,6 +38,10 @@ SAME_CYCLE = timedelta(minutes=5)
 #: A statusline reading stamped further ahead than this is taken as stamped now (clock skew).
 FUTURE_SLACK = timedelta(seconds=60)
 DOCUMENT_VERSION = 1
+#: Set in documents whose file's mtime is the endpoint's last answer (tray_reading.ReadingPublisher).
+#: A reader uses the mtime only then: an older tray wrote the file at any change (a failed poll
+#: too), so its mtime says when it was written, not when its numbers were confirmed.
+MTIME_IS_ENDPOINT_AT = "mtime_is_endpoint_at"
 SOURCE_ENDPOINT = "endpoint"
 SOURCE_STATUSLINE = "statusline"
 
@@ -179,6 +183,7 @@ def document(state: MonitorState, v: View, now: datetime) -> dict[str, Any]:
     extra = reading.extra_usage if reading is not None else None
     return {
         "version": DOCUMENT_VERSION,
+        MTIME_IS_ENDPOINT_AT: True,
         "status": v.status,
         "message": v.message,
         "plan": state.plan,
@@ -197,6 +202,26 @@ def document(state: MonitorState, v: View, now: datetime) -> dict[str, Any]:
             "decimal_places": extra.places, "disabled_reason": extra.disabled_reason,
         },
     }
+
+
+#: The document's times that move when a new endpoint answer only confirms what it says.
+_ENDPOINT_TIMES = ("updated_at", "endpoint_at", "next_poll_at")
+
+
+def _what_it_says(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document without the endpoint's times (its answer's time, the next poll's, and the
+    `fetched_at` of the windows it gave)."""
+    windows = doc.get("windows")
+    return {**{k: v for k, v in doc.items() if k not in _ENDPOINT_TIMES},
+            "windows": [{**w, "fetched_at": None} if isinstance(w, dict) and w.get("source") == SOURCE_ENDPOINT else w
+                        for w in windows] if isinstance(windows, list) else windows}
+
+
+def says_the_same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """`new` says what `old` says: only the endpoint's times moved (a new answer with the same
+    numbers, or just a new next-poll time). The shared file is then not rewritten
+    (tray_reading.ReadingPublisher): a newer `endpoint_at` is carried by the file's mtime alone."""
+    return _what_it_says(old) == _what_it_says(new)
 
 
 def stamped(doc: dict[str, Any], now: datetime) -> str:

@@ -237,9 +237,13 @@ class Segment:
         return f"{name} {percent} {left.replace(' ', '')}"
 
 
-def _shared_windows(shared: object, now: float, config_dir: str | None = None) -> dict[str, dict]:
+def _shared_windows(shared: object, now: float, config_dir: str | None = None,
+                    confirmed_at: float | None = None) -> dict[str, dict]:
     """The tray's shared reading's windows younger than SHARED_MAX_AGE, by id; none when the tray
-    reads another login than this session's (`config_dir`)."""
+    reads another login than this session's (`config_dir`). `confirmed_at` is the file's mtime,
+    which a tray that says so (`mtime_is_endpoint_at`) sets to when the endpoint last answered (it
+    does not rewrite the file for an answer that only confirms it): a window from the endpoint is
+    then as young as the later of the two. An older tray's file is judged by `fetched_at` alone."""
     if not isinstance(shared, dict) or not isinstance(shared.get("windows"), list):
         return {}
     theirs = shared.get("config_dir")
@@ -250,6 +254,9 @@ def _shared_windows(shared: object, now: float, config_dir: str | None = None) -
         if not isinstance(window, dict) or not isinstance(window.get("id"), str):
             continue
         at = epoch_of(window.get("fetched_at"))
+        if at is not None and confirmed_at is not None and shared.get("mtime_is_endpoint_at") is True \
+                and window.get("source") != "statusline":
+            at = max(at, confirmed_at)
         if at is None or now - at > SHARED_MAX_AGE or _number(window.get("percent")) is None:
             continue
         fresh[window["id"]] = window
@@ -266,10 +273,11 @@ def _model_name(window: dict) -> str:
 
 
 def segments(limits: dict[str, tuple[float, float | None]], shared: object, now: float,
-             config_dir: str | None = None) -> list[Segment]:
+             config_dir: str | None = None, confirmed_at: float | None = None) -> list[Segment]:
     """Session and weekly (from Claude Code, else from the tray's reading), then the per-model
-    window nearest its cap when it is at WARNING_PERCENT or more (only the endpoint knows it)."""
-    windows = _shared_windows(shared, now, config_dir)
+    window nearest its cap when it is at WARNING_PERCENT or more (only the endpoint knows it).
+    `confirmed_at`: the shared file's mtime (_shared_windows)."""
+    windows = _shared_windows(shared, now, config_dir, confirmed_at)
     found: list[Segment] = []
     for window_id, name, short in ((SESSION_ID, "Session", "5h"), (WEEKLY_ID, "Week", "7d")):
         if window_id in limits:
@@ -336,12 +344,13 @@ def wants_color(option: str, payload: object, stdout, environ) -> bool:
 # ----------------------------------------------------------------------------- the shell
 
 
-def read_shared(runtime_dir: str) -> object:
+def read_shared(runtime_dir: str) -> tuple[object, float | None]:
+    """The tray's shared reading and the file's mtime (when the endpoint last confirmed it)."""
     try:
         with open(os.path.join(runtime_dir, runtime.READING_FILE_NAME), "rb") as f:
-            return json.loads(f.read())
+            return json.loads(f.read()), os.fstat(f.fileno()).st_mtime
     except (OSError, ValueError):
-        return None
+        return None, None
 
 
 def run_then(command: str, raw: bytes) -> str | None:
@@ -391,9 +400,10 @@ def statusline(options: Options, raw: bytes, environ, platform: str, now: float,
             run_dir = None
     if run_dir is not None and limits:
         runtime.quick_command(run_dir, platform, feed_message(limits, now, config_dir), TRAY_TIMEOUT)
-    shared = read_shared(run_dir) if run_dir is not None else None
+    shared, confirmed_at = read_shared(run_dir) if run_dir is not None else (None, None)
     color = wants_color(options.color, payload, stdout, environ)
-    line = compose(segments(limits, shared, now, config_dir), options.width, color, now, fallback_text(payload, raw))
+    line = compose(segments(limits, shared, now, config_dir, confirmed_at), options.width, color, now,
+                   fallback_text(payload, raw))
     if options.then:
         chained = run_then(options.then, raw)
         if chained:
