@@ -61,6 +61,7 @@ class RecordedRequest:
     path: str
     headers: dict  # header names lower-cased
     at: float  # time.monotonic() when it arrived
+    peer: tuple = ()  # the client's (address, port): one per connection
 
 
 def bearer_token(request: RecordedRequest) -> str | None:
@@ -98,7 +99,7 @@ class FakeApi:
     queued Response, or `default` when the queue is empty, and records every request."""
 
     def __init__(self, default: Response | None = None, ssl_context: ssl.SSLContext | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, idle_timeout: float | None = None):
         self.default = default or Response(200, usage_fixture("small-2026-03"),
                                            {"Content-Type": "application/json"})
         self.requests: list[RecordedRequest] = []
@@ -109,7 +110,9 @@ class FakeApi:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         # port: 0 = a free one; a fixed one brings a stopped server back at the same address
-        self._server = _QuietServer((host, port), self._handler_class())
+        # idle_timeout: seconds a kept-alive connection may wait for its next request before the
+        # server closes it, as real servers do (None: kept until the client closes it)
+        self._server = _QuietServer((host, port), self._handler_class(idle_timeout))
         self._server.daemon_threads = True
         self._server.block_on_close = False
         scheme = "http"
@@ -183,18 +186,20 @@ class FakeApi:
         # A queued callable decides when the request arrives (e.g. rotate the login, then 401).
         return response(request) if callable(response) else response
 
-    def _handler_class(self):
+    def _handler_class(self, idle_timeout: float | None):
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, Content-Length, like the real server
+            timeout = idle_timeout
 
             def log_message(self, format, *args):  # noqa: A002 - the base class names it; quiet: pytest shows failures
                 pass
 
             def _answer(self):
                 request = RecordedRequest(self.command, self.path,
-                                          {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
+                                          {k.lower(): v for k, v in self.headers.items()}, time.monotonic(),
+                                          tuple(self.client_address))
                 response = api._next(request)
                 if response.delay and api._stopping.wait(response.delay):
                     self.close_connection = True

@@ -167,7 +167,7 @@ def test_the_account_path_stays_light():
                 if line.startswith("import time:")}
     assert "tray_monitor.account_lookup" in imported
     for heavy in ("tray_monitor.settings", "tray_monitor.accounts", "tray_monitor.credentials", "platformdirs",
-                  "logging", "argparse", "dataclasses", "requests", "PIL"):
+                  "logging", "argparse", "dataclasses", "http.client", "ssl", "PIL"):
         assert heavy not in imported, f"{heavy} is imported on the statusline --account path"
 
 

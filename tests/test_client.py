@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import requests
 import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,6 +46,8 @@ from tray_monitor.model import Credentials
 from tray_monitor.view import problem_message
 
 REPO = Path(__file__).resolve().parent.parent
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                   "no_proxy", "NO_PROXY")
 TOKEN = "sk-ant-oat01-CLIENT-TEST-TOKEN-123"
 CREDS = Credentials(TOKEN, "~/.claude/.credentials.json", scopes=("user:profile",))
 
@@ -437,21 +438,21 @@ def test_connection_refused_is_transient(tmp_path):
     assert not isinstance(raised.value, ServerTrouble)  # the menu says "Offline" for this one only
 
 
-class FailingSession:
-    """Stands in for requests.Session where the failure cannot be made on loopback (DNS)."""
+def test_a_dns_failure_is_transient(tmp_path, monkeypatch):
+    """Stands in for socket.create_connection where the failure cannot be made on loopback (DNS)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    asked = []
 
-    def __init__(self, error: Exception):
-        self.error = error
+    def unresolvable(address, timeout):
+        asked.append((address, timeout))
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    def get(self, url, **kwargs):
-        assert kwargs["verify"] is True and kwargs["timeout"] == (5.0, 20.0)
-        raise self.error
-
-
-def test_a_dns_failure_is_transient(tmp_path):
-    client = UsageClient(make_env(tmp_path), session=FailingSession(requests.ConnectionError("Name or service not known")))
-    with pytest.raises(Transient, match="Cannot reach api.anthropic.com"):
+    client = UsageClient(make_env(tmp_path), connect=unresolvable)
+    with pytest.raises(Transient, match="Cannot reach api.anthropic.com") as raised:
         client.fetch(CREDS)
+    assert asked == [(("api.anthropic.com", 443), 5.0)]  # the connect timeout
+    assert raised.value.__context__ is None
 
 
 # -- TLS -------------------------------------------------------------------------------------------
@@ -583,59 +584,40 @@ def test_status_as_a_real_process_gives_up_on_a_server_sending_one_byte_a_second
     assert len(fake_api.requests) == 1
 
 
-def test_requests_is_imported_without_a_charset_detector_and_still_reads_a_body(fake_api):
-    """charset_normalizer (about 2 MiB of RSS) is imported by requests for Response.text only;
-    the tray's first fetch imports requests without it, silently, and requests still works."""
-    fake_api.respond(200, "{\"five_hour\": {\"utilization\": 7}}", headers={"Content-Type": "text/plain"})
-    code = ("import sys; from tray_monitor.client import import_requests; requests = import_requests(); "
-            f"r = requests.get({fake_api.url!r} + '/api/oauth/usage', timeout=5); "
-            "print(r.json()['five_hour']['utilization'], r.text[:1], r.apparent_encoding, "
-            "sorted(m for m in ('charset_normalizer', 'chardet') if sys.modules.get(m)))")
-    done = subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
-    assert (done.stdout.split(), done.stderr) == (["7", "{", "utf-8", "[]"], "")
-
-
 # -- the environment is read once per client, not at every request (issue 12's poll CPU) ----------
 
-def test_proxy_variables_and_netrc_are_not_read_again_at_every_request(fake_api, client_for, monkeypatch):
-    import requests.sessions
-    import requests.utils
+def test_the_proxy_settings_are_read_once_per_client(client_for, tmp_path, monkeypatch):
+    """For the Anthropic API (a loopback URL never asks): urllib's getproxies() once, at the first
+    fetch; the following fetches reuse the route. (The proxy itself: tests/test_client_connection.py.)"""
+    import urllib.request
 
-    calls = {"proxies": 0, "netrc": 0}
-    for module in (requests.utils, requests.sessions):
-        original = module.get_environ_proxies
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    calls = []
+    original = urllib.request.getproxies
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: calls.append(1) or original())
 
-        def counted(*args, _original=original, **kwargs):
-            calls["proxies"] += 1
-            return _original(*args, **kwargs)
+    def refused(address, timeout):
+        raise ConnectionRefusedError(111, "Connection refused")
 
-        monkeypatch.setattr(module, "get_environ_proxies", counted)
-    original_netrc = requests.sessions.get_netrc_auth
-
-    def netrc_counted(*args, **kwargs):
-        calls["netrc"] += 1
-        return original_netrc(*args, **kwargs)
-
-    monkeypatch.setattr(requests.sessions, "get_netrc_auth", netrc_counted)
-    client = client_for(fake_api)
+    client = UsageClient(make_env(tmp_path), connect=refused)
     for _ in range(3):
-        client.fetch(CREDS)
-    assert len(fake_api.requests) == 3
-    assert calls == {"proxies": 1, "netrc": 0}
+        with pytest.raises(Transient, match="Cannot reach api.anthropic.com"):
+            client.fetch(CREDS)
+    assert calls == [1]
 
 
-def test_a_proxy_from_the_environment_is_still_used(fake_api, client_for, monkeypatch):
-    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+def test_a_loopback_url_never_goes_through_a_proxy(fake_api, client_for, monkeypatch):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with FakeApi() as proxy:
-        monkeypatch.setenv("http_proxy", proxy.url)
+        for name in ("http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url)
         client = client_for(fake_api)
         for _ in range(2):
             assert client.fetch(CREDS).window("five_hour").percent == 48.0
-    assert fake_api.requests == []
-    assert [r.path for r in proxy.requests] == [f"{fake_api.url}/api/oauth/usage"] * 2
-    assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in proxy.requests)
+    assert proxy.requests == []
+    assert len(fake_api.requests) == 2
 
 
 def test_no_proxy_naming_the_host_still_bypasses_the_proxy(fake_api, client_for, monkeypatch):

@@ -368,7 +368,7 @@ def test_importing_icon_binds_pil_imagefont_and_nothing_of_the_shell():
     # Gtk imported before PIL.ImageFont makes ImageDraw.text() draw nothing (gtk/appindicator
     # backends); the tray imports icon first, so icon must bring ImageFont in at import time.
     code = ("import sys, tray_monitor.icon; "
-            "print(' '.join(m for m in ('PIL.ImageFont', 'pystray', 'requests', 'gi') "
+            "print(' '.join(m for m in ('PIL.ImageFont', 'pystray', 'http.client', 'gi') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          check=True, timeout=60).stdout.split()

@@ -308,7 +308,7 @@ def test_the_real_command_prints_one_line_and_exits_0(name):
         assert line.startswith("Session 23% (2h 1")
 
 
-def test_the_real_command_imports_no_requests_pillow_pystray_logging_or_argparse():
+def test_the_real_command_imports_no_http_client_pillow_pystray_logging_or_argparse():
     # with a per-model window near its cap in the tray's reading, so its naming path runs too
     write_shared([{"id": "seven_day_fable", "label": "Current week (Fable)", "percent": 92, "resets_at": None}],
                  now=time.time())
@@ -317,7 +317,7 @@ def test_the_real_command_imports_no_requests_pillow_pystray_logging_or_argparse
     assert done.returncode == 0
     imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if line.startswith("import time:")}
     assert "tray_monitor.statusline" in imported
-    for heavy in ("requests", "PIL", "pystray", "logging", "argparse", "tray_monitor.cli", "tray_monitor.app",
+    for heavy in ("http.client", "ssl", "PIL", "pystray", "logging", "argparse", "tray_monitor.cli", "tray_monitor.app",
                   "tray_monitor.parse", "platformdirs", "dataclasses", "unicodedata"):
         assert heavy not in imported, f"{heavy} is imported on the statusline's path"
 

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -42,7 +43,10 @@ from tray_monitor.model import Credentials, Reading
 from tray_monitor.parse import parse_usage
 
 if TYPE_CHECKING:
-    import requests
+    import ssl
+
+    from tray_monitor.connection import Answer, Connect, Connection
+    from tray_monitor.deadline import Deadline
 
 log = logging.getLogger("tray_monitor.client")
 
@@ -62,6 +66,8 @@ ACCEPT = "application/json, text/plain, */*"  # Claude Code's (axios') Accept he
 OAUTH_BETA = "oauth-2025-04-20"  # required by the OAuth endpoints
 VERSION_TIMEOUT = 5.0  # seconds for `claude --version` (a Node start-up)
 MAX_BODY = 2 * 1024 * 1024  # bytes; real bodies are ~2 KB
+# An HTTP header value: a token with anything else (a newline, a space) is corrupt and never sent.
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 #: Seconds for the whole request (connect, headers, body): the per-operation timeouts restart
 #: with every byte a trickling server sends.
 REQUEST_DEADLINE = 30.0
@@ -148,61 +154,23 @@ def user_agent(version: str) -> str:
     return f"claude-cli/{version} (external, cli)"
 
 
-#: requests imports one of these at its own import, for Response.text and .apparent_encoding
-#: when a server names no charset. claude-tray never asks (it decodes the body as UTF-8 itself, and
-#: only the usage endpoint's JSON), and charset_normalizer alone is about 2 MiB of RSS for the life
-#: of the tray. Without them requests falls back to UTF-8 there.
-CHARSET_DETECTORS = ("charset_normalizer", "chardet")
-
-
-def import_requests():
-    """requests, imported without a character-set detector when it is not imported yet."""
-    import sys
-
-    if "requests" in sys.modules:
-        import requests
-
-        return requests
-    blocked = [name for name in CHARSET_DETECTORS if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]  # `import name` raises ImportError
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            # requests' own note that no detector is installed: true, and on purpose
-            warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
-            import requests
-    finally:
-        for name in blocked:  # anyone else may import them later
-            if sys.modules.get(name, False) is None:
-                del sys.modules[name]
-    return requests
-
-
-def _read_environment_once(requests_module, session: requests.Session, url: str | None) -> None:
-    """The proxy variables (and no_proxy) for our one URL, read once for the session instead of at
-    every request: with `trust_env` requests scans the whole environment twice and looks for
-    ~/.netrc on each request (about a third of a loopback poll's request CPU, issue 12). The CA
-    bundle is passed explicitly (`_verify`); ~/.netrc is no longer consulted, which is right: its
-    Basic auth would have replaced our Bearer header."""
-    if url is not None:
-        session.proxies.update(requests_module.utils.get_environ_proxies(url))
-    session.trust_env = False
-
-
 class UsageClient:
-    def __init__(self, env, session: requests.Session | None = None, timeout: tuple[float, float] = (5.0, 20.0),
-                 *, run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-                 deadline: float = REQUEST_DEADLINE, background: bool = False):
+    def __init__(self, env, timeout: tuple[float, float] = (5.0, 20.0), *,
+                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                 deadline: float = REQUEST_DEADLINE, background: bool = False,
+                 connect: Connect | None = None):
+        """`connect((host, port), timeout) -> socket`: socket.create_connection unless a test
+        needs a failure loopback cannot make (DNS)."""
         self._env = env
         self._deadline = deadline
-        # Created at the first fetch, on the poller thread: importing requests (about 50 ms)
-        # then no longer delays the tray icon's first appearance.
-        self._session = session
         self._timeout = timeout
         self._run = run
+        self._connect = connect
         self._version: str | None = None  # cached for the process: one `claude --version`
+        # Made at the first fetch, on the poller thread: the proxy settings are read once per
+        # client, and the TLS context (the CA bundle, a few ms) is loaded once.
+        self._connection: Connection | None = None
+        self._tls: ssl.SSLContext | None = None
         # A refused CLAUDE_TRAY_API_URL surfaces on fetch (the tray shows the sentence) instead of
         # crashing construction; callers that want it early call api_base_url(env) themselves.
         try:
@@ -216,116 +184,161 @@ class UsageClient:
             self._version = claude_code_version(self._env.environ, self._run)
         return user_agent(self._version)
 
-    def _verify(self) -> bool | str:
-        # Always verified. A CA bundle from the injected environment as requests would take it from
-        # os.environ (a proxy that inspects HTTPS, trustme in tests); empty values are ignored.
-        environ = self._env.environ
-        return environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+    def close(self) -> None:
+        """Close the connection kept for the next poll (the client stays usable)."""
+        if self._connection is not None:
+            self._connection.close()
 
     def fetch(self, creds: Credentials) -> Reading:
-        requests = import_requests()
+        # The standard library's HTTP and TLS modules (about 10 ms) are imported at the first
+        # fetch, on the poller thread, not before the tray icon first appears.
+        from tray_monitor.connection import ACCEPT_ENCODING
+        from tray_monitor.deadline import Deadline
 
-        from tray_monitor.deadline import DeadlineAdapter, RequestDeadline
-
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.mount("https://", DeadlineAdapter())
-            self._session.mount("http://", DeadlineAdapter())
-            _read_environment_once(requests, self._session, self.url)
         if self.url is None:
             raise ConfigError(str(self._config_error))
+        connection = self._connection or self._open_connection(self.url)
         token = creds.access_token.strip() if isinstance(creds.access_token, str) else ""
-        if not token:
-            # An empty bearer is answered 429 (not 401) and starts a long cooldown: never send it.
+        if not token or not _TOKEN_CHARS.fullmatch(token):
+            # An empty bearer is answered 429 (not 401) and starts a long cooldown: never send it;
+            # nor one that is not a header value (credentials.py already refuses those).
             raise not_signed_in(describe_source(creds.source))
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "anthropic-beta": OAUTH_BETA,
-            "User-Agent": self.user_agent(),
-            "Accept": ACCEPT,
-            "Content-Type": "application/json",  # Claude Code sends it on this GET too
-        }
+        tls = self._tls_context() if connection.route.scheme == "https" else None
+        route = connection.route
+        target = _target(self.url)
+        # The headers requests sent, in its order: Claude Code's, and its own Accept-Encoding.
+        head = (f"GET {target} HTTP/1.1\r\n"
+                f"Host: {route.authority}\r\n"
+                f"User-Agent: {self.user_agent()}\r\n"
+                f"Accept-Encoding: {ACCEPT_ENCODING}\r\n"
+                f"Accept: {ACCEPT}\r\n"
+                "Connection: keep-alive\r\n"
+                f"Authorization: Bearer {token}\r\n"
+                f"anthropic-beta: {OAUTH_BETA}\r\n"
+                "Content-Type: application/json\r\n"  # Claude Code sends it on this GET too
+                "\r\n").encode("ascii")
+        deadline = Deadline(self._deadline)
         failure: MonitorError | None = None
-        with RequestDeadline(self._deadline) as deadline:
-            try:
-                return self._exchange(self._session, self.url, headers, creds)
-            except MonitorError as error:
-                failure = error
-        if deadline.expired:
-            # Whatever the cut-off socket made of it (a reset, half a body), it is the deadline.
+        try:
+            return self._exchange(connection, head, tls, deadline, creds)
+        except MonitorError as error:
+            failure = error
+        if deadline.passed():
+            # Whatever the timed-out socket made of it (a reset, half a body), it is the deadline.
             failure = Transient(f"{self._host} did not finish answering within {self._deadline:g} s: "
                                 "trying again later.",
                                 summary=f"Usage endpoint too slow (no answer in {self._deadline:g} s)")
-        assert failure is not None  # the with block either returned or caught one
         raise failure
 
-    def _exchange(self, session: requests.Session, url: str, headers: dict[str, str], creds: Credentials) -> Reading:
-        import requests
+    def _open_connection(self, url: str) -> Connection:
+        from tray_monitor.connection import Connection, UnsupportedProxy, route_for
 
-        response: requests.Response | None = None
+        try:
+            route = route_for(url, loopback=_is_loopback(self._host or ""))
+        except UnsupportedProxy as error:
+            message = str(error)
+        else:
+            self._connection = Connection(route, self._timeout, self._connect)
+            return self._connection
+        raise ConfigError(message)  # outside the except block: nothing chained
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Always verified. A CA bundle from the injected environment as requests took it from
+        os.environ (a proxy that inspects HTTPS, trustme in tests; empty values ignored), else
+        certifi's, the bundle requests used. Loaded once; a failure is retried at the next fetch."""
+        if self._tls is not None:
+            return self._tls
+        import ssl
+
+        environ = self._env.environ
+        bundle = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE")
         failure: MonitorError | None = None
         try:
-            response = session.get(url, headers=headers, timeout=self._timeout,
-                                         verify=self._verify(), allow_redirects=False, stream=True)
-        except requests.exceptions.SSLError:
-            failure = Transient(
-                f"TLS verification failed for {self._host}: if a proxy inspects HTTPS, set "
-                "REQUESTS_CA_BUNDLE to its certificate; otherwise check the network (captive portal?)."
-            )
-        except requests.exceptions.Timeout:
-            failure = Transient(f"{self._host} did not answer in time: trying again later.")
-        except requests.exceptions.RequestException:
-            # DNS failure, connection refused or reset, proxy errors.
-            failure = Transient(f"Cannot reach {self._host}: check the network connection; trying again later.")
+            if not bundle:
+                import certifi
+
+                bundle = certifi.where()
+            if os.path.isdir(bundle):
+                context = ssl.create_default_context(capath=bundle)
+            else:
+                context = ssl.create_default_context(cafile=bundle)
+        except ssl.SSLError:  # a file that holds no certificate
+            failure = self._tls_failure()
         except OSError:
-            # requests raises a bare OSError for a CA bundle path that does not exist.
             failure = ConfigError(
                 "The CA bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE cannot be read: "
                 "fix the path or unset the variable."
             )
         if failure is not None:
-            # Raised outside the except block: requests' exceptions hold the request and its
-            # Authorization header, so they must not even be the (suppressed) __context__.
             raise failure
-        assert response is not None  # the get() above returned or set failure
-        with response:
-            status = response.status_code
+        # As urllib3 set it up: TLS 1.2 at least, HTTP/1.1 by ALPN, no session tickets to keep.
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_alpn_protocols(["http/1.1"])
+        context.options |= ssl.OP_NO_TICKET
+        self._tls = context
+        return context
+
+    def _tls_failure(self) -> Transient:
+        return Transient(
+            f"TLS verification failed for {self._host}: if a proxy inspects HTTPS, set "
+            "REQUESTS_CA_BUNDLE to its certificate; otherwise check the network (captive portal?)."
+        )
+
+    def _exchange(self, connection: Connection, head: bytes, tls: ssl.SSLContext | None, deadline: Deadline,
+                  creds: Credentials) -> Reading:
+        import http.client
+        import ssl
+
+        answer: Answer | None = None
+        failure: MonitorError | None = None
+        try:
+            answer = connection.request(head, deadline, tls)
+        except TimeoutError:
+            failure = Transient(f"{self._host} did not answer in time: trying again later.")
+        except ssl.SSLError:  # a certificate refused, or any TLS failure before the answer's headers
+            failure = self._tls_failure()
+        except (OSError, http.client.HTTPException):
+            # DNS failure, connection refused or reset, proxy errors, not HTTP.
+            failure = Transient(f"Cannot reach {self._host}: check the network connection; trying again later.")
+        if failure is not None:
+            # Raised outside the except block: no standard-library exception (whose frames and
+            # arguments may hold the request) is even the (suppressed) __context__.
+            raise failure
+        assert answer is not None  # request() returned or failure was set
+        with answer:
+            status = answer.status
             if status == 200:
-                body = self._decode(self._read_body(response))
+                body = self._decode(self._read_body(answer))
                 if _anthropic_error_type(body) == "rate_limit_error":
                     # An in-band rate limit: Claude Code's own words for it.
                     raise RateLimited(f"{self._host} is temporarily limiting requests to the usage page, "
                                       "not your usage limit: waiting before asking again.",
-                                      retry_after=self._retry_after(response),
+                                      retry_after=self._retry_after(answer),
                                       summary="Usage page limiting requests (not your usage limit)")
                 return parse_usage(body, self._env.clock.now())
             if status == 403:
-                self._raise_for_403(response, creds)
-            self._raise_for_status(response, creds)
+                self._raise_for_403(answer, creds)
+            self._raise_for_status(answer, creds)
             raise BadResponse(f"{self._host} answered HTTP {status} for the usage request: trying again later.")
 
-    def _read_body(self, response: requests.Response) -> bytes:
-        import requests
+    def _read_body(self, answer: Answer) -> bytes:
+        import http.client
+        import zlib
 
-        chunks: list[bytes] = []
-        size = 0
+        from tray_monitor.connection import BodyTooLarge
+
         failure: MonitorError | None = None
         try:
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_BODY:
-                    failure = BadResponse(f"{self._host} answered with an oversized body: trying again later.")
-                    break
-                chunks.append(chunk)
-        except requests.exceptions.ContentDecodingError:
+            return answer.read_body(MAX_BODY)
+        except BodyTooLarge:
+            failure = BadResponse(f"{self._host} answered with an oversized body: trying again later.")
+        except zlib.error:
             failure = BadResponse(f"{self._host} answered with a body that cannot be decoded: trying again later.")
-        except requests.exceptions.RequestException:
+        except (OSError, http.client.HTTPException, ValueError):
             # Fewer bytes than Content-Length, a reset or a read timeout mid-body: the network,
             # not the server's data, so it is retried like any connection failure.
             failure = Transient(f"The connection to {self._host} broke off mid-answer: trying again later.")
-        if failure is not None:
-            raise failure  # outside the except block: no chained requests exception (see fetch)
-        return b"".join(chunks)
+        raise failure  # outside the except block: nothing chained (see _exchange)
 
     def _decode(self, body: bytes) -> object:
         try:
@@ -334,8 +347,8 @@ class UsageClient:
             pass  # HTML from a gateway, or JSON cut short
         raise BadResponse(f"{self._host} answered with something that is not JSON: trying again later.")
 
-    def _raise_for_status(self, response: requests.Response, creds: Credentials) -> None:
-        status = response.status_code
+    def _raise_for_status(self, answer: Answer, creds: Credentials) -> None:
+        status = answer.status
         if status == 401:
             if creds.source == SOURCE_ENVIRONMENT:
                 raise AuthExpired(f"The token in {ENV_TOKEN} was rejected: set a new one or unset it and run `claude`.")
@@ -343,25 +356,24 @@ class UsageClient:
         if status == 429:
             # The endpoint's own per-token limiter, never an auth failure.
             raise RateLimited(f"{self._host} is rate-limiting usage requests: waiting before asking again.",
-                              retry_after=self._retry_after(response))
+                              retry_after=self._retry_after(answer))
         if status >= 500:
             raise ServerTrouble(f"{self._host} answered HTTP {status} (a server problem): trying again later.", status)
 
-
-    def _raise_for_403(self, response: requests.Response, creds: Credentials) -> None:
+    def _raise_for_403(self, answer: Answer, creds: Credentials) -> None:
         """Decided from the body, as Claude Code does. Only a permission_error about the scope
         ("OAuth token does not meet scope requirement user:profile", a setup-token) is "no scope";
         a 403 that is not an Anthropic JSON error at all (a proxy or firewall page, an empty body)
         is a rate limit: Retry-After, else the usual 5 minutes."""
         try:
-            body: object = json.loads(self._read_body(response).decode("utf-8-sig"))
+            body: object = json.loads(self._read_body(answer).decode("utf-8-sig"))
         except (BadResponse, UnicodeDecodeError, ValueError, RecursionError):
             body = None  # HTML, empty, oversized: not Anthropic's answer
         error_type = _anthropic_error_type(body)
         if error_type is None:
             raise RateLimited(f"{self._host} answered HTTP 403 without an Anthropic error (a proxy or "
                               "firewall page?): treated as a rate limit, waiting before asking again.",
-                              retry_after=self._retry_after(response),
+                              retry_after=self._retry_after(answer),
                               summary="Blocked (HTTP 403, not from Anthropic; a proxy?)")
         message = body["error"].get("message") if isinstance(body, dict) else None
         if error_type == "permission_error" and isinstance(message, str) \
@@ -369,8 +381,14 @@ class UsageClient:
             raise ScopeMissing(scope_missing_message(creds), summary=scope_missing_summary(creds))
         raise BadResponse(f"{self._host} refused the usage request (HTTP 403, {error_type}): trying again later.")
 
-    def _retry_after(self, response: requests.Response) -> float | None:
-        return parse_retry_after(response.headers.get("Retry-After"), self._env.clock.now())
+    def _retry_after(self, answer: Answer) -> float | None:
+        return parse_retry_after(answer.headers.get("Retry-After"), self._env.clock.now())
+
+
+def _target(url: str) -> str:
+    """The request target: the URL's path and query."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _anthropic_error_type(body: object) -> str | None:

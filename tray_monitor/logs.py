@@ -65,8 +65,6 @@ def setup_logging(log_dir: Path, debug: bool = False, stderr: TextIO | None = No
         console = logging.StreamHandler(stderr or sys.stderr)
         console.setFormatter(formatter)
         root.addHandler(console)
-    # Quiet chatty libraries: urllib3 logs full URLs and connection details at DEBUG.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
     # Pillow logs every PNG chunk it reads ("STREAM b'IHDR' 16 13") at DEBUG: noise under --debug.
     logging.getLogger("PIL").setLevel(logging.INFO)
     install_thread_excepthook()
