@@ -210,6 +210,23 @@ def test_menu_shows_the_forecast_top_line_and_one_line_under_each_window():
     ]
 
 
+def test_the_tooltips_body_is_the_menus_information_without_the_update_time():
+    """A poll with the same numbers changes only "Updated 12:00" -> "12:01": in the menu (a label,
+    pushed with ItemsPropertiesUpdated), not in the tooltip's body, whose every change has the host
+    read the tooltip again over D-Bus."""
+    from tray_monitor.tray.menu import look_of
+
+    first = look_of(make_view(), autostart_on=False)
+    later = look_of(make_view(updated_text="Updated 12:01"), autostart_on=False)
+    assert "Updated 12:00" in [e.text for e in first.menu] and "Updated 12:01" in [e.text for e in later.menu]
+    assert first.info_lines == later.info_lines == (
+        "Plan: Max 5x", "Session (5h): 78% · resets in 2h 11m (14:00)", "Weekly: 40% · resets in 3d 4h (Fri 09:00)",
+        "Extra usage: $4.20 of $50.00")
+    stale = look_of(make_view(status="stale", updated_text="Last reading 9 min ago", message="Offline — retrying"),
+                    autostart_on=False)
+    assert stale.info_lines[-1] == "Offline — retrying"
+
+
 def test_menu_shows_the_problem_message_and_leaves_out_absent_plan_and_extra_usage():
     view = make_view(plan=None, extra_usage_text=None, windows=(), message="Run `claude` to log in again.")
     visible = [e.text for e in menu_entries(view, autostart_on=False) if e.visible]

@@ -36,7 +36,7 @@ class MenuEntry:
     checked: bool | None = None  # None = not a checkbox
     default: bool = False
     visible: bool = True
-    tooltip_text: str | None = None  # an information line as a tooltip shows it, None = `text`
+    tooltip_text: str | None = None  # an information line as a tooltip shows it, None = `text`, "" = not there
 
     @property
     def is_separator(self) -> bool:
@@ -102,7 +102,10 @@ def _info_lines(view: Any, plan: bool) -> list[MenuEntry]:
     if view.message:
         lines.append(MenuEntry(view.message))
     if view.updated_text:
-        lines.append(MenuEntry(view.updated_text))
+        # In the menu, not in the tooltip's body (tooltip_text ""): "Updated 14:02" changes with
+        # every poll, and each change of the body has the host read the tooltip again over D-Bus
+        # (issue 12's idle CPU). A stale reading is said by the icon and the tooltip's own line.
+        lines.append(MenuEntry(view.updated_text, tooltip_text=""))
     return lines
 
 
@@ -121,8 +124,10 @@ class Look:
     @property
     def info_lines(self) -> tuple[str, ...]:
         """The menu's information lines as a tooltip's body shows them: resets as clock times
-        ("resets at 14:00"), so the body changes with a reading, not with every minute's countdown."""
-        return tuple(e.tooltip_text or e.text for e in self.menu if e.is_info and e.visible)
+        ("resets at 14:00"), so the body changes with a reading, not with every minute's countdown;
+        without the lines that are the menu's alone ("Updated 14:02")."""
+        return tuple(e.text if e.tooltip_text is None else e.tooltip_text
+                     for e in self.menu if e.is_info and e.visible and e.tooltip_text != "")
 
 
 LOADING_LOOK_TOOLTIP = "Claude usage: loading…"
