@@ -63,10 +63,12 @@ class ReadingPublisher:
         self._lock = threading.Lock()
         self._last: dict | None = None
         self._failure_logged = False
+        # Which login it is (the statusline of another login's session ignores it): resolved once,
+        # not at every poll (a realpath is a few system calls; the environment does not change).
+        self._config_dir = runtime.claude_config_dir(env.environ)
 
     def _document(self, v: View, now: datetime) -> dict:
-        # Which login it is (the statusline of another login's session ignores it).
-        return {**document(self._monitor.state, v, now), "config_dir": runtime.claude_config_dir(self._env.environ)}
+        return {**document(self._monitor.state, v, now), "config_dir": self._config_dir}
 
     def current(self) -> str:
         """The `reading` control command's answer: the document as one JSON line."""
