@@ -149,11 +149,17 @@ def test_layout_depth_and_property_filter():
 
 
 class FakeConn:
+    """Keeps what the backend sends as a host receives it: its bytes, parsed by jeepney."""
+
     def __init__(self):
         self.sent = []
 
     def send(self, message, serial=None):
-        self.sent.append(message)
+        from jeepney import Parser
+
+        parser = Parser()
+        parser.add_data(message.serialise(serial=serial or len(self.sent) + 1))
+        self.sent.append(parser.get_next_message())
 
 
 def fake_render(spec: IconSpec, size: int = 64, template: bool = False, opaque: bool = False) -> Image.Image:

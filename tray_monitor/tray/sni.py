@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tray_monitor.tray import sni_wire
 from tray_monitor.tray.backend import APP_ID
 from tray_monitor.tray.choice import NO_TRAY_SENTENCE, SNI_WATCHER
 from tray_monitor.tray.menu import Look, MenuEntry, default_entry
@@ -314,13 +315,11 @@ class SniBackend:
                 self._signal(*signal)
 
     def _signal(self, path: str, iface: str, member: str, signature: str | None, body: tuple) -> None:
-        from jeepney import DBusAddress, new_signal
-
         conn = self._conn
         if conn is None:
             return  # not connected: hosts read everything when the item registers
         try:
-            conn.send(new_signal(DBusAddress(path, interface=iface), member, signature, body))
+            conn.send(sni_wire.signal(path, iface, member, signature, body))
         except OSError as exc:  # the bus went away: the loop notices and says so
             log.debug("signal %s not sent: %s", member, exc)
 
@@ -539,7 +538,7 @@ class SniBackend:
 
     # ------------------------------------------------------------------ incoming messages
     def _handle(self, message) -> None:
-        from jeepney import HeaderFields, MessageFlag, MessageType, new_error, new_method_return
+        from jeepney import HeaderFields, MessageFlag, MessageType, new_error
 
         header = message.header
         kind = header.message_type
@@ -562,7 +561,7 @@ class SniBackend:
         try:
             signature, body = self._dispatch(fields.get(HeaderFields.path), fields.get(HeaderFields.interface),
                                              fields.get(HeaderFields.member), message.body)
-            reply = new_method_return(message, signature, body)
+            reply = sni_wire.method_return(header.serial, fields.get(HeaderFields.sender), signature, body)
         except DBusError as error:
             reply = new_error(message, error.name, "s", (str(error),))
         except Exception as exc:  # a bug here must not leave the host waiting 25 s
