@@ -1,7 +1,7 @@
 """Where the SNI tray's idle CPU goes, per thread and per step, with live countdowns.
 
     .venv/bin/python benchmarks/tray_costs.py [--idle 120] [--rounds 2] [--warmup 45] [--interval 60]
-                                              [--variant-tree LABEL=DIR] [--json FILE]
+                                              [--variant-tree LABEL=DIR] [--tree DIR] [--json FILE]
 
 The real claude-tray (`python -m tray_monitor --interval 60`, CLAUDE_TRAY_BACKEND=sni) under
 gtk-sni-tray-standalone --watcher on Xvfb with a private dbus-daemon, against a loopback usage
@@ -149,7 +149,9 @@ def probe_delta(before: dict, after: dict) -> dict[str, dict[str, list[int]]]:
 def measure(args) -> dict:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     trees = {label: Path(folder).resolve() for label, _, folder in (v.partition("=") for v in args.variant_tree)}
-    for folder in [REPO / "tray_monitor", PROBE, *(t / "tray_monitor" for t in trees.values())]:
+    if args.tree is not None:
+        args.tree = args.tree.resolve()
+    for folder in [(args.tree or REPO) / "tray_monitor", PROBE, *(t / "tray_monitor" for t in trees.values())]:
         compileall.compile_dir(str(folder), quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="claude-tray-costs-"))
     x = start_xvfb(workdir)
@@ -161,7 +163,7 @@ def measure(args) -> dict:
         with profile.open("w") as out:
             monitor = subprocess.Popen(["dbus-monitor", "--address", bus.address, "--profile"], stdout=out,
                                        stderr=subprocess.DEVNULL)
-        apps.append(App("main" if not trees else "this", workdir, bus, x, args.interval, None))
+        apps.append(App("main" if not trees else "this", workdir, bus, x, args.interval, args.tree))
         for label, tree in trees.items():
             apps.append(App(label, workdir, bus, x, args.interval, tree))
         for app in apps:
@@ -277,6 +279,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=45.0, help="seconds after the first poll before measuring")
     parser.add_argument("--interval", type=int, default=60)
     parser.add_argument("--variant-tree", action="append", default=[], metavar="LABEL=DIR")
+    parser.add_argument("--tree", type=Path, help="run the first app ('this') from the tray_monitor in DIR, "
+                        "not this checkout's (which may then change during the run)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     data = measure(args)
