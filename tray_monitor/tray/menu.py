@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tray_monitor.model import IconSpec
@@ -121,7 +122,7 @@ class Look:
     tooltip: str
     menu: tuple[MenuEntry, ...]
 
-    @property
+    @cached_property  # compared at every show and read by each host's Get ToolTip: worked out once
     def info_lines(self) -> tuple[str, ...]:
         """The menu's information lines as a tooltip's body shows them: resets as clock times
         ("resets at 14:00"), so the body changes with a reading, not with every minute's countdown;

@@ -52,9 +52,79 @@ def marshal_body(signature: str | None, body: tuple) -> bytes:
     """The body as jeepney marshals it (it starts 8-aligned, after the padded header)."""
     if not signature:
         return b""
+    if signature == ITEMS_PROPERTIES_UPDATED:
+        marshalled = _items_properties_updated(*body)
+        if marshalled is not None:
+            return marshalled
     from jeepney.low_level import Endianness
 
     return _body_type(signature).serialise(body, 0, Endianness.little)
+
+
+#: dbusmenu's ItemsPropertiesUpdated: [(id, {property: variant})], [(id, [property])]. It goes out at
+#: every countdown minute (a relabelled line), so it has a marshaller of its own.
+ITEMS_PROPERTIES_UPDATED = "a(ia{sv})a(ias)"
+_INT32 = struct.Struct("<i")
+_UINT32 = struct.Struct("<I")
+#: variant signature -> (its marshalled signature, how the value is packed, 4-aligned)
+_VARIANT_VALUES = {"s": b"\x01s\x00", "b": b"\x01b\x00", "i": b"\x01i\x00"}
+
+
+def _pad(out: bytearray, alignment: int) -> None:
+    out += b"\0" * (-len(out) % alignment)
+
+
+def _string(out: bytearray, text: str) -> None:
+    """A D-Bus string at a 4-aligned position: length, UTF-8, NUL."""
+    data = text.encode()
+    out += _UINT32.pack(len(data)) + data + b"\0"
+
+
+def _items_properties_updated(updated: list, removed: list) -> bytes | None:
+    """The body for labels, enabled and check marks (string, boolean and int32 values), as D-Bus
+    marshals it: arrays carry their byte length and pad to their element's alignment (structs and
+    dict entries 8) even when empty. None for any other value: jeepney marshals those."""
+    out = bytearray(4)
+    _pad(out, 8)
+    start = len(out)
+    for item_id, props in updated:
+        _pad(out, 8)
+        out += _INT32.pack(item_id)
+        at = len(out)
+        out += b"\0\0\0\0"
+        _pad(out, 8)
+        entries = len(out)
+        for name, (kind, value) in props.items():
+            sig = _VARIANT_VALUES.get(kind)
+            if sig is None or (kind == "s") != isinstance(value, str):
+                return None
+            _pad(out, 8)
+            _string(out, name)
+            out += sig
+            _pad(out, 4)
+            if kind == "s":
+                _string(out, value)
+            else:
+                out += _INT32.pack(int(value)) if kind == "i" else _UINT32.pack(1 if value else 0)
+        _UINT32.pack_into(out, at, len(out) - entries)
+    _UINT32.pack_into(out, 0, len(out) - start)
+    _pad(out, 4)
+    at = len(out)
+    out += b"\0\0\0\0"
+    _pad(out, 8)
+    start = len(out)
+    for item_id, names in removed:
+        _pad(out, 8)
+        out += _INT32.pack(item_id)
+        names_at = len(out)
+        out += b"\0\0\0\0"
+        names_start = len(out)
+        for name in names:
+            _pad(out, 4)
+            _string(out, name)
+        _UINT32.pack_into(out, names_at, len(out) - names_start)
+    _UINT32.pack_into(out, at, len(out) - start)
+    return bytes(out)
 
 
 @cache
