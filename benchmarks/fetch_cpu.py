@@ -14,7 +14,10 @@ Per fetch, measured in the child around `client.fetch(creds)`:
 - process CPU: time.process_time_ns, all threads of the child (a helper thread's share too;
   the server runs in this parent process, so none of its CPU is counted);
 - VmRSS (/proc/self/status) before and after the first fetch: memory that fetching adds for the
-  life of the process.
+  life of the process, and VmRSS after it (an interpreter with tray_monitor.client imported: not
+  the tray's RSS). The https cases verify with a one-certificate trustme bundle
+  (REQUESTS_CA_BUNDLE): loading certifi's bundle, as the real endpoint needs, adds about 2 MiB and
+  17 ms once per process in both (requests 2.32+ loads it when imported).
 Printed: per tree and case, the cold first fetch and the median of the hot ones (median over the
 processes, with their range). The same recorded body (small-2026-03, ~1 KB) every time.
 Measurements, not tests: nothing here fails a build.
@@ -136,7 +139,7 @@ def main() -> None:
     print(f"UsageClient.fetch on loopback; {args.processes} processes per tree and case, alternating; "
           f"{args.hot} hot fetches each; ms: median over processes (min-max)")
     print(f"{'case':18} {'tree':10} {'cold thread':>22} {'cold process':>22} {'hot thread':>22} "
-          f"{'hot process':>22} {'RSS added by 1st fetch':>24}")
+          f"{'hot process':>22} {'RSS added by 1st fetch':>24} {'RSS after':>10}")
     for case in cases:
         for label in trees:
             runs = results[(label, case)]
@@ -144,7 +147,8 @@ def main() -> None:
             print(f"{case:18} {label:10} {ms([r['cold_thread'] for r in runs]):>22} "
                   f"{ms([r['cold_process'] for r in runs]):>22} {ms([r['hot_thread'] for r in runs]):>22} "
                   f"{ms([r['hot_process'] for r in runs]):>22} "
-                  f"{statistics.median(rss):6.2f} MiB ({rss[0]:.2f}-{rss[-1]:.2f})")
+                  f"{statistics.median(rss):6.2f} MiB ({rss[0]:.2f}-{rss[-1]:.2f}) "
+                  f"{statistics.median(r['rss_after_kib'] for r in runs) / 1024:6.2f} MiB")
 
 
 if __name__ == "__main__":
