@@ -222,3 +222,16 @@ def test_the_statusline_reads_a_file_confirmed_by_idle_polls_as_fresh(tray, monk
     assert [s.name for s in statusline.segments({}, shared, now, None, confirmed_at)] == ["Fable"]
     later = now + statusline.SHARED_MAX_AGE + 60  # no answer since: too old
     assert statusline.segments({}, shared, later, None, confirmed_at) == []
+
+
+def test_a_reading_turning_stale_by_time_alone_is_written(tray):
+    """A tick leaves the monitor state as it was (the publisher then skips building the document)
+    but the view's status can still change by time alone: that is written."""
+    env, clock, monitor, _ = tray
+    monitor.handle(PollSucceeded(steady(40.0, NOW)))
+    clock.advance(60)
+    monitor.handle(Tick())
+    assert json.loads(reading_path(env).read_text())["status"] == "ok"
+    clock.advance(240)  # older than two intervals of 120 s
+    monitor.handle(Tick())
+    assert json.loads(reading_path(env).read_text())["status"] == "stale"

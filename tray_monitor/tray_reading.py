@@ -42,6 +42,7 @@ from tray_monitor.view import STALE_AFTER_INTERVALS, age_text
 if TYPE_CHECKING:
     from tray_monitor.environment import Environment
     from tray_monitor.monitor import Monitor
+    from tray_monitor.state import MonitorState
     from tray_monitor.view import View
 
 log = logging.getLogger("tray_monitor.tray_reading")
@@ -62,13 +63,16 @@ class ReadingPublisher:
         self._monitor = monitor
         self._lock = threading.Lock()
         self._last: dict | None = None
+        # What the last document was made of: the monitor state (immutable: a tick leaves the very
+        # same object) and the view's status and message, the document's only other inputs.
+        self._last_made_of: tuple | None = None
         self._failure_logged = False
         # Which login it is (the statusline of another login's session ignores it): resolved once,
         # not at every poll (a realpath is a few system calls; the environment does not change).
         self._config_dir = runtime.claude_config_dir(env.environ)
 
-    def _document(self, v: View, now: datetime) -> dict:
-        return {**document(self._monitor.state, v, now), "config_dir": self._config_dir}
+    def _document(self, v: View, now: datetime, state: MonitorState | None = None) -> dict:
+        return {**document(state or self._monitor.state, v, now), "config_dir": self._config_dir}
 
     def current(self) -> str:
         """The `reading` control command's answer: the document as one JSON line."""
@@ -76,15 +80,21 @@ class ReadingPublisher:
         return stamped(self._document(self._monitor.view(), now), now)
 
     def on_view(self, v: View) -> None:
+        state = self._monitor.state
+        made_of = (state, v.status, v.message)
+        last = self._last_made_of
+        if last is not None and last[0] is state and last[1:] == made_of[1:]:
+            return  # a minute tick: the countdowns moved, nothing the document holds (~0.08 ms)
         now = self._env.clock.now()
-        doc = self._document(v, now)
+        doc = self._document(v, now, state)
         with self._lock:
             if doc == self._last:
+                self._last_made_of = made_of
                 return
             path = reading_path(self._env)
             if self._last is not None and says_the_same(self._last, doc):
                 if doc.get("endpoint_at") == self._last.get("endpoint_at") or self._confirm(path, doc):
-                    self._last = doc
+                    self._last, self._last_made_of = doc, made_of
                     return
             try:
                 from tray_monitor.instance import _write_private, runtime_dir
@@ -96,8 +106,8 @@ class ReadingPublisher:
                 if not self._failure_logged:  # every change would log it again
                     self._failure_logged = True
                     log.exception("the shared reading could not be written to %s", path)
-                return
-            self._last = doc
+                return  # tried again at the next view
+            self._last, self._last_made_of = doc, made_of
 
     @staticmethod
     def _confirm(path: Path, doc: dict) -> bool:
