@@ -412,3 +412,39 @@ def test_any_answer_is_a_reading_or_one_typed_error_never_a_traceback(tmp_path, 
         assert "did not" not in error.message  # every answer ends at once: no timeout, no deadline
     else:
         assert isinstance(reading, Reading)
+
+
+# -- what a poll does not do (issue 12's poll CPU) -------------------------------------------------
+
+
+def test_a_fetch_starts_no_thread(tmp_path, anthropic_api, bundle, monkeypatch):
+    """The deadline needs no timer thread: a fetch over TLS, a cut-off one included, starts none."""
+    started = []
+    original, here = threading.Thread.start, threading.current_thread()
+
+    def start(thread):  # the servers start threads of their own: only this thread's count
+        if threading.current_thread() is here:
+            started.append(thread.name)
+        original(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    client = anthropic_client(tmp_path, bundle, LoopbackOnly(anthropic_api.port), deadline=1.0)
+    anthropic_api.queue(Response(200, usage_fixture("overage")),
+                        Response(200, usage_fixture("overage"), trickle=0.1, trickle_body_only=True))
+    client.fetch(CREDS)
+    with pytest.raises(Transient, match="did not finish answering within 1 s"):
+        client.fetch(CREDS)
+    assert started == []
+
+
+def test_the_tls_context_and_its_ca_bundle_are_loaded_once_per_client(tmp_path, anthropic_api, bundle, monkeypatch):
+    """Loading certifi's bundle costs about 17 ms of CPU: once, not at every poll or connection."""
+    created = []
+    original = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: created.append(k) or original(*a, **k))
+    anthropic_api.default = Response(200, usage_fixture("overage"), {"Connection": "close"})  # a new one each time
+    client = anthropic_client(tmp_path, bundle, LoopbackOnly(anthropic_api.port))
+    for _ in range(3):
+        client.fetch(CREDS)
+    assert created == [{"cafile": str(bundle)}]
+    assert len({r.peer for r in anthropic_api.requests}) == 3
