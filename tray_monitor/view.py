@@ -5,7 +5,7 @@ the icon spec, and the terminal's rows all come from here, so they never disagre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -134,7 +134,7 @@ def severity_for_percent(percent: float) -> Severity:
 IN_ICON = "in the icon"
 
 
-def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> WindowRow:
+def window_row(window: UsageWindow, now: datetime, in_icon: bool = False, forecast_text: str = "") -> WindowRow:
     percent_text = format_percent(window.percent)
     resets = reset_text(window.resets_at, now, unknown=window.reset_unknown)
     head = f"{window.label}: {percent_text}"
@@ -159,6 +159,7 @@ def window_row(window: UsageWindow, now: datetime, in_icon: bool = False) -> Win
         locked_reason=window.locked_reason,
         in_icon=in_icon,
         reset_unknown=window.reset_unknown,
+        forecast_text=forecast_text,
         clock_text=f"{head} · {at}{tail}",
     )
 
@@ -195,7 +196,9 @@ def window_rows(reading: Reading | None, now: datetime, icon_window: str | None 
         ahead = outlooks(reading, history or HistoryDigest(), now)
     texts = {o.window_id: outlook_text(o, now, shown) for o in ahead}
     several = len(reading.windows) > 1
-    return tuple(replace(window_row(w, now, in_icon=several and w.id == icon_window), forecast_text=texts.get(w.id, ""))
+    # the forecast passed in, not added with dataclasses.replace: a view is worked out at every
+    # countdown minute, and replace() was a fifth of it
+    return tuple(window_row(w, now, in_icon=several and w.id == icon_window, forecast_text=texts.get(w.id, ""))
                  for w in reading.windows)
 
 
