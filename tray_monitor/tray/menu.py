@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from tray_monitor.model import IconSpec
@@ -66,8 +66,12 @@ def menu_entries(view: Any, autostart_on: bool) -> tuple[MenuEntry, ...]:
     else:
         info.append(MenuEntry("Loading…"))
     notifications_on = True if view is None else bool(view.notifications_enabled)
+    return (*info, *_commands(notifications_on, bool(autostart_on)))
+
+
+@cache  # four menus' worth: the commands are the same at every countdown minute
+def _commands(notifications_on: bool, autostart_on: bool) -> tuple[MenuEntry, ...]:
     return (
-        *info,
         SEPARATOR,
         MenuEntry("Refresh now", "refresh"),
         MenuEntry("Open usage page", "open_usage_page"),
