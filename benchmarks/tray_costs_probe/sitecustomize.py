@@ -5,7 +5,8 @@ Wraps the functions named in TARGETS when their module is imported (an import ho
 imported early) with `time.thread_time_ns` (the calling thread's CPU, no profiler): per thread and
 function, the calls, the inclusive and the exclusive (minus wrapped callees) time. The poller's
 `step_once` is also filed by what it did (poll, tick, nothing), the D-Bus thread's `_handle` and
-`receive` by the member of the message, `_signal` by the signal sent. SIGUSR1 appends a snapshot
+`receive` by the member of the message, `_signal` by the signal sent; the cyclic garbage
+collector's runs as "gc[generation]" on the thread they ran on. SIGUSR1 appends a snapshot
 (one JSON line) to CLAUDE_TRAY_PROBE_OUT: the benchmark takes one before and one after a window.
 Measurement only: never imported by claude-tray itself.
 """
@@ -232,6 +233,27 @@ def snapshot(*_ignored) -> None:
     _local.skipped = _skipped() + _clock() - start
 
 
+_gc_started: dict[int, int] = {}  # thread id -> thread CPU at the start of the collection under way
+
+
+def _gc_callback(phase: str, info: dict) -> None:
+    """Python's cyclic garbage collector, filed as "gc[generation]" on the thread it ran on."""
+    ident = threading.get_ident()
+    if phase == "start":
+        _gc_started[ident] = _clock()
+        return
+    start = _gc_started.pop(ident, None)
+    if start is not None:
+        elapsed = _clock() - start
+        stack = _stack()
+        if stack:
+            stack[-1][0] += elapsed
+        _add(f"gc[{info.get('generation')}]", elapsed, elapsed)
+
+
 if _OUT:
+    import gc
+
     sys.meta_path.insert(0, _AfterImport())
     signal.signal(signal.SIGUSR1, snapshot)
+    gc.callbacks.append(_gc_callback)
