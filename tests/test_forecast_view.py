@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,12 @@ from tray_monitor.view import view
 
 UTC = timezone.utc
 NOON = datetime(2026, 9, 9, 12, 0, tzinfo=UTC)  # a Wednesday
+
+
+@pytest.fixture(autouse=True)
+def utc(local_time_zone):
+    """The clocks below are written in UTC: the local zone is UTC (unless a test pins another)."""
+    local_time_zone("UTC")
 RESETS = NOON + timedelta(days=6)  # far enough that every generated run-out is before it
 
 
