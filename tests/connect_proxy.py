@@ -16,6 +16,8 @@ import base64
 import socket
 import threading
 
+from tests.relay import cut, pipe
+
 
 class ConnectProxy:
     def __init__(self, upstream: tuple[str, int], credentials: str | None = None, trickle: float = 0.0):
@@ -40,11 +42,7 @@ class ConnectProxy:
     def __exit__(self, *exc) -> None:
         self._stopping.set()
         for sock in [self._listener, *self._sockets]:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+            cut(sock)
 
     def _accept(self) -> None:
         while True:
@@ -94,19 +92,5 @@ class ConnectProxy:
                     return
         else:
             client.sendall(answer)
-        threading.Thread(target=self._pipe, args=(upstream, client), name="connect-proxy-pipe", daemon=True).start()
-        self._pipe(client, upstream)
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        threading.Thread(target=pipe, args=(upstream, client), name="connect-proxy-pipe", daemon=True).start()
+        pipe(client, upstream)

@@ -67,6 +67,7 @@ from tests.desktop_x import (
     wait_docked,
 )
 from tests.fakeapi import FakeApi, Response, error_fixture, usage_fixture
+from tests.relay import cut, pipe
 from tests.test_secrets import (
     assert_no_canary,
     assert_store_untouched,
@@ -148,17 +149,9 @@ class Gate:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, []
         if listener is not None:
-            try:
-                listener.shutdown(socket.SHUT_RDWR)  # Linux: close() alone leaves a blocked accept() listening
-            except OSError:
-                pass
-            listener.close()
+            cut(listener)  # Linux: close() alone leaves a blocked accept() listening
         for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            connection.close()
+            cut(connection)
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -175,21 +168,7 @@ class Gate:
             with self._lock:
                 self._connections += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True, name="gate-pipe").start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pipe, args=(a, b), daemon=True, name="gate-pipe").start()
 
 
 # ----------------------------------------------------------------------------- talking to the tray
