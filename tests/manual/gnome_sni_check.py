@@ -71,36 +71,30 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.apprun import ClaudeTrayWorld  # noqa: E402
-from tests.desktop_bus import start_session_bus, stop_session_bus  # noqa: E402
-from tests.desktop_hosts import find_icon, match_icon, private_dir  # noqa: E402
-from tests.desktop_x import (  # noqa: E402
-    ARTIFACTS,
-    base_env,
-    bus_name_has_owner,
-    start_program,
-    stop_process,
-    wait_until,
-)
-from tests.fakeapi import FakeApi  # noqa: E402
-from tests.host_checks import (  # noqa: E402
-    APP_ID,
-    QUIT,
-    argb_of,
-    item_props,
-    menu_layout,
-    menu_rows,
-    no_errors,
-    spec_for,
-    usage,
-    usage_requests,
+from tests.desktop_bus import stop_session_bus  # noqa: E402
+from tests.desktop_hosts import find_icon  # noqa: E402
+from tests.desktop_x import ARTIFACTS, bus_name_has_owner, start_program, stop_process, wait_until  # noqa: E402
+from tests.host_checks import APP_ID, menu_rows, no_errors  # noqa: E402
+from tests.manual.manual_session import (  # noqa: E402
+    SCREEN,
+    WATCHER,
+    app_world,
+    look,
+    menu_opened,
+    missing,
+    quit_from_menu,
+    refresh_from_menu,
+    report,
+    save,
+    session_dirs,
+    session_env,
+    start_app,
+    start_buses,
 )
 
 EXTENSION = "ubuntu-appindicators@ubuntu.com"
 NOTIFICATIONS_HELPER = "/usr/share/gnome-shell/org.gnome.Shell.Notifications"
-SCREEN = (1024, 768)
 BAR = 32  # GNOME 43's top bar at scale 1
-WATCHER = "org.kde.StatusNotifierWatcher"
 KEYFILE = f"""[org/gnome/shell]
 enabled-extensions=['{EXTENSION}']
 disable-user-extensions=false
@@ -113,9 +107,6 @@ show-banners=false
 icon-opacity=255
 """
 BTN_LEFT, BTN_RIGHT = 272, 273
-#: the icon matches our rendering when the mean abs RGB difference is below MATCH and the
-#: rendering of another percent is at least GAP further away (as tests/host_checks.py)
-MATCH, GAP = 5.0, 2.0
 RESTARTS = 3  # extension restarts (each a chance for its race on items registered by name)
 
 
@@ -203,30 +194,17 @@ def right_part(shot):
     return shot.crop((SCREEN[0] // 2 + 80, 0, SCREEN[0], BAR))
 
 
-def look(shell: Shell, empty_bar, percent: float, neighbour: float, timeout: float = 10) -> dict:
+def top_bar(shell: Shell, empty_bar, percent: float, neighbour: float) -> dict:
     """Wait until the bar shows render_icon's picture of `percent` (and not of `neighbour`)."""
-    from tray_monitor.icon import render_icon
-
-    last: dict = {}
-
-    def shows():
+    def grab():
         shot = shell.screenshot()
-        bar = right_part(shot)
-        box = find_icon(empty_bar, bar)
-        if box is None:
-            return None
-        best = min((dict(match_icon(bar, empty_bar, box, render_icon(spec_for(percent), size=s)), source=s)
-                    for s in (16, 22, 24, 32, 48)), key=lambda m: m["mad"])
-        other = match_icon(bar, empty_bar, box, render_icon(spec_for(neighbour), size=best["source"]))
-        last.clear()
-        last.update(best, neighbour_mad=other["mad"], box=box)
-        good = best["mad"] < MATCH and other["mad"] - best["mad"] > GAP
-        return dict(last, shot=shot) if good else None
+        return shot, right_part(shot)
 
-    try:
-        return wait_until(shows, timeout, f"the top bar to draw the icon of {percent}%", interval=0.2)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last look: {last}") from None
+    def locate(bar):
+        box = find_icon(empty_bar, bar)
+        return None if box is None else (box, empty_bar)
+
+    return look(grab, locate, percent, neighbour, "the top bar")
 
 
 def rows_of(closed, opened) -> tuple[int, list[int]]:
@@ -235,13 +213,6 @@ def rows_of(closed, opened) -> tuple[int, list[int]]:
     below = (0, BAR, *SCREEN)
     x, rows = menu_rows(closed.crop(below), opened.crop(below), 0)
     return x, [BAR + y for y in rows]
-
-
-def save(image, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    image.save(path)
-    return path
 
 
 def check(shell: Shell, bus_address: str, desktop: dict, workdir: Path, saw: dict, shell_log) -> None:
@@ -253,155 +224,104 @@ def check(shell: Shell, bus_address: str, desktop: dict, workdir: Path, saw: dic
     time.sleep(0.5)
     empty_bar = right_part(shell.screenshot())
 
-    with FakeApi() as api:
-        world = ClaudeTrayWorld(workdir / "world", api)
-        world.home.mkdir(parents=True)
-        world.extra_env.update({**desktop, "DBUS_SESSION_BUS_ADDRESS": bus_address})
-        world.login()
-        api.default = usage(78.0)
+    with app_world(workdir, bus_address, desktop, "gnome-app.log") as (api, world):
         log_from = len(shell_log())
-        try:
-            app = world.start_tray()
-            view = world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the first reading")
-            assert view["backend"] == "sni", view
-            wait_until(lambda: "StatusNotifierItem" in app.log(), 5, "the start line naming the backend")
-            saw["start line"] = next(line for line in app.log().splitlines() if "StatusNotifierItem" in line)
+        # 1. the extension's watcher registered our item; 2. the menu over D-Bus equals the
+        # app's menu; its pixmaps are render_icon's
+        app, props, layout, shown = start_app(world, bus_address, saw, "the extension's watcher")
+        registered = shell.watcher()["RegisteredStatusNotifierItems"]
+        assert any(entry.startswith(props["item"].bus_name) for entry in registered), registered
+        saw["registered"] = registered
+        toggles = {r["label"]: r["state"] for r in layout if r["toggle"] == "checkmark"}
+        assert toggles == {"Notifications": 1, "Start at login": 0}, toggles
 
-            # 1. the extension's watcher registered our item
-            props = wait_until(lambda: item_props(bus_address), 10, "our item on the extension's watcher")
-            registered = shell.watcher()["RegisteredStatusNotifierItems"]
-            assert any(entry.startswith(props["item"].bus_name) for entry in registered), registered
-            saw["registered"] = registered
+        # 3. the icon in the top bar is ours
+        top_bar(shell, empty_bar, 78.0, 87.0)
+        # the extension drops an item named like ours in some starts, about 1.6 s after it
+        # registered (see tests/test_sni_dropped_desktop.py); the app registers it again
+        time.sleep(3.0)
+        seen = top_bar(shell, empty_bar, 78.0, 87.0)
+        saw["icon 78%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter", "box")}
+        saw["screenshot 78%"] = str(save(seen["shot"], "gnome-topbar-78"))
+        x0 = SCREEN[0] // 2 + 80
+        box = seen["box"]
+        centre = (x0 + (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
 
-            # 2. the menu over D-Bus equals the app's menu
-            layout = menu_layout(bus_address)
-            shown = [r["label"] for r in layout if r["visible"] and r["type"] != "separator"]
-            assert shown == view["menu"], (shown, view["menu"])
-            toggles = {r["label"]: r["state"] for r in layout if r["toggle"] == "checkmark"}
-            assert toggles == {"Notifications": 1, "Start at login": 0}, toggles
-            saw["menu"] = shown
+        # 4. right click: the extension's menu, one row per entry; "Refresh now" from it
+        closed = shell.screenshot()
+        shell.click(*centre, button=BTN_RIGHT)
+        opened = wait_until(menu_opened(shell.screenshot, closed, (0, BAR, *SCREEN)), 5,
+                            "the top bar's menu to open")
+        saw["screenshot menu"] = str(save(opened, "gnome-menu"))
+        x, rows = rows_of(closed, opened)
+        saw["menu rows on screen"] = len(rows)
+        assert len(rows) == len(shown), (rows, shown)
+        refresh_from_menu(api, world, lambda: shell.click(x, rows[shown.index("Refresh now")]))
+        shell.park()
+        seen = top_bar(shell, empty_bar, 91.0, 78.0)
+        saw["icon 91%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
+        saw["screenshot 91%"] = str(save(seen["shot"], "gnome-topbar-91"))
 
-            # 3. the icon in the top bar is ours
-            from tray_monitor.icon import render_icon
-
-            for width, _height, data in props["IconPixmap"]:
-                assert data == argb_of(render_icon(spec_for(78.0), size=width)), width
-            look(shell, empty_bar, 78.0, 87.0)
-            # the extension drops an item named like ours in some starts, about 1.6 s after it
-            # registered (see tests/test_sni_dropped_desktop.py); the app registers it again
-            time.sleep(3.0)
-            seen = look(shell, empty_bar, 78.0, 87.0)
-            saw["icon 78%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter", "box")}
-            saw["screenshot 78%"] = str(save(seen["shot"], "gnome-topbar-78"))
-            x0 = SCREEN[0] // 2 + 80
-            box = seen["box"]
-            centre = (x0 + (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
-
-            # 4. right click: the extension's menu, one row per entry; "Refresh now" from it
-            closed = shell.screenshot()
-            shell.click(*centre, button=BTN_RIGHT)
-
-            def opened_menu():
-                shot = shell.screenshot()
-                changed = find_icon(closed.crop((0, BAR, *SCREEN)), shot.crop((0, BAR, *SCREEN)))
-                return shot if changed and changed[3] - changed[1] > 60 else None
-
-            opened = wait_until(opened_menu, 5, "the top bar's menu to open")
-            saw["screenshot menu"] = str(save(opened, "gnome-menu"))
-            x, rows = rows_of(closed, opened)
-            saw["menu rows on screen"] = len(rows)
-            assert len(rows) == len(shown), (rows, shown)
-            api.default = usage(91.0)
-            before = usage_requests(world)
-            shell.click(x, rows[shown.index("Refresh now")])
-            wait_until(lambda: usage_requests(world) == before + 1, 10, "the menu's refresh to reach the server")
-            world.wait_view(lambda v: v["icon"]["percent"] == 91.0, what="the refreshed reading")
-            shell.park()
-            seen = look(shell, empty_bar, 91.0, 78.0)
-            saw["icon 91%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
-            saw["screenshot 91%"] = str(save(seen["shot"], "gnome-topbar-91"))
-
-            # 5. the extension restarting (as GNOME does at every screen unlock): a new watcher,
-            # the icon back, and still there 3 s later (after a drop, if any, and the app's answer)
-            backs = []
-            for _ in range(RESTARTS):
-                shell.extension(False)
-                wait_until(lambda: find_icon(empty_bar, right_part(shell.screenshot())) is None, 10,
-                           "the icon to leave with the extension")
-                shell.extension(True)
-                started = time.monotonic()
-                look(shell, empty_bar, 91.0, 78.0)
-                backs.append(round(time.monotonic() - started, 2))
-                time.sleep(3.0)
-                box = look(shell, empty_bar, 91.0, 78.0)["box"]
-            saw["icon back after the extension restarted (s)"] = backs
-            centre = (x0 + (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
-
-            # 6. Quit from the top bar's menu
-            closed = shell.screenshot()
-            shell.click(*centre, button=BTN_RIGHT)
-            opened = wait_until(opened_menu, 5, "the top bar's menu to open again")
-            x, rows = rows_of(closed, opened)
-            assert len(rows) == len(shown), (rows, shown)
-            # the extension could read everything of ours it asked for (it logged a JS ERROR with
-            # its stack for IconAccessibleDesc before we had it). Its own race on items registered
-            # by name ("Argument two may not be null", see tests/test_sni_dropped_desktop.py) is
-            # counted, not failed: the app registers again.
-            said = shell_log()[log_from:]
-            assert "UnknownProperty" not in said and "UnknownMethod" not in said, said[-3000:]
-            saw["the extension's own race on our item (times)"] = said.count("Argument two may not be null")
-            shell.click(x, rows[shown.index("Quit")])
-            try:
-                code = app.wait_exit(15)
-            except AssertionError:
-                from tests.host_checks import menu_event
-
-                menu_event(bus_address, QUIT)
-                raise
-            assert code == 0, app.log()[-3000:]
-            shell.park()
+        # 5. the extension restarting (as GNOME does at every screen unlock): a new watcher,
+        # the icon back, and still there 3 s later (after a drop, if any, and the app's answer)
+        backs = []
+        for _ in range(RESTARTS):
+            shell.extension(False)
             wait_until(lambda: find_icon(empty_bar, right_part(shell.screenshot())) is None, 10,
-                       "the icon to leave the top bar")
-            assert not any(APP_ID in str(entry) for entry in shell.watcher()["RegisteredStatusNotifierItems"])
-            no_errors(world, app)
-            saw["app exit"] = code
-            log_text = world.log_path.read_text()
-            assert "notification via dbus failed" not in log_text, log_text[-2000:]
-            saw["popups sent to GNOME Shell's notifications"] = "yes (no failure logged)"
-            saw["dropped by the extension and registered again"] = world.log_path.read_text().count(
-                "dropped the icon while")
-        finally:
-            world.stop_all()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "gnome-app.log").write_text(
-                "\n".join(a.log() for a in world.apps)
-                + (world.log_path.read_text() if world.log_path.exists() else ""))
+                       "the icon to leave with the extension")
+            shell.extension(True)
+            started = time.monotonic()
+            top_bar(shell, empty_bar, 91.0, 78.0)
+            backs.append(round(time.monotonic() - started, 2))
+            time.sleep(3.0)
+            box = top_bar(shell, empty_bar, 91.0, 78.0)["box"]
+        saw["icon back after the extension restarted (s)"] = backs
+        centre = (x0 + (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
+
+        # 6. Quit from the top bar's menu
+        closed = shell.screenshot()
+        shell.click(*centre, button=BTN_RIGHT)
+        opened = wait_until(menu_opened(shell.screenshot, closed, (0, BAR, *SCREEN)), 5,
+                            "the top bar's menu to open again")
+        x, rows = rows_of(closed, opened)
+        assert len(rows) == len(shown), (rows, shown)
+        # the extension could read everything of ours it asked for (it logged a JS ERROR with
+        # its stack for IconAccessibleDesc before we had it). Its own race on items registered
+        # by name ("Argument two may not be null", see tests/test_sni_dropped_desktop.py) is
+        # counted, not failed: the app registers again.
+        said = shell_log()[log_from:]
+        assert "UnknownProperty" not in said and "UnknownMethod" not in said, said[-3000:]
+        saw["the extension's own race on our item (times)"] = said.count("Argument two may not be null")
+        code = quit_from_menu(app, bus_address, lambda: shell.click(x, rows[shown.index("Quit")]))
+        shell.park()
+        wait_until(lambda: find_icon(empty_bar, right_part(shell.screenshot())) is None, 10,
+                   "the icon to leave the top bar")
+        assert not any(APP_ID in str(entry) for entry in shell.watcher()["RegisteredStatusNotifierItems"])
+        no_errors(world, app)
+        saw["app exit"] = code
+        log_text = world.log_path.read_text()
+        assert "notification via dbus failed" not in log_text, log_text[-2000:]
+        saw["popups sent to GNOME Shell's notifications"] = "yes (no failure logged)"
+        saw["dropped by the extension and registered again"] = world.log_path.read_text().count(
+            "dropped the icon while")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=float, default=0, help="seconds to leave the shell up at the end")
     args = parser.parse_args(argv)
-    missing = [p for p in ("gnome-shell", "gjs", "dbus-daemon") if shutil.which(p) is None]
-    if missing or not Path(f"/usr/share/gnome-shell/extensions/{EXTENSION}").is_dir():
-        print(f"needs: apt-get install -y --no-install-recommends gnome-shell gnome-shell-extension-appindicator gjs"
-              f" (missing: {', '.join(missing) or EXTENSION})", file=sys.stderr)
+    if missing(("gnome-shell", "gjs", "dbus-daemon"), f"/usr/share/gnome-shell/extensions/{EXTENSION}",
+               "gnome-shell gnome-shell-extension-appindicator gjs"):
         return 2
-    workdir = private_dir("claude-tray-gnome-")
-    runtime = workdir / "xdg"
-    runtime.mkdir(mode=0o700)
+    workdir, runtime = session_dirs("claude-tray-gnome-")
     (workdir / "config/glib-2.0/settings").mkdir(parents=True)
     (workdir / "config/glib-2.0/settings/keyfile").write_text(KEYFILE)
     bus = system = shell_program = shell = None
     helpers: list = []
     saw: dict = {}
     try:
-        bus = start_session_bus(workdir / "bus")
-        system = start_session_bus(workdir / "system", name="system")
-        env = base_env(**bus.env, DBUS_SYSTEM_BUS_ADDRESS=system.address, XDG_RUNTIME_DIR=str(runtime),
-                       HOME=str(workdir), XDG_CONFIG_HOME=str(workdir / "config"),
-                       XDG_DATA_HOME=str(workdir / "data"), XDG_CACHE_HOME=str(workdir / "cache"),
-                       GSETTINGS_BACKEND="keyfile", XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP="GNOME")
+        bus, system = start_buses(workdir)
+        env = session_env(bus, system, runtime, workdir, GSETTINGS_BACKEND="keyfile", XDG_CURRENT_DESKTOP="GNOME")
         shell_program = start_program(
             "gnome-shell", ["gnome-shell", "--headless", "--wayland", "--no-x11",
                             "--virtual-monitor", f"{SCREEN[0]}x{SCREEN[1]}"], env, workdir, cwd=str(workdir))
@@ -446,17 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "gnome-shell.log").write_text(log)
         shutil.rmtree(workdir, ignore_errors=True)
-    import subprocess
-
-    versions = subprocess.run(["dpkg-query", "-W", "gnome-shell", "mutter-common",
-                               "gnome-shell-extension-appindicator"], capture_output=True, text=True).stdout
-    print("versions:", " ".join(versions.split()))
-    for key, value in saw.items():
-        print(f"{key}: {value}")
-    if not ok:
-        print("gnome-shell log (end):\n" + log[-3000:])
-    print("RESULT:", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return report(["gnome-shell", "mutter-common", "gnome-shell-extension-appindicator"], saw, ok,
+                  "gnome-shell log (end):\n" + log[-3000:])
 
 
 if __name__ == "__main__":

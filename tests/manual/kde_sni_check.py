@@ -54,39 +54,31 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.apprun import ClaudeTrayWorld  # noqa: E402
-from tests.desktop_bus import start_session_bus, stop_session_bus  # noqa: E402
-from tests.desktop_hosts import find_icon, match_icon, private_dir  # noqa: E402
-from tests.desktop_x import (  # noqa: E402
-    ARTIFACTS,
-    base_env,
-    bus_name_has_owner,
-    start_program,
-    stop_process,
-    wait_until,
-)
-from tests.fakeapi import FakeApi  # noqa: E402
-from tests.host_checks import (  # noqa: E402
-    APP_ID,
-    QUIT,
-    argb_of,
-    item_props,
-    menu_event,
-    menu_layout,
-    menu_rows,
-    no_errors,
-    spec_for,
-    usage,
-    usage_requests,
+from tests.desktop_bus import stop_session_bus  # noqa: E402
+from tests.desktop_hosts import find_icon  # noqa: E402
+from tests.desktop_x import ARTIFACTS, bus_name_has_owner, start_program, stop_process, wait_until  # noqa: E402
+from tests.host_checks import APP_ID, menu_rows, no_errors  # noqa: E402
+from tests.manual.manual_session import (  # noqa: E402
+    SCREEN,
+    WATCHER,
+    app_world,
+    look,
+    menu_opened,
+    missing,
+    quit_from_menu,
+    refresh_from_menu,
+    report,
+    save,
+    session_dirs,
+    session_env,
+    start_app,
+    start_buses,
 )
 from tests.wlptr import Wayland, _string  # noqa: E402
 
-SCREEN = (1024, 768)
 PANEL = 44  # Plasma 5.27's default panel, at the bottom
-WATCHER = "org.kde.StatusNotifierWatcher"
 KAMD = "/usr/lib/x86_64-linux-gnu/libexec/kactivitymanagerd"
 BTN_LEFT, BTN_RIGHT = 0x110, 0x111
-MATCH, GAP = 5.0, 2.0
 
 
 class FakeInput:
@@ -167,16 +159,15 @@ def tray_part(shot):
 TRAY_LEFT = SCREEN[0] // 2
 
 
-def look(address: str, empty, percent: float, neighbour: float, timeout: float = 10) -> dict:
+def tray(address: str, empty, percent: float, neighbour: float, timeout: float = 10) -> dict:
+    """Wait until the tray shows render_icon's picture of `percent` (and not of `neighbour`)."""
     from PIL import Image
 
-    from tray_monitor.icon import render_icon
-
-    last: dict = {}
-
-    def shows():
+    def grab():
         shot = screenshot(address)
-        part = tray_part(shot)
+        return shot, tray_part(shot)
+
+    def locate(part):
         changed = find_icon(empty, part)
         if changed is None:
             return None
@@ -184,19 +175,9 @@ def look(address: str, empty, percent: float, neighbour: float, timeout: float =
         # ours is the square at its left, over the panel's plain background
         side = changed[3] - changed[1]
         box = (changed[0], changed[1], changed[0] + side, changed[3])
-        plain = Image.new("RGB", part.size, empty.getpixel((max(0, changed[0] - 3), changed[1])))
-        best = min((dict(match_icon(part, plain, box, render_icon(spec_for(percent), size=s)), source=s)
-                    for s in (16, 22, 24, 32, 48)), key=lambda m: m["mad"])
-        other = match_icon(part, plain, box, render_icon(spec_for(neighbour), size=best["source"]))
-        last.clear()
-        last.update(best, neighbour_mad=other["mad"], box=box)
-        good = best["mad"] < MATCH and other["mad"] - best["mad"] > GAP
-        return dict(last, shot=shot) if good else None
+        return box, Image.new("RGB", part.size, empty.getpixel((max(0, changed[0] - 3), changed[1])))
 
-    try:
-        return wait_until(shows, timeout, f"the tray to draw the icon of {percent}%", interval=0.3)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last look: {last}") from None
+    return look(grab, locate, percent, neighbour, "the tray", timeout, interval=0.3)
 
 
 def rows_of(closed, opened) -> tuple[int, list[int]]:
@@ -211,122 +192,70 @@ def rows_of(closed, opened) -> tuple[int, list[int]]:
     return x, sorted(SCREEN[1] - 1 - PANEL - y for y in rows)
 
 
-def save(image, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    image.save(path)
-    return path
-
-
 def check(address: str, pointer: FakeInput, desktop: dict, workdir: Path, saw: dict, restart_plasma) -> None:
     pointer.park()
     time.sleep(0.5)
     empty = tray_part(screenshot(address))
-    with FakeApi() as api:
-        world = ClaudeTrayWorld(workdir / "world", api)
-        world.home.mkdir(parents=True)
-        world.extra_env.update({**desktop, "DBUS_SESSION_BUS_ADDRESS": address})
-        world.login()
-        api.default = usage(78.0)
-        try:
-            app = world.start_tray()
-            view = world.wait_view(lambda v: v["status"] == "ok", timeout=30, what="the first reading")
-            assert view["backend"] == "sni", view
-            wait_until(lambda: "StatusNotifierItem" in app.log(), 5, "the start line naming the backend")
-            saw["start line"] = next(line for line in app.log().splitlines() if "StatusNotifierItem" in line)
+    with app_world(workdir, address, desktop, "kde-app.log") as (api, world):
+        app, props, _layout, shown = start_app(world, address, saw, "Plasma's watcher")
+        saw["registered"] = props["item"].bus_name
 
-            props = wait_until(lambda: item_props(address), 10, "our item on Plasma's watcher")
-            saw["registered"] = props["item"].bus_name
-            layout = menu_layout(address)
-            shown = [r["label"] for r in layout if r["visible"] and r["type"] != "separator"]
-            assert shown == view["menu"], (shown, view["menu"])
-            saw["menu"] = shown
-            from tray_monitor.icon import render_icon
+        seen = tray(address, empty, 78.0, 87.0)
+        saw["icon 78%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter", "box")}
+        saw["screenshot 78%"] = str(save(seen["shot"], "kde-panel-78"))
+        box = seen["box"]
+        centre = (TRAY_LEFT + (box[0] + box[2]) // 2, SCREEN[1] - PANEL + (box[1] + box[3]) // 2)
 
-            for width, _height, data in props["IconPixmap"]:
-                assert data == argb_of(render_icon(spec_for(78.0), size=width)), width
+        def opened_menu(closed):
+            return menu_opened(lambda: screenshot(address), closed, (0, 0, SCREEN[0], SCREEN[1] - PANEL))
 
-            seen = look(address, empty, 78.0, 87.0)
-            saw["icon 78%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter", "box")}
-            saw["screenshot 78%"] = str(save(seen["shot"], "kde-panel-78"))
-            box = seen["box"]
-            centre = (TRAY_LEFT + (box[0] + box[2]) // 2, SCREEN[1] - PANEL + (box[1] + box[3]) // 2)
+        closed = screenshot(address)
+        pointer.click(*centre, button=BTN_RIGHT)
+        opened = wait_until(opened_menu(closed), 5, "Plasma's menu to open")
+        time.sleep(0.5)  # Plasma fades its menus in
+        opened = screenshot(address)
+        saw["screenshot menu"] = str(save(opened, "kde-menu"))
+        x, rows = rows_of(closed, opened)
+        saw["menu rows on screen"] = len(rows)
+        assert len(rows) == len(shown), (rows, shown)
+        refresh_from_menu(api, world, lambda: pointer.click(x, rows[shown.index("Refresh now")]))
+        pointer.park()
+        seen = tray(address, empty, 91.0, 78.0)
+        saw["icon 91%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
+        saw["screenshot 91%"] = str(save(seen["shot"], "kde-panel-91"))
 
-            def opened_menu(closed):
-                def opened():
-                    shot = screenshot(address)
-                    above = (0, 0, SCREEN[0], SCREEN[1] - PANEL)
-                    changed = find_icon(closed.crop(above), shot.crop(above))
-                    return shot if changed and changed[3] - changed[1] > 60 else None
-                return opened
+        restart_plasma()
+        started = time.monotonic()
+        seen = tray(address, empty, 91.0, 78.0, timeout=60)
+        saw["icon back after the new plasmashell took its D-Bus name (s; its panel loads meanwhile)"] = round(
+            time.monotonic() - started, 1)
+        box = seen["box"]
+        centre = (TRAY_LEFT + (box[0] + box[2]) // 2, SCREEN[1] - PANEL + (box[1] + box[3]) // 2)
 
-            closed = screenshot(address)
-            pointer.click(*centre, button=BTN_RIGHT)
-            opened = wait_until(opened_menu(closed), 5, "Plasma's menu to open")
-            time.sleep(0.5)  # Plasma fades its menus in
-            opened = screenshot(address)
-            saw["screenshot menu"] = str(save(opened, "kde-menu"))
-            x, rows = rows_of(closed, opened)
-            saw["menu rows on screen"] = len(rows)
-            assert len(rows) == len(shown), (rows, shown)
-            api.default = usage(91.0)
-            before = usage_requests(world)
-            pointer.click(x, rows[shown.index("Refresh now")])
-            wait_until(lambda: usage_requests(world) == before + 1, 10, "the menu's refresh to reach the server")
-            world.wait_view(lambda v: v["icon"]["percent"] == 91.0, what="the refreshed reading")
-            pointer.park()
-            seen = look(address, empty, 91.0, 78.0)
-            saw["icon 91%"] = {k: seen[k] for k in ("mad", "neighbour_mad", "size", "source", "filter")}
-            saw["screenshot 91%"] = str(save(seen["shot"], "kde-panel-91"))
+        closed = screenshot(address)
+        pointer.click(*centre, button=BTN_RIGHT)
+        wait_until(opened_menu(closed), 5, "Plasma's menu to open again")
+        time.sleep(0.5)
+        x, rows = rows_of(closed, screenshot(address))
+        assert len(rows) == len(shown), (rows, shown)
+        code = quit_from_menu(app, address, lambda: pointer.click(x, rows[shown.index("Quit")]))
+        pointer.park()
+        wait_until(lambda: find_icon(empty, tray_part(screenshot(address))) is None, 10,
+                   "the icon to leave the tray")
+        from tests.desktop_x import sni_item
 
-            restart_plasma()
-            started = time.monotonic()
-            seen = look(address, empty, 91.0, 78.0, timeout=60)
-            saw["icon back after the new plasmashell took its D-Bus name (s; its panel loads meanwhile)"] = round(
-                time.monotonic() - started, 1)
-            box = seen["box"]
-            centre = (TRAY_LEFT + (box[0] + box[2]) // 2, SCREEN[1] - PANEL + (box[1] + box[3]) // 2)
-
-            closed = screenshot(address)
-            pointer.click(*centre, button=BTN_RIGHT)
-            wait_until(opened_menu(closed), 5, "Plasma's menu to open again")
-            time.sleep(0.5)
-            x, rows = rows_of(closed, screenshot(address))
-            assert len(rows) == len(shown), (rows, shown)
-            pointer.click(x, rows[shown.index("Quit")])
-            try:
-                code = app.wait_exit(15)
-            except AssertionError:
-                menu_event(address, QUIT)
-                raise
-            assert code == 0, app.log()[-3000:]
-            pointer.park()
-            wait_until(lambda: find_icon(empty, tray_part(screenshot(address))) is None, 10,
-                       "the icon to leave the tray")
-            from tests.desktop_x import sni_item
-
-            assert sni_item(address, APP_ID) is None
-            no_errors(world, app)
-            saw["app exit"] = code
-        finally:
-            world.stop_all()
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "kde-app.log").write_text(
-                "\n".join(a.log() for a in world.apps)
-                + (world.log_path.read_text() if world.log_path.exists() else ""))
+        assert sni_item(address, APP_ID) is None
+        no_errors(world, app)
+        saw["app exit"] = code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    missing = [p for p in ("kwin_wayland", "plasmashell", "kded5", "dbus-daemon") if shutil.which(p) is None]
-    if missing or not Path(KAMD).exists():
-        print("needs: apt-get install -y --no-install-recommends kwin-wayland plasma-workspace plasma-desktop "
-              f"qtwayland5 (missing: {', '.join(missing) or KAMD})", file=sys.stderr)
+    if missing(("kwin_wayland", "plasmashell", "kded5", "dbus-daemon"), KAMD,
+               "kwin-wayland plasma-workspace plasma-desktop qtwayland5"):
         return 2
-    workdir = private_dir("claude-tray-kde-")
-    runtime = workdir / "xdg"
-    runtime.mkdir(mode=0o700)
+    workdir, runtime = session_dirs("claude-tray-kde-")
     kwin = workdir / "kwin_wayland"
     shutil.copy(shutil.which("kwin_wayland") or "", kwin)  # a copy has no file capabilities
     started = []
@@ -335,15 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     saw: dict = {}
     ok = False
     try:
-        bus = start_session_bus(workdir / "bus")
-        system = start_session_bus(workdir / "system", name="system")
+        bus, system = start_buses(workdir)
         display = str(runtime / "wayland-kde")
-        env = base_env(**bus.env, DBUS_SYSTEM_BUS_ADDRESS=system.address, XDG_RUNTIME_DIR=str(runtime),
-                       HOME=str(workdir), XDG_CONFIG_HOME=str(workdir / "config"),
-                       XDG_DATA_HOME=str(workdir / "data"), XDG_CACHE_HOME=str(workdir / "cache"),
-                       XDG_SESSION_TYPE="wayland", XDG_CURRENT_DESKTOP="KDE", KDE_FULL_SESSION="true",
-                       KDE_SESSION_VERSION="5", KWIN_SCREENSHOT_NO_PERMISSION_CHECKS="1",
-                       KWIN_WAYLAND_NO_PERMISSION_CHECKS="1")
+        env = session_env(bus, system, runtime, workdir, XDG_CURRENT_DESKTOP="KDE", KDE_FULL_SESSION="true",
+                          KDE_SESSION_VERSION="5", KWIN_SCREENSHOT_NO_PERMISSION_CHECKS="1",
+                          KWIN_WAYLAND_NO_PERMISSION_CHECKS="1")
         started.append(start_program("kwin", [str(kwin), "--virtual", "--width", str(SCREEN[0]), "--height",
                                               str(SCREEN[1]), "--no-lockscreen", "--no-global-shortcuts",
                                               "--socket", "wayland-kde"], env, workdir, cwd=str(workdir)))
@@ -388,15 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             if b is not None:
                 stop_session_bus(b)
         shutil.rmtree(workdir, ignore_errors=True)
-    import subprocess
-
-    versions = subprocess.run(["dpkg-query", "-W", "kwin-wayland", "plasma-workspace", "plasma-desktop"],
-                              capture_output=True, text=True).stdout
-    print("versions:", " ".join(versions.split()))
-    for key, value in saw.items():
-        print(f"{key}: {value}")
-    print("RESULT:", "PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    return report(["kwin-wayland", "plasma-workspace", "plasma-desktop"], saw, ok)
 
 
 if __name__ == "__main__":
