@@ -21,7 +21,8 @@ forecast's run-out memory), `view`, the history record, the shared reading file,
 SniBackend.show: its pixmaps when the icon changes, the signals), and the whole `step_once`. The
 first polls (start, history preload) are left out: medians over the steady ones. Half a minute
 after each poll the session's countdown turns a minute: the poller's tick (a view, the tray's new
-menu countdowns) is measured the same way.
+menu countdowns) is measured the same way. `--history-days 30` starts each child with 30 days of a
+simulated user's readings in its history (the forecast's usual-hours profile learned).
 """
 from __future__ import annotations
 
@@ -42,7 +43,23 @@ WARMUP = 4  # polls left out: the first reading, the history preload, caches
 # ----------------------------------------------------------------------------- the child
 
 
-def child(api_url: str, home: Path, polls: int) -> dict:
+def learned_history(history, now, days: int) -> None:
+    """`days` of a simulated user's readings (benchmarks/usage_sim.py, user 0, as
+    benchmarks/history_size.py feeds them), moved so that they end an hour before `now`: the
+    forecast then has a learned usual-hours profile, as after a week or more of use."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from benchmarks.history_size import readings
+
+    stored = list(readings(0, days))
+    shift = now - timedelta(hours=1) - stored[-1].fetched_at
+    for r in stored:
+        history.record(replace(r, fetched_at=r.fetched_at + shift, windows=tuple(
+            replace(w, resets_at=w.resets_at + shift if w.resets_at else None) for w in r.windows)))
+
+
+def child(api_url: str, home: Path, polls: int, history_days: int = 0) -> dict:
     from datetime import datetime, timezone
 
     from tray_monitor import state as state_module
@@ -83,6 +100,8 @@ def child(api_url: str, home: Path, polls: int) -> dict:
     source.read = timed("read (store + fetch + parse)", source.read)
     alert_store = AlertStore(alert_store_path(env), clock=clock)
     history = HistoryStore(history_path(env), clock=clock)
+    if history_days:
+        learned_history(history, clock.now(), history_days)
     monitor = Monitor(MonitorState(interval=60, alert_memory=alert_store.load()), clock, NullNotifier(), alert_store,
                       step_fn=timed("state.step", state_module.step), history=history)
     monitor._view_fn = timed("view", monitor._view_fn)
@@ -150,7 +169,7 @@ def live_body() -> bytes:
     return json.dumps(body).encode()
 
 
-def run_child(tree: Path, api_url: str, polls: int) -> dict:
+def run_child(tree: Path, api_url: str, polls: int, history_days: int = 0) -> dict:
     from tests.fakeapi import write_credentials
 
     with tempfile.TemporaryDirectory(prefix="steady-poll-") as tmp:
@@ -159,7 +178,7 @@ def run_child(tree: Path, api_url: str, polls: int) -> dict:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPATH"] = os.pathsep.join([str(tree), str(ROOT)])
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--api", api_url,
-                              "--home", str(home), "--polls", str(polls)],
+                              "--home", str(home), "--polls", str(polls), "--history-days", str(history_days)],
                              env=env, cwd=tmp, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise SystemExit(f"the child for {tree} failed:\n{out.stderr[-3000:]}")
@@ -172,12 +191,14 @@ def main() -> int:
                         help="a tray_monitor package in DIR (default: this checkout's, as 'this')")
     parser.add_argument("--polls", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3, help="children per tree, alternating (default 3)")
+    parser.add_argument("--history-days", type=int, default=0,
+                        help="start with this many days of a simulated user's history (a learned profile)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.api, args.home, args.polls)))
+        print(json.dumps(child(args.api, args.home, args.polls, args.history_days)))
         return 0
 
     sys.path.insert(0, str(ROOT))
@@ -194,7 +215,7 @@ def main() -> int:
         for round_no in range(args.rounds):
             order = trees if round_no % 2 == 0 else trees[::-1]
             for label, tree in order:
-                got = run_child(tree, api.url, args.polls)
+                got = run_child(tree, api.url, args.polls, args.history_days)
                 polls[label].extend(got["polls"][WARMUP:])
                 ticks[label].extend(got["ticks"][WARMUP:])
     finally:
