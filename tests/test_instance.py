@@ -8,6 +8,8 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,16 +55,25 @@ def env(request, tmp_path):
     return make_env(tmp_path, platform=sys.platform if request.param == "unix" else "win32")
 
 
+@contextmanager
+def serving(env: Environment, handlers: dict | None = None) -> Iterator[ControlServer]:
+    """A started ControlServer, stopped at the end."""
+    control = ControlServer(env, handlers or {})
+    control.start()
+    try:
+        yield control
+    finally:
+        control.stop()
+
+
 @pytest.fixture
 def server(env):
     calls = []
     handlers = {"refresh": lambda: calls.append("refresh") or "Refreshing now.",
                 "quit": lambda: calls.append("quit") or "Quitting."}
-    control = ControlServer(env, handlers)
-    control.start()
-    control.calls = calls
-    yield control
-    control.stop()
+    with serving(env, handlers) as control:
+        control.calls = calls
+        yield control
 
 
 # The lock ----------------------------------------------------------------------------------------
@@ -136,14 +147,10 @@ def test_a_failing_handler_is_reported_and_the_server_keeps_serving(env):
     def broken():
         raise RuntimeError("poller gone")
 
-    control = ControlServer(env, {"refresh": broken})
-    control.start()
-    try:
+    with serving(env, {"refresh": broken}):
         with pytest.raises(ControlError, match="refresh failed: poller gone"):
             send_command(env, "refresh")
         assert send_command(env, "ping") == "pong"
-    finally:
-        control.stop()
 
 
 def test_a_client_that_hangs_up_without_a_command_does_not_stop_the_server(env, server):
@@ -173,14 +180,10 @@ def test_stop_removes_the_socket_or_port_file(env, server):
 
 def test_the_unix_socket_is_private(tmp_path):
     env = make_env(tmp_path)
-    control = ControlServer(env, {})
-    control.start()
-    try:
+    with serving(env) as control:
         assert control.transport == "unix"
         assert stat.S_IMODE(socket_path(env).stat().st_mode) == 0o600
         assert stat.S_IMODE(env.runtime_dir.stat().st_mode) == 0o700
-    finally:
-        control.stop()
 
 
 def test_a_stale_socket_file_means_not_running_and_is_replaced_on_start(tmp_path):
@@ -191,12 +194,8 @@ def test_a_stale_socket_file_means_not_running_and_is_replaced_on_start(tmp_path
     dead.close()
     with pytest.raises(InstanceNotRunning):
         send_command(env, "ping")
-    control = ControlServer(env, {})
-    control.start()
-    try:
+    with serving(env):
         assert send_command(env, "ping") == "pong"
-    finally:
-        control.stop()
 
 
 def test_a_stale_port_file_means_not_running(tmp_path):
@@ -221,17 +220,13 @@ def test_a_corrupt_port_file_means_not_running(tmp_path, content):
 
 def test_tcp_listens_on_loopback_only_and_needs_the_token(tmp_path):
     env = make_env(tmp_path, platform="win32")
-    control = ControlServer(env, {})
-    control.start()
-    try:
+    with serving(env) as control:
         info = json.loads(port_file(env).read_text())
         assert stat.S_IMODE(port_file(env).stat().st_mode) == 0o600
         assert control._listener.getsockname()[0] == "127.0.0.1"
         with socket.create_connection(("127.0.0.1", info["port"]), timeout=2) as raw:
             raw.sendall(b"wrong-token ping\n")
             assert raw.recv(100) == b"error: not authorised\n"
-    finally:
-        control.stop()
 
 
 def test_a_tray_that_accepts_but_never_answers_is_reported(tmp_path):
@@ -294,12 +289,8 @@ def test_a_runtime_path_too_long_for_a_socket_uses_loopback_tcp(tmp_path):
     deep = tmp_path / ("x" * 120) / "claude-tray"
     env = make_env(tmp_path, runtime=deep)
     assert transport_for(env) == "tcp"
-    control = ControlServer(env, {})
-    control.start()
-    try:
+    with serving(env):
         assert send_command(env, "ping") == "pong"
-    finally:
-        control.stop()
 
 
 def test_the_default_transport_here_is_the_unix_socket(tmp_path):
@@ -371,13 +362,9 @@ def test_a_failing_accept_is_logged_and_the_server_keeps_serving(tmp_path, monke
         return real_accept(self)
 
     monkeypatch.setattr(socket.socket, "accept", accept_failing_once)
-    control = ControlServer(env, {})
-    control.start()
-    try:
+    with serving(env):
         with caplog.at_level(logging.ERROR, logger="tray_monitor.instance"):
             with pytest.raises(InstanceNotResponding):
                 send_command(env, "ping")
             assert send_command(env, "ping") == "pong"
         assert "the control socket failed; carrying on" in caplog.text
-    finally:
-        control.stop()
