@@ -155,20 +155,6 @@ def child(api_url: str, home: Path, polls: int, history_days: int = 0) -> dict:
 # ----------------------------------------------------------------------------- the parent
 
 
-def live_body() -> bytes:
-    from datetime import datetime, timedelta, timezone
-
-    from tests.fakeapi import usage_fixture
-
-    body = json.loads(usage_fixture("small-2026-03"))
-    now = datetime.now(timezone.utc)
-    for key, value in body.items():
-        if isinstance(value, dict) and value.get("resets_at"):
-            ahead = timedelta(hours=2, minutes=11, seconds=7) if key == "five_hour" else timedelta(days=3, hours=4)
-            value["resets_at"] = (now + ahead).isoformat()
-    return json.dumps(body).encode()
-
-
 def run_child(tree: Path, api_url: str, polls: int, history_days: int = 0) -> dict:
     from tests.fakeapi import write_credentials
 
@@ -202,13 +188,14 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT))
+    from benchmarks.bench import live_usage_body
     from tests.fakeapi import FakeApi, Response
 
     trees = [(label, Path(d).resolve()) for label, d in (t.split("=", 1) for t in args.tree)] or [("this", ROOT)]
     for label, tree in trees:
         if not (tree / "tray_monitor" / "__init__.py").exists():
             raise SystemExit(f"{label}: no tray_monitor package in {tree}")
-    api = FakeApi(Response(200, live_body(), {"Content-Type": "application/json"})).start()
+    api = FakeApi(Response(200, live_usage_body(), {"Content-Type": "application/json"})).start()
     polls: dict[str, list[dict]] = {label: [] for label, _ in trees}
     ticks: dict[str, list[dict]] = {label: [] for label, _ in trees}
     try:
