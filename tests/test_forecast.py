@@ -279,3 +279,20 @@ def test_the_simulator_is_realistic_enough_to_matter():
     assert len(sessions) > 10
     assert 0 < sum(c.ran_out_at is not None for c in sessions) < len(sessions)  # some run out, not all
     assert all(0 <= p.percents["five_hour"] <= 105 for p in run.polls)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.3, 3.0), min_size=48, max_size=48),
+       st.integers(-12 * 4, 14 * 4),  # the offset in quarter hours (Nepal's +5:45 among them)
+       st.floats(0, 400 * 86400), st.one_of(st.floats(0, 3600), st.floats(0, 20 * 86400)))
+def test_a_fixed_offset_profiles_integral_is_the_hour_by_hour_sum(weights, quarters, start_s, span_s):
+    """Profile.integral in a zone of one offset (the walk's) sums whole hours from the week's running
+    totals; it must equal the weights summed hour by hour on the local clock (Profile.segments)."""
+    from tray_monitor.forecast import Profile
+
+    profile = Profile(tuple(weights), timezone(timedelta(minutes=15 * quarters)))
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=start_s)
+    end = start + timedelta(seconds=span_s)
+    by_hour = sum(w * (b - a).total_seconds() / 3600.0 for a, b, w in profile.segments(start, end))
+    assert abs(profile.integral(start, end) - by_hour) <= 1e-9 * max(1.0, by_hour)
+    assert profile.integral(end, start) == 0.0

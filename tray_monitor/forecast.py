@@ -26,6 +26,7 @@ Not enough data (the forecast is None, with a reason, and front ends say nothing
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -140,7 +141,33 @@ class Profile:
         """Weighted hours between start and end."""
         if self.flat:
             return max(0.0, (end - start).total_seconds() / 3600.0)
+        if isinstance(self.tz, timezone) and start < end:
+            return self._integral_fixed_offset(start, end)
         return sum(w * (b - a).total_seconds() / 3600.0 for a, b, w in self.segments(start, end))
+
+    def _integral_fixed_offset(self, start: datetime, end: datetime) -> float:
+        """`integral` in a zone of one fixed offset (the walk's, activity_profile's `walk_tz`),
+        where the week's 168 hours repeat: the whole hours summed from the week's running totals,
+        not one by one (a cycle's integral spans up to a week of hours at every reading)."""
+        offset = self.tz.utcoffset(None)
+        assert offset is not None
+        first = start.timestamp() + offset.total_seconds()  # seconds on the local clock since 1970
+        last = end.timestamp() + offset.total_seconds()
+        week = _week_weights(self.weights)
+        h0, h1 = int(first // 3600), int(last // 3600)
+        if h0 == h1:
+            return week[h0 % 168] * (last - first) / 3600.0
+        total = week[h0 % 168] * ((h0 + 1) * 3600 - first) / 3600.0 + week[h1 % 168] * (last - h1 * 3600) / 3600.0
+        whole = h1 - h0 - 1  # the hours h0 + 1 .. h1 - 1
+        sums = _week_sums(self.weights)
+        begin = (h0 + 1) % 168
+        weeks, rest = divmod(whole, 168)
+        total += weeks * sums[168]
+        if begin + rest <= 168:
+            total += sums[begin + rest] - sums[begin]
+        else:
+            total += sums[168] - sums[begin] + sums[begin + rest - 168]
+        return total
 
     def segments(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime, float]]:
         if self.flat:  # one piece: the view runs this on every redraw
@@ -158,6 +185,18 @@ class Profile:
             b = min(end, next_hour)
             yield t, b, weights[_hour_of(local)]
             t = b
+
+
+@functools.lru_cache(maxsize=8)
+def _week_weights(weights: tuple[float, ...]) -> tuple[float, ...]:
+    """The weight of each hour of the week counted from 1970-01-01 00:00 (a Thursday), local."""
+    return tuple(weights[(24 if (3 + hour // 24) % 7 >= 5 else 0) + hour % 24] for hour in range(168))
+
+
+@functools.lru_cache(maxsize=8)
+def _week_sums(weights: tuple[float, ...]) -> tuple[float, ...]:
+    """Running totals of _week_weights: sums[k] = the first k hours' weights."""
+    return (0.0, *itertools.accumulate(_week_weights(weights)))
 
 
 def _hour_of(local: datetime) -> int:
