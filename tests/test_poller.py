@@ -613,3 +613,31 @@ def test_no_mix_of_faults_and_refreshes_breaks_the_request_rules(outcomes, refre
         if not any(reads[i - 1] < r <= reads[i] for r in refreshed_at):
             assert gap >= 30
     assert len(reads) <= 240
+
+
+@pytest.mark.parametrize("outcome", [ok, always(Transient("502"))], ids=["success", "failure"])
+def test_after_poll_runs_once_after_each_poll_and_never_after_a_tick(outcome):
+    """app.py looks at the settings files again there (README: a hand-edited settings.toml is
+    noticed at the next poll); the minute ticks in between do not pay for it."""
+    clock = FakeClock(T0)
+    source = FakeSource(clock, outcome)
+    monitor = RecordingMonitor()
+    seen = []  # per call: the reads so far and the last event the monitor had
+    poller = Poller(source, monitor, clock, 120,
+                    after_poll=lambda: seen.append((len(source.reads), type(monitor.events[-1]))))
+    run_for(poller, clock, 600)
+    assert len(monitor.of(Tick)) >= 4  # ticks came between the polls
+    assert seen == [(n, PollScheduled) for n in range(1, len(source.reads) + 1)]
+
+
+def test_a_failing_after_poll_is_logged_once_and_polling_goes_on(caplog):
+    clock = FakeClock(T0)
+    source = FakeSource(clock, ok)
+
+    def broken():
+        raise OSError("bug")
+
+    poller = Poller(source, RecordingMonitor(), clock, 120, after_poll=broken)
+    run_for(poller, clock, 600)
+    assert len(source.reads) == 5
+    assert caplog.text.count("the after-poll check failed") == 1

@@ -410,11 +410,12 @@ def _watch_login(env: Environment, settings, account, interval: float, demo: boo
     return monitor, poller, note
 
 
-def _tray_poller(env: Environment, source, monitor, demo: bool, first_poll_in: float = 0.0):
+def _tray_poller(env: Environment, source, monitor, demo: bool, first_poll_in: float = 0.0,
+                 after_poll=None):
     """The tray's poller asks politely (schedule.py): jittered waits, stretched up to 10 minutes
     while Claude Code is idle (its transcripts are watched; the demo has none), at the interval of
     the monitor's state. `first_poll_in`: with several logins, this one's share of the interval
-    before its first request."""
+    before its first request. `after_poll`: called after each of its polls (Poller)."""
     from tray_monitor.activity import TranscriptActivity, projects_dir
     from tray_monitor.poller import Poller
     from tray_monitor.schedule import JITTER
@@ -423,7 +424,7 @@ def _tray_poller(env: Environment, source, monitor, demo: bool, first_poll_in: f
         return Poller(source, monitor, env.clock)
     activity = TranscriptActivity(projects_dir(env.environ, env.home))
     return Poller(source, monitor, env.clock, jitter=JITTER, activity=activity.latest,
-                  first_poll_in=first_poll_in)
+                  first_poll_in=first_poll_in, after_poll=after_poll)
 
 
 def _history_store(env: Environment, account=None):
@@ -563,8 +564,20 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         account_monitor = Monitor(state, env.clock, own_notifier, alert_store,
                                   history=None if no_history else _history_store(env, account))
         account_env = env if account is None else accounts_module.account_env(env, account)
+        # The default login's polls look at the settings files again (not its minute ticks)
+        after_poll = recheck_accounts if account is accounts[0] and not demo else None
         return AccountPart(name, name, account_monitor,
-                           _tray_poller(account_env, source, account_monitor, demo, first_poll_in), account)
+                           _tray_poller(account_env, source, account_monitor, demo, first_poll_in, after_poll),
+                           account)
+
+    watched = SettingsFilesCheck(env)
+
+    def recheck_accounts() -> None:
+        # On the default login's thread after each of its polls (not after a minute tick: the
+        # README promises an edited settings.toml at the next poll): two stat() calls, nothing
+        # more unless a settings file changed.
+        if watched.changed():
+            reread_accounts()
 
     logins = TrayLogins(build_login, lambda account: account_label(env, account), monitor, poller)
     logins.update(accounts, settings.icon_account, interval)  # first polls spread over the interval
@@ -578,14 +591,6 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
         for warning in warnings:
             log.warning("accounts: %s", warning)
         return logins.update(found, fresh.icon_account)
-
-    watched = SettingsFilesCheck(env)
-
-    def recheck_accounts(_view) -> None:
-        # On the default login's thread after each of its polls: two stat() calls, nothing more
-        # unless a settings file changed (an edited settings.toml reaches a running tray).
-        if watched.changed():
-            reread_accounts()
 
     def reading_of(name: str) -> str:
         """`reading NAME`: that login's reading, as `reading` answers the default login's (issue 15)."""
@@ -632,7 +637,6 @@ def tray(env: Environment, interval: float, demo: bool = False) -> int:
     remove_stale_file(env)  # left by a tray that died; we hold the lock now
     if not demo:  # simulated numbers must not reach the statusline or a panel
         default_monitor.subscribe(publisher.on_view)
-        default_monitor.subscribe(recheck_accounts)
 
     def on_ready() -> None:
         tray_adapter.show(monitor.view())

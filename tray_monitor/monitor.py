@@ -29,22 +29,16 @@ from tray_monitor.state import (
     StatuslineRead,
     step,
 )
+from tray_monitor.view import View, next_text_change, view
 
 if TYPE_CHECKING:
     from tray_monitor.notifier.base import Notifier
-    from tray_monitor.view import View
 
 log = logging.getLogger("tray_monitor.monitor")
 
 #: Read the history back at least this often even when nothing new was stored (the usual-hours
 #: profile and the cycle's readings age).
 DIGEST_REFRESH = timedelta(hours=1)
-
-
-def _default_view(state: MonitorState, now: datetime) -> View:
-    from tray_monitor.view import view
-
-    return view(state, now)
 
 
 class AlertMemoryStore(Protocol):
@@ -71,7 +65,7 @@ class Monitor:
         self._clock = clock
         self._notifier = notifier
         self._alert_store = alert_store
-        self._view_fn = view_fn or _default_view
+        self._view_fn = view_fn or view
         self._step = step_fn
         self._lock = threading.Lock()  # guards _state, _seq, _listeners
         # Serialises deliveries so listeners see views in the order the events were stepped.
@@ -93,14 +87,11 @@ class Monitor:
             return self._state
 
     def view(self) -> View:
-        state = self.state
-        return self._view_fn(state, self._clock.now())
+        return self._view_fn(self.state, self._clock.now())
 
     def next_text_change(self, now: datetime) -> datetime | None:
         """When the view will read differently by time alone (view.next_text_change); the poller
         ticks then."""
-        from tray_monitor.view import next_text_change
-
         return next_text_change(self.state, now)
 
     def subscribe(self, listener: Callable) -> Callable[[], None]:

@@ -98,7 +98,8 @@ class Poller:
                  interval: float | None = None, *,
                  plan_of: Callable[[Credentials], str | None] = _default_plan_label,
                  error_pause: float = ERROR_PAUSE, jitter: float = 0.0, rng: random.Random | None = None,
-                 activity: Callable[[], float | None] | None = None, first_poll_in: float = 0.0):
+                 activity: Callable[[], float | None] | None = None, first_poll_in: float = 0.0,
+                 after_poll: Callable[[], None] | None = None):
         """`interval`: seconds between requests; None (the tray) reads the one the monitor's state
         holds (`MonitorState.interval`, from the command line or the settings); `watch` following a
         running tray passes its own, shorter one (the tray is asked every few seconds). The
@@ -106,7 +107,9 @@ class Poller:
         `jitter` (schedule.JITTER for the tray): each wait after a success is the interval times
         1 +- jitter. `activity`: the newest Claude Code transcript write (epoch seconds), asked at
         every wake-up (activity.TranscriptActivity.latest); without it the wait never stretches.
-        `first_poll_in`: seconds before the first request (a refresh asks at once all the same)."""
+        `first_poll_in`: seconds before the first request (a refresh asks at once all the same).
+        `after_poll`: called on this thread after each poll's outcome reached the monitor, never
+        after a tick (app.py: the settings files looked at again, as the README promises)."""
         self._source = source
         self._jitter = jitter
         self._rng = rng or random.Random()
@@ -127,6 +130,8 @@ class Poller:
         self._next_tick_mono: float | None = None  # None: tick at the next step
         self._fingerprint_failure_logged = False
         self._next_change_failure_logged = False
+        self._after_poll = after_poll
+        self._after_poll_failure_logged = False
         self._read_error: MonitorError | None = None  # what the source raised in the poll under way
         self._poll_fingerprint: object = _UNKNOWN  # the store before the poll under way
         self._wake = threading.Event()
@@ -253,12 +258,23 @@ class Poller:
                 # code expected): the poll ends as a failure, "in flight" is cleared, polling goes
                 # on. Without this one exception left "in flight" set and no request ever again.
                 self._poll_crashed()
+            self._polled()
             self._plan_next_tick()
         elif self._next_tick_mono is None or now_mono >= self._next_tick_mono:
             self._monitor.handle(Tick())
             self._plan_next_tick()
 
         return self._wait_seconds()
+
+    def _polled(self) -> None:
+        if self._after_poll is None or self._stopped.is_set():
+            return
+        try:
+            self._after_poll()
+        except Exception:
+            if not self._after_poll_failure_logged:  # after every poll: say it once
+                self._after_poll_failure_logged = True
+                log.exception("the after-poll check failed")
 
     def _active_since_poll(self) -> bool:
         """Claude Code wrote a transcript after the last request (False without a checker)."""

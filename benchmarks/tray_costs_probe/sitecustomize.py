@@ -27,8 +27,7 @@ _OUT = os.environ.get("CLAUDE_TRAY_PROBE_OUT")
 TARGETS = {
     "tray_monitor.poller": ["Poller.step_once", "Poller._poll", "Poller._plan_next_tick", "Poller._take_statusline",
                             "Poller._check_activity", "Poller._wait_seconds"],
-    "tray_monitor.monitor": ["Monitor.handle", "Monitor._carry_out", "Monitor.next_text_change", "Monitor._record",
-                             "_default_view"],
+    "tray_monitor.monitor": ["Monitor.handle", "Monitor._carry_out", "Monitor.next_text_change", "Monitor._record"],
     "tray_monitor.state": ["step"],
     "tray_monitor.view": ["view", "next_text_change"],
     "tray_monitor.tray": ["TrayAdapter.show", "TrayAdapter._query_autostart", "look_of"],
