@@ -104,7 +104,10 @@ def child(api_url: str, home: Path, polls: int, history_days: int = 0) -> dict:
         learned_history(history, clock.now(), history_days)
     monitor = Monitor(MonitorState(interval=60, alert_memory=alert_store.load()), clock, NullNotifier(), alert_store,
                       step_fn=timed("state.step", state_module.step), history=history)
-    monitor._view_fn = timed("view", monitor._view_fn)
+    if hasattr(monitor, "_view_at"):  # the whole view, or at a tick the last one's countdowns turned
+        monitor._view_at = timed("view", monitor._view_at)
+    else:  # a tree from before Monitor._view_at (wrapping _view_fn there would end the short way)
+        monitor._view_fn = timed("view", monitor._view_fn)
     monitor._record = timed("history record", monitor._record)
 
     backend = SniBackend(env)

@@ -29,7 +29,7 @@ from tray_monitor.state import (
     StatuslineRead,
     step,
 )
-from tray_monitor.view import View, next_text_change, view
+from tray_monitor.view import View, countdowns_only_until, next_text_change, view, with_countdowns
 
 if TYPE_CHECKING:
     from tray_monitor.notifier.base import Notifier
@@ -73,6 +73,9 @@ class Monitor:
         self._delivery_lock = threading.RLock()
         self._seq = 0
         self._last_sent: View | None = None
+        # (state, from, until, its view): a view of that very state between the two moments is that
+        # view with its countdowns turned (view.countdowns_only_until); None: work the next one out
+        self._countdowns: tuple[MonitorState, datetime, datetime, View] | None = None
         self._listeners: list[Callable] = []
         self._notify_failure_logged = False
         self._save_failure_logged = False
@@ -121,7 +124,7 @@ class Monitor:
                 effects.extend(produced)
             self._seq += 1
             seq = self._seq
-            new_view = self._view_fn(self._state, now)
+            new_view = self._view_at(now)
             listeners = list(self._listeners)
         for effect in effects:
             self._carry_out(effect)
@@ -137,6 +140,19 @@ class Monitor:
                 except Exception:
                     # One broken front end must not stop the others or the poller.
                     log.exception("a view listener failed")
+
+    def _view_at(self, now: datetime) -> View:
+        """The view of the current state (under self._lock). A minute tick (the state unchanged,
+        only countdowns turning) turns the last view's countdowns instead of working all out again."""
+        state = self._state
+        known = self._countdowns
+        if known is not None and known[0] is state and known[1] <= now < known[2]:
+            assert state.reading is not None  # a stretch needs a reading
+            return with_countdowns(known[3], state.reading, now)
+        new_view = self._view_fn(state, now)
+        until = countdowns_only_until(state, now) if self._view_fn is view else None
+        self._countdowns = None if until is None else (state, now, until, new_view)
+        return new_view
 
     def _carry_out(self, effect: Effect) -> None:
         if isinstance(effect, Notify):

@@ -5,7 +5,7 @@ the icon spec, and the terminal's rows all come from here, so they never disagre
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from tray_monitor.errors import (
 from tray_monitor.fmt import format_clock, format_money, format_percent
 from tray_monitor.forecast import HistoryDigest
 from tray_monitor.forecast_view import (
+    RUNOUT_STEPS,
     Outlook,
     ShownRunOut,
     binding_id,
@@ -514,6 +515,51 @@ def next_text_change(state: MonitorState, now: datetime) -> datetime | None:
         moments.append(reading.fetched_at + timedelta(seconds=60 * (int(age // 60) + 1)))
     upcoming = [m for m in moments if m is not None and m > now]
     return min(upcoming) if upcoming else None
+
+
+#: the finest step of a datetime: "right after" a moment
+_TICK_OF_TIME = timedelta(microseconds=1)
+
+
+def countdowns_only_until(state: MonitorState, now: datetime) -> datetime | None:
+    """The end (exclusive) of the stretch from `now` over which `view(state, t)` differs from
+    `view(state, now)` in its rows' countdowns alone (WindowRow.reset_text and menu_text), so a
+    minute tick of an unchanged state can take `with_countdowns` instead of a whole view. It ends
+    at the first of: a reset passing ("resets now", the forecasts' moment), the reading turning
+    stale, local midnight (clock texts gain or lose their weekday), a run-out clock's rounding step
+    changing (forecast_view.RUNOUT_STEPS) or its moment. None when there is no such stretch: no
+    reading, not "ok" (a kept reading's age is shown), the clock before the reading's time."""
+    reading = state.reading
+    if reading is None or now < reading.fetched_at or derive_status(state, now) != "ok":
+        return None
+    at = [_next_local_midnight(now)]  # a text changes at these moments
+    after = [_stale_from(state, reading)]  # and right after these (stale when `now > stale_from`)
+    at.extend(w.resets_at for w in reading.windows if w.resets_at is not None)
+    for outlook in outlooks(reading, state.history, now):
+        fc = outlook.forecast
+        if fc is None:
+            continue
+        at.append(fc.resets_at)
+        if fc.runs_out_at is not None:
+            at.append(fc.runs_out_at)
+            after.extend(fc.runs_out_at - below for below, _ in RUNOUT_STEPS)  # runout_step: `until < below`
+    at.extend(moment + _TICK_OF_TIME for moment in after)
+    return min(m for m in at if m > now)  # midnight is always ahead
+
+
+def with_countdowns(last: View, reading: Reading, now: datetime) -> View:
+    """`view(state, now)` from `last`, the view of the same `state` (whose reading is `reading`)
+    at an earlier moment of a `countdowns_only_until` stretch that `now` is in: only the rows are
+    worked out again (their forecast texts and icon marks kept), and only those whose countdown
+    reads differently (a weekly one turns by the hour). `last` itself when none does."""
+    rows = []
+    for w, row in zip(reading.windows, last.windows, strict=True):
+        # inside the stretch a row changes with its countdown alone (its clocks stay)
+        if w.resets_at is not None and reset_text(w.resets_at, now, unknown=w.reset_unknown) != row.reset_text:
+            row = window_row(w, now, in_icon=row.in_icon, forecast_text=row.forecast_text)
+        rows.append(row)
+    turned = tuple(rows)
+    return last if turned == last.windows else replace(last, windows=turned)
 
 
 def _next_countdown_step(resets_at: datetime, now: datetime) -> datetime | None:

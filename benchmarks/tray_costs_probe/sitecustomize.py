@@ -29,7 +29,7 @@ TARGETS = {
                             "Poller._check_activity", "Poller._wait_seconds"],
     "tray_monitor.monitor": ["Monitor.handle", "Monitor._carry_out", "Monitor.next_text_change", "Monitor._record"],
     "tray_monitor.state": ["step"],
-    "tray_monitor.view": ["view", "next_text_change"],
+    "tray_monitor.view": ["view", "next_text_change", "countdowns_only_until", "with_countdowns"],
     "tray_monitor.tray": ["TrayAdapter.show", "TrayAdapter._query_autostart", "look_of"],
     "tray_monitor.tray.menu": ["menu_entries"],
     "tray_monitor.tray.sni": ["SniBackend.show", "SniBackend._signal", "SniBackend._handle", "SniBackend._dispatch",
