@@ -17,7 +17,7 @@ from tray_monitor.model import Reading, UsageWindow
 from tray_monitor.monitor import Monitor
 from tray_monitor.parse import parse_usage
 from tray_monitor.state import MonitorState, PollScheduled, PollSucceeded, Tick, step
-from tray_monitor.view import countdowns_only_until, view, with_countdowns
+from tray_monitor.view import countdowns_only_until, next_text_change, view, with_countdowns
 
 #: the days around Europe's (29 March) and Chile's (5 April) daylight saving changes of 2026
 START = datetime(2026, 3, 27, tzinfo=timezone.utc)
@@ -69,7 +69,32 @@ def test_turned_countdowns_equal_the_whole_view_at_every_moment_of_the_stretch(l
         now += timedelta(seconds=seconds)
         if until is None or now >= until:
             return
-        assert with_countdowns(last, reading, now) == view(state, now), now
+        assert with_countdowns(last, reading, start, now) == view(state, now), now
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=states(), first=st.floats(0, 3600, allow_nan=False),
+       after=st.lists(st.sampled_from([0.0, 1e-6, 1e-3, 0.05, 0.5, 30.0]), min_size=1, max_size=20))
+def test_turned_countdowns_equal_the_whole_view_at_and_right_after_each_change(local_time_zone, zone, state,
+                                                                                first, after):
+    """Where the poller ticks: at each moment next_text_change names (a countdown turning), or a
+    hair after it (the poller's TICK_AFTER_CHANGE is 50 ms)."""
+    local_time_zone(zone)
+    reading = state.reading
+    assert reading is not None
+    start = reading.fetched_at + timedelta(seconds=first)
+    until = countdowns_only_until(state, start)
+    last = view(state, start)
+    now = start
+    for seconds in after:
+        change = next_text_change(state, now)
+        if until is None or change is None:
+            return
+        now = change + timedelta(seconds=seconds)
+        if now >= until:
+            return
+        assert with_countdowns(last, reading, start, now) == view(state, now), now
 
 
 def test_a_minute_tick_is_inside_the_stretch_with_the_live_body(local_time_zone):
@@ -84,7 +109,7 @@ def test_a_minute_tick_is_inside_the_stretch_with_the_live_body(local_time_zone)
     state, _ = step(state, PollScheduled(now + timedelta(seconds=60)), now)
     until = countdowns_only_until(state, now)
     assert until is not None and until > now + timedelta(seconds=90)
-    turned = with_countdowns(view(state, now), reading, now + timedelta(seconds=61))
+    turned = with_countdowns(view(state, now), reading, now, now + timedelta(seconds=61))
     assert turned == view(state, now + timedelta(seconds=61))
     assert turned.windows[0].menu_text != view(state, now).windows[0].menu_text  # a countdown turned
 

@@ -148,7 +148,7 @@ class Monitor:
         known = self._countdowns
         if known is not None and known[0] is state and known[1] <= now < known[2]:
             assert state.reading is not None  # a stretch needs a reading
-            return with_countdowns(known[3], state.reading, now)
+            return with_countdowns(known[3], state.reading, known[1], now)
         new_view = self._view_fn(state, now)
         until = countdowns_only_until(state, now) if self._view_fn is view else None
         self._countdowns = None if until is None else (state, now, until, new_view)

@@ -519,6 +519,8 @@ def next_text_change(state: MonitorState, now: datetime) -> datetime | None:
 
 #: the finest step of a datetime: "right after" a moment
 _TICK_OF_TIME = timedelta(microseconds=1)
+#: _next_countdown_step rounds to the millisecond: within this of its moment a row is worked out
+_NEAR_A_TURN = timedelta(milliseconds=2)
 
 
 def countdowns_only_until(state: MonitorState, now: datetime) -> datetime | None:
@@ -547,16 +549,18 @@ def countdowns_only_until(state: MonitorState, now: datetime) -> datetime | None
     return min(m for m in at if m > now)  # midnight is always ahead
 
 
-def with_countdowns(last: View, reading: Reading, now: datetime) -> View:
-    """`view(state, now)` from `last`, the view of the same `state` (whose reading is `reading`)
-    at an earlier moment of a `countdowns_only_until` stretch that `now` is in: only the rows are
-    worked out again (their forecast texts and icon marks kept), and only those whose countdown
-    reads differently (a weekly one turns by the hour). `last` itself when none does."""
+def with_countdowns(last: View, reading: Reading, since: datetime, now: datetime) -> View:
+    """`view(state, now)` from `last`, the view of the same `state` (whose reading is `reading`) at
+    `since`, when `now` is in the `countdowns_only_until(state, since)` stretch: only the rows whose
+    countdown has turned since then are worked out again (a weekly one turns by the hour), their
+    forecast texts and icon marks kept. `last` itself when none has."""
     rows = []
     for w, row in zip(reading.windows, last.windows, strict=True):
-        # inside the stretch a row changes with its countdown alone (its clocks stay)
-        if w.resets_at is not None and reset_text(w.resets_at, now, unknown=w.reset_unknown) != row.reset_text:
-            row = window_row(w, now, in_icon=row.in_icon, forecast_text=row.forecast_text)
+        if w.resets_at is not None:
+            turns = _next_countdown_step(w.resets_at, since)
+            # near the moment (its seconds are rounded to the millisecond) the row is worked out anyway
+            if turns is not None and now >= turns - _NEAR_A_TURN:
+                row = window_row(w, now, in_icon=row.in_icon, forecast_text=row.forecast_text)
         rows.append(row)
     turned = tuple(rows)
     return last if turned == last.windows else replace(last, windows=turned)
