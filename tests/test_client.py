@@ -180,6 +180,18 @@ def test_an_empty_token_is_never_sent(fake_api, client_for, token):
     assert fake_api.requests == []
 
 
+@given(before=st.text(alphabet="abcXYZ019-_.", min_size=1, max_size=8),
+       bad=st.sampled_from(["\r\n", "\n", "\r", " ", "\t", "\x00", "\x7f", "é", "\u2028"]),
+       after=st.text(alphabet="abcXYZ019-_.", min_size=1, max_size=8))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_token_that_is_not_a_header_value_is_never_sent(fake_api, client_for, before, bad, after):
+    """A character inside the token that cannot stand in a header (a line break would start a
+    header of its own) gives the not-signed-in sentence, without a request."""
+    with pytest.raises(CredentialsNotFound, match="run `claude` and log in"):
+        client_for(fake_api).fetch(Credentials(before + bad + after, "~/.claude/.credentials.json"))
+    assert fake_api.requests == []
+
+
 def test_redirects_are_not_followed(fake_api, client_for):
     fake_api.respond(302, b"", {"Location": "http://127.0.0.1:9/elsewhere"})
     with pytest.raises(BadResponse, match="HTTP 302"):

@@ -184,11 +184,6 @@ class UsageClient:
             self._version = claude_code_version(self._env.environ, self._run)
         return user_agent(self._version)
 
-    def close(self) -> None:
-        """Close the connection kept for the next poll (the client stays usable)."""
-        if self._connection is not None:
-            self._connection.close()
-
     def fetch(self, creds: Credentials) -> Reading:
         # The standard library's HTTP and TLS modules (about 10 ms) are imported at the first
         # fetch, on the poller thread, not before the tray icon first appears.

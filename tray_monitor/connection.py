@@ -193,12 +193,6 @@ class Connection:
         if other is not None:
             other.close()
 
-    def close(self) -> None:
-        with self._lock:
-            sock, self._idle = self._idle, None
-        if sock is not None:
-            sock.close()
-
     def _open(self, deadline: Deadline, tls: ssl.SSLContext | None) -> socket.socket:
         route = self.route
         sock = self._connect(route.proxy or (route.host, route.port), deadline.timeout(self._connect_timeout))
